@@ -1,0 +1,54 @@
+# The two commands a newcomer needs are `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck pytest docs bench lock clean
+
+install: $(STAMP)
+
+# One venv with the core, both plugins (editable) and the dev tools, pinned by constraints.txt.
+# torch comes from the local CPU wheel (torch==2.13.0); nothing else is downloaded but PyPI packages.
+$(STAMP): pyproject.toml plugins/openai/pyproject.toml plugins/local/pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -c constraints.txt pip
+	$(PIP) install -q -c constraints.txt torch==2.13.0 hatchling editables
+	$(PIP) install -q -c constraints.txt --no-build-isolation \
+		-e ".[rag,serve]" -e plugins/openai -e plugins/local --group dev
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/tunewise providers
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint typecheck pytest docs
+
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+bench: install
+	$(BIN)/python bench/import_time.py
+
+# Re-resolve the pins after changing a dependency (uses the registry; commit the result).
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/pip install -q --upgrade pip
+	.lockvenv/bin/pip install -q torch==2.13.0 hatchling editables
+	.lockvenv/bin/pip install -q --no-build-isolation -e ".[rag,serve]" -e plugins/openai -e plugins/local --group dev
+	{ sed -n '1,3p' constraints.txt; .lockvenv/bin/pip freeze --all | grep -v -e '^-e' -e '^tunewise' -e '^setuptools' \
+		| sed 's/^torch==\(.*\)+cpu/torch==\1/'; } > constraints.txt.new && mv constraints.txt.new constraints.txt
+	rm -rf .lockvenv
+
+clean:
+	rm -rf $(VENV) site build dist .mypy_cache .ruff_cache

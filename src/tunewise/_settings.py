@@ -1,0 +1,184 @@
+"""Settings from environment variables and an optional TOML file (pydantic-settings).
+
+Where settings come from, first match wins:
+
+1. arguments passed to :class:`Settings` in code;
+2. environment variables: ``TUNEWISE_HOME``, ``TUNEWISE_PROFILES__OLLAMA__BASE_URL``...,
+   and the conventional ``OPENAI_API_KEY``;
+3. the TOML file named by ``TUNEWISE_CONFIG``, else ``./tunewise.toml``, else
+   ``~/.config/tunewise/config.toml``.
+
+API keys are :class:`~pydantic.SecretStr`: they print as ``**********`` in every repr.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from tunewise._errors import ConfigError, MissingAPIKeyError
+from tunewise._secrets import register_secret
+
+
+class ProfileConfig(BaseModel):
+    """A named way to reach a provider: which plugin, where, and with which key.
+
+    ``ollama = {plugin = "openai", base_url = "http://localhost:11434/v1"}`` makes
+    ``ollama:llama3.2`` talk to Ollama through the OpenAI plugin.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    plugin: str
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    api_key_env: str | None = None
+    """Environment variable to read the key from when ``api_key`` is not set."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Plugin-specific options (timeouts, rate limits, device...)."""
+
+
+def builtin_profiles() -> dict[str, ProfileConfig]:
+    """Profiles that work out of the box; users add or override them in settings."""
+    return {
+        "openai": ProfileConfig(plugin="openai", base_url="https://api.openai.com/v1", api_key_env="OPENAI_API_KEY"),
+        "ollama": ProfileConfig(plugin="openai", base_url="http://localhost:11434/v1"),
+        "vllm": ProfileConfig(plugin="openai", base_url="http://localhost:8000/v1"),
+        "llamacpp": ProfileConfig(plugin="openai", base_url="http://localhost:8080/v1"),
+        "lmstudio": ProfileConfig(plugin="openai", base_url="http://localhost:1234/v1"),
+    }
+
+
+class ProviderConfig(BaseModel):
+    """What a plugin's ``create`` receives: one resolved profile plus tunewise's home."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    """The prefix the user typed (``openai``, ``ollama``, ``local``...)."""
+    plugin: str
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    api_key_env: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    home: Path
+
+    def require_api_key(self) -> SecretStr:
+        """The API key, or a one-line :class:`MissingAPIKeyError` saying how to set one."""
+        if self.api_key is not None and self.api_key.get_secret_value():
+            return self.api_key
+        where = f"set {self.api_key_env} or " if self.api_key_env else ""
+        raise MissingAPIKeyError(
+            f"{self.name}: no API key configured; {where}set profiles.{self.name}.api_key in tunewise.toml"
+        )
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "tunewise"
+
+
+def config_file_path() -> Path | None:
+    """The TOML settings file in use, if any."""
+    explicit = os.environ.get("TUNEWISE_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"TUNEWISE_CONFIG points to {path}, which is not a file")
+        return path
+    for candidate in (Path("tunewise.toml"), Path.home() / ".config" / "tunewise" / "config.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class Settings(BaseSettings):
+    """All of tunewise's configuration. ``Settings()`` reads env vars and the TOML file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TUNEWISE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        populate_by_name=True,
+    )
+
+    home: Path = Field(default_factory=_default_home)
+    """Where tunewise keeps run stores, indexes, adapters and job records."""
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("openai_api_key", "TUNEWISE_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    profiles: dict[str, ProfileConfig] = Field(default_factory=dict)
+
+    @field_validator("profiles", mode="after")
+    @classmethod
+    def _remember_keys(cls, profiles: dict[str, ProfileConfig]) -> dict[str, ProfileConfig]:
+        for profile in profiles.values():
+            register_secret(profile.api_key)
+        return profiles
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_file_path()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def all_profiles(self) -> dict[str, ProfileConfig]:
+        """Built-in profiles overlaid with the user's."""
+        return {**builtin_profiles(), **self.profiles}
+
+    def provider_config(self, prefix: str) -> ProviderConfig:
+        """Resolve a model-ref prefix to the config its plugin is created with.
+
+        A prefix with no profile (``local``) is a plugin name used with no options.
+        """
+        profile = self.all_profiles().get(prefix, ProfileConfig(plugin=prefix))
+        key = profile.api_key
+        if key is None and profile.api_key_env:
+            env_value = os.environ.get(profile.api_key_env)
+            if env_value:
+                key = SecretStr(env_value)
+        if key is None and profile.plugin == "openai" and prefix == "openai":
+            key = self.openai_api_key
+        register_secret(key)
+        return ProviderConfig(
+            name=prefix,
+            plugin=profile.plugin,
+            base_url=profile.base_url,
+            api_key=key,
+            api_key_env=profile.api_key_env,
+            options=dict(profile.options),
+            home=self.home,
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """``Settings(**overrides)``, with any problem turned into a one-line ConfigError."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        source = config_file_path()
+        where = f"{source}: " if source else ""
+        raise ConfigError(f"{where}settings field {field}: {first['msg']}") from None
+    except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError
+        raise ConfigError(f"{config_file_path()}: {exc}") from None

@@ -1,0 +1,202 @@
+"""The data model every part of tunewise speaks: OpenAI's chat message format.
+
+It is what users already have, what OpenAI fine-tuning takes, and what local chat
+templates take, so a conversation moves between providers, datasets and strategies
+without conversion.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Role = Literal["system", "developer", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+
+
+class FunctionCall(BaseModel):
+    """The function a tool call invokes, with its JSON-encoded arguments."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    arguments: str = "{}"
+
+
+class ToolCall(BaseModel):
+    """One tool call made by the assistant (OpenAI's ``tool_calls[]`` item)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class Message(BaseModel):
+    """One chat message: ``{"role": ..., "content": ...}`` plus tool fields.
+
+    ``weight`` is OpenAI fine-tuning's per-message switch (0 = do not train on this
+    assistant message); inference ignores it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: Role
+    content: str | None = None
+    name: str | None = None
+    tool_calls: tuple[ToolCall, ...] | None = None
+    tool_call_id: str | None = None
+    weight: Literal[0, 1] | None = None
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> Message:
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs tool_call_id")
+        if self.content is None and not self.tool_calls:
+            raise ValueError(f"a {self.role} message needs content or tool_calls")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages carry tool_calls")
+        return self
+
+    @classmethod
+    def system(cls, content: str) -> Message:
+        return cls(role="system", content=content)
+
+    @classmethod
+    def user(cls, content: str) -> Message:
+        return cls(role="user", content=content)
+
+    @classmethod
+    def assistant(cls, content: str) -> Message:
+        return cls(role="assistant", content=content)
+
+    def to_openai(self) -> dict[str, Any]:
+        """The message as OpenAI's API takes it (no ``None`` fields, no weight)."""
+        return self.model_dump(exclude_none=True, exclude={"weight"})
+
+
+def as_messages(conversation: str | Sequence[Message | dict[str, Any]]) -> tuple[Message, ...]:
+    """Accept a plain string, dicts in OpenAI format, or :class:`Message` objects."""
+    if isinstance(conversation, str):
+        return (Message.user(conversation),)
+    return tuple(m if isinstance(m, Message) else Message.model_validate(m) for m in conversation)
+
+
+class Usage(BaseModel):
+    """Tokens a call used. ``None`` means the provider did not say; it is never a silent 0."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_prompt_tokens: int | None = None
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.prompt_tokens is None or self.completion_tokens is None:
+            return None
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        def add(a: int | None, b: int | None) -> int | None:
+            return None if a is None or b is None else a + b
+
+        return Usage(
+            prompt_tokens=add(self.prompt_tokens, other.prompt_tokens),
+            completion_tokens=add(self.completion_tokens, other.completion_tokens),
+            cached_prompt_tokens=add(self.cached_prompt_tokens, other.cached_prompt_tokens),
+        )
+
+
+class ResponseFormat(BaseModel):
+    """OpenAI's ``response_format``: plain text, any JSON object, or a JSON schema."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    name: str | None = None
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool = True
+
+    @classmethod
+    def for_model(cls, output_type: builtins.type[BaseModel]) -> ResponseFormat:
+        """A strict ``json_schema`` format built from a pydantic model."""
+        from tunewise._structured import strict_json_schema
+
+        return cls(
+            type="json_schema",
+            name=output_type.__name__,
+            schema=strict_json_schema(output_type),
+        )
+
+    def to_openai(self) -> dict[str, Any]:
+        if self.type != "json_schema":
+            return {"type": self.type}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": self.name or "output", "schema": self.json_schema, "strict": self.strict},
+        }
+
+
+class ChatRequest(BaseModel):
+    """Everything a provider needs for one chat completion.
+
+    ``model`` is the provider-side model name (``gpt-4o-mini``), not the full
+    ``openai:`` reference: the reference picked the provider already.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    messages: tuple[Message, ...] = Field(min_length=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, gt=0)
+    stop: tuple[str, ...] | None = None
+    seed: int | None = None
+    response_format: ResponseFormat | None = None
+    tools: tuple[dict[str, Any], ...] | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """Provider-specific fields passed through untouched (e.g. ``{"logprobs": True}``)."""
+
+    def fingerprint(self) -> str:
+        """A stable hash of the request, for caches and idempotency keys."""
+        import hashlib
+
+        return hashlib.sha256(self.model_dump_json(by_alias=True).encode()).hexdigest()
+
+
+class ChatResponse(BaseModel):
+    """One completed answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    model: str
+    finish_reason: FinishReason | None = None
+    usage: Usage = Field(default_factory=Usage)
+    latency_s: float | None = None
+    """Wall time from sending the request to the last byte of the answer."""
+    request_id: str | None = None
+    tool_calls: tuple[ToolCall, ...] | None = None
+    parsed: Any = None
+    """The validated structured output when the request asked for a pydantic type."""
+
+    def as_message(self) -> Message:
+        return Message(role="assistant", content=self.text, tool_calls=self.tool_calls)
+
+
+class ChatChunk(BaseModel):
+    """One piece of a streamed answer. The last chunk carries ``finish_reason`` and usage."""
+
+    model_config = ConfigDict(frozen=True)
+
+    delta: str = ""
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None
+    model: str | None = None
+    request_id: str | None = None

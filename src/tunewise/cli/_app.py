@@ -1,0 +1,47 @@
+"""The root ``tunewise`` command and its sub-command groups."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from tunewise._errors import TunewiseError
+from tunewise._version import __version__
+from tunewise.cli._providers import providers_command
+
+app = typer.Typer(
+    name="tunewise",
+    help="Prompt harder, or fine-tune? Measure it, then do both.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tunewise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """tunewise: evaluate prompting vs fine-tuning, and run both."""
+
+
+app.command("providers")(providers_command)
+
+
+def main() -> None:
+    """Entry point: runs the app and turns tunewise errors into one line on stderr."""
+    try:
+        app()
+    except TunewiseError as exc:
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        sys.exit(2)

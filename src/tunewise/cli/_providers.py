@@ -1,0 +1,73 @@
+"""``tunewise providers``: installed plugins, versions, capabilities and profiles."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tunewise._errors import TunewiseError
+from tunewise._registry import load_plugin, providers
+from tunewise._settings import load_settings
+
+
+@dataclass
+class _Row:
+    name: str
+    distribution: str | None
+    version: str | None
+    capabilities: list[str]
+    description: str
+    error: str | None
+
+
+def _rows() -> list[_Row]:
+    rows = []
+    for info in providers():
+        try:
+            plugin = load_plugin(info.name)
+        except TunewiseError as exc:
+            rows.append(_Row(info.name, info.distribution, info.version, [], "", str(exc)))
+            continue
+        caps = sorted(plugin.capabilities)
+        rows.append(_Row(info.name, info.distribution, info.version, list(caps), plugin.description, None))
+    return rows
+
+
+def providers_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """List installed provider plugins and the profiles that use them.
+
+    Plugins' light top-level modules are imported to read their capabilities; heavy
+    libraries (torch, transformers, chromadb) stay unloaded.
+    """
+    rows = _rows()
+    profiles = sorted(load_settings().all_profiles().items())
+    if as_json:
+        data = {
+            "plugins": [asdict(r) for r in rows],
+            "profiles": {name: {"plugin": p.plugin, "base_url": p.base_url} for name, p in profiles},
+        }
+        typer.echo(json.dumps(data, indent=2))
+        return
+    console = Console()
+    table = Table(title="Provider plugins")
+    for column in ("prefix", "distribution", "version", "capabilities", "description"):
+        table.add_column(column)
+    for r in rows:
+        caps = ", ".join(r.capabilities) or "[red]failed to load[/red]"
+        table.add_row(r.name, r.distribution or "?", r.version or "?", caps, r.error or r.description)
+    console.print(table)
+    installed = {r.name for r in rows}
+    ptable = Table(title="Profiles (PREFIX:MODEL)")
+    for column in ("prefix", "plugin", "base_url"):
+        ptable.add_column(column)
+    for name, p in profiles:
+        plugin = p.plugin if p.plugin in installed else f"{p.plugin} [red](not installed)[/red]"
+        ptable.add_row(name, plugin, p.base_url or "")
+    console.print(ptable)

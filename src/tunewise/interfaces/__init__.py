@@ -1,0 +1,1 @@
+"""The small interfaces everything in tunewise plugs into, one file each."""

@@ -1,0 +1,79 @@
+"""``Provider``: where chat completions come from (OpenAI, a local model, your own)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+from tunewise._errors import CapabilityError
+from tunewise._types import ChatChunk, ChatRequest, ChatResponse
+
+if TYPE_CHECKING:
+    from tunewise._settings import ProviderConfig
+    from tunewise.interfaces.embedder import Embedder
+    from tunewise.interfaces.finetune import FineTuner
+
+Capability = Literal["chat", "stream", "embed", "fine_tune", "structured_output"]
+"""What a provider can do. ``structured_output`` means it enforces a JSON schema itself."""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One configured connection to a model host; serves any model it knows by name."""
+
+    name: str
+    capabilities: frozenset[Capability]
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        """Complete one conversation."""
+        ...
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """Stream the answer; the last chunk carries ``finish_reason`` and usage."""
+        ...
+
+    def embedder(self, model: str) -> Embedder:
+        """An :class:`Embedder` for ``model`` (needs the ``embed`` capability)."""
+        ...
+
+    def fine_tuner(self) -> FineTuner:
+        """This provider's :class:`FineTuner` (needs the ``fine_tune`` capability)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections, models, threads."""
+        ...
+
+
+class BaseProvider:
+    """Optional base class: declines the optional capabilities with a clear error."""
+
+    name: str = "provider"
+    capabilities: frozenset[Capability] = frozenset({"chat", "stream"})
+
+    def embedder(self, model: str) -> Embedder:
+        raise CapabilityError(f"{self.name}: this provider cannot embed (no 'embed' capability)")
+
+    def fine_tuner(self) -> FineTuner:
+        raise CapabilityError(f"{self.name}: this provider cannot fine-tune (no 'fine_tune' capability)")
+
+    async def aclose(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+@dataclass(frozen=True)
+class ProviderPlugin:
+    """What a plugin's entry point names: how to create its provider, and what it can do.
+
+    ``capabilities`` is declared here so ``tunewise providers`` can list it without
+    creating a provider; keep the plugin's top-level module light and import heavy
+    libraries inside ``create``.
+    """
+
+    create: Callable[[ProviderConfig], Provider]
+    capabilities: frozenset[Capability] = field(default_factory=lambda: frozenset({"chat", "stream"}))
+    description: str = ""

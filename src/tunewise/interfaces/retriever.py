@@ -1,0 +1,35 @@
+"""``Retriever``: a query in, ranked passages out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Hit(BaseModel):
+    """One retrieved passage.
+
+    ``rank`` is 1-based. ``found_by`` maps each retriever that found the passage to the
+    rank it gave it (hybrid fusion fills in several).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    document: str
+    score: float
+    source: str
+    rank: int = Field(ge=1)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    found_by: dict[str, int] = Field(default_factory=dict)
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    name: str
+
+    async def retrieve(self, query: str, k: int = 5, where: Mapping[str, Any] | None = None) -> list[Hit]:
+        """The ``k`` best passages for ``query``, optionally filtered by metadata."""
+        ...

@@ -1,0 +1,289 @@
+"""A scripted, in-memory provider for tests: tunewise's ``httpx.MockTransport``.
+
+It implements the whole :class:`~tunewise.Provider` protocol for real (chat, streaming,
+stop sequences, max_tokens, embeddings, fine-tune jobs) with answers you script, so
+code built on tunewise is tested through its public API without a network or a model.
+Token counts are whitespace words plus OpenAI's per-message overhead: an approximation
+that is consistent, never zero and never ``None``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+import math
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import anyio
+
+from tunewise._errors import BadRequestError, FineTuneError, NotFoundError
+from tunewise._refs import ModelRef
+from tunewise._types import ChatChunk, ChatRequest, ChatResponse, FinishReason, Usage
+from tunewise.interfaces.finetune import (
+    TERMINAL_STATUSES,
+    FineTuneEvent,
+    FineTuneSpec,
+    FineTuneStatus,
+)
+from tunewise.interfaces.provider import BaseProvider, Capability
+
+Reply = str | ChatResponse
+Handler = Callable[[ChatRequest], Reply | Awaitable[Reply]]
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+class ScriptedProvider(BaseProvider):
+    """A provider whose answers come from a script.
+
+    ``script`` is one of:
+
+    - ``None``: echo the last user message;
+    - a list of replies, returned in order (an exhausted script raises an error);
+    - a function ``request -> str | ChatResponse`` (sync or async), for answers that
+      depend on the request, e.g. on ``request.model`` to tell a fine-tuned model apart.
+
+    Every request received is kept in :attr:`requests`.
+    """
+
+    def __init__(
+        self,
+        script: Handler | Iterable[Reply] | None = None,
+        *,
+        name: str = "scripted",
+        latency: float = 0.0,
+        capabilities: Iterable[Capability] = ("chat", "stream", "embed", "fine_tune", "structured_output"),
+        known_models: Sequence[str] | None = None,
+    ) -> None:
+        self.name = name
+        self.capabilities = frozenset(capabilities)
+        self.latency = latency
+        self.known_models = set(known_models) if known_models is not None else None
+        self.requests: list[ChatRequest] = []
+        self._handler: Handler
+        if script is None:
+            self._handler = _echo
+        elif callable(script):
+            self._handler = script
+        else:
+            replies = iter(list(script))
+
+            def next_reply(request: ChatRequest) -> Reply:
+                try:
+                    return next(replies)
+                except StopIteration:
+                    raise BadRequestError("the script has no more replies", provider=self.name) from None
+
+            self._handler = next_reply
+        self._tuner: ScriptedFineTuner | None = None
+
+    async def _answer(self, request: ChatRequest) -> tuple[ChatResponse, float]:
+        started = time.perf_counter()
+        self._check_model(request.model)
+        self.requests.append(request)
+        if self.latency:
+            await anyio.sleep(self.latency)
+        reply = self._handler(request)
+        if inspect.isawaitable(reply):
+            reply = await reply
+        if isinstance(reply, ChatResponse):
+            return reply, started
+        text, finish = _apply_limits(reply, request)
+        usage = Usage(
+            prompt_tokens=sum(count_words(m.content or "") + 3 for m in request.messages) + 3,
+            completion_tokens=count_words(text),
+            cached_prompt_tokens=0,
+        )
+        response = ChatResponse(
+            text=text,
+            model=request.model,
+            finish_reason=finish,
+            usage=usage,
+            request_id=f"req_{hashlib.sha1(request.fingerprint().encode()).hexdigest()[:12]}",
+        )
+        return response, started
+
+    def _check_model(self, model: str) -> None:
+        base = model.split("+", 1)[0]
+        if self.known_models is not None and base not in self.known_models and not base.startswith("ft:"):
+            raise NotFoundError(f"model {model!r} does not exist", status=404, provider=self.name)
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        response, started = await self._answer(request)
+        if response.latency_s is None:
+            response = response.model_copy(update={"latency_s": time.perf_counter() - started})
+        return response
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        response, _ = await self._answer(request)
+        pieces = re.findall(r"\s*\S+", response.text) or [""]
+        for piece in pieces[:-1]:
+            yield ChatChunk(delta=piece, model=response.model, request_id=response.request_id)
+        yield ChatChunk(
+            delta=pieces[-1],
+            finish_reason=response.finish_reason,
+            usage=response.usage,
+            model=response.model,
+            request_id=response.request_id,
+        )
+
+    def embedder(self, model: str = "hashing-64") -> HashingEmbedder:
+        if "embed" not in self.capabilities:
+            return super().embedder(model)  # type: ignore[return-value]
+        return HashingEmbedder()
+
+    def fine_tuner(self) -> ScriptedFineTuner:
+        if "fine_tune" not in self.capabilities:
+            return super().fine_tuner()  # type: ignore[return-value]
+        if self._tuner is None:
+            self._tuner = ScriptedFineTuner(self)
+        return self._tuner
+
+
+def _echo(request: ChatRequest) -> str:
+    for message in reversed(request.messages):
+        if message.role == "user" and message.content:
+            return message.content
+    return ""
+
+
+def _apply_limits(text: str, request: ChatRequest) -> tuple[str, FinishReason]:
+    finish: FinishReason = "stop"
+    for stop in request.stop or ():
+        if stop and stop in text:
+            text = text[: text.index(stop)]
+    if request.max_tokens is not None:
+        words = re.findall(r"\s*\S+", text)
+        if len(words) > request.max_tokens:
+            text, finish = "".join(words[: request.max_tokens]), "length"
+    return text, finish
+
+
+class HashingEmbedder:
+    """A deterministic bag-of-words embedder (feature hashing, L2-normalised).
+
+    Real enough for tests of retrieval plumbing: texts sharing words are close.
+    """
+
+    def __init__(self, dimension: int = 64) -> None:
+        self.name = f"hashing-{dimension}"
+        self._dimension = dimension
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def embed_one(self, text: str) -> list[float]:
+        vector = [0.0] * self._dimension
+        for word in re.findall(r"\w+", text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+            index = int.from_bytes(digest[:4], "little") % self._dimension
+            vector[index] += 1.0 if digest[4] & 1 else -1.0
+        norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+        return [v / norm for v in vector]
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [self.embed_one(t) for t in texts]
+
+
+_PROGRESSION: tuple[FineTuneStatus, ...] = ("validating_files", "queued", "running", "running", "succeeded")
+
+
+class ScriptedJob:
+    """A fine-tune job that moves one status forward each time it is refreshed."""
+
+    def __init__(self, tuner: ScriptedFineTuner, job_id: str, spec: FineTuneSpec) -> None:
+        self._tuner = tuner
+        self._id = job_id
+        self.spec = spec
+        self._step = 0
+        self._status: FineTuneStatus = _PROGRESSION[0]
+        self._events: list[FineTuneEvent] = []
+        self._log(f"Created fine-tuning job {job_id}")
+
+    def _log(self, message: str, **data: Any) -> None:
+        self._events.append(
+            FineTuneEvent(id=f"{self._id}-ev{len(self._events)}", created_at=time.time(), message=message, data=data)
+        )
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def status(self) -> FineTuneStatus:
+        return self._status
+
+    @property
+    def model(self) -> ModelRef | None:
+        if self._status != "succeeded":
+            return None
+        suffix = self.spec.suffix or "custom"
+        return ModelRef(prefix=self._tuner.provider.name, name=f"ft:{self.spec.base_model}:{suffix}:{self._id}")
+
+    @property
+    def error(self) -> str | None:
+        return "cancelled by user" if self._status == "cancelled" else None
+
+    async def refresh(self) -> FineTuneStatus:
+        if self._status not in TERMINAL_STATUSES:
+            self._step += 1
+            self._status = _PROGRESSION[min(self._step, len(_PROGRESSION) - 1)]
+            if self._status == "running":
+                self._log(
+                    f"Step {self._step}: training loss={1.0 / self._step:.3f}", step=self._step, loss=1.0 / self._step
+                )
+            else:
+                self._log(f"Job is {self._status}")
+        return self._status
+
+    async def events(self) -> AsyncIterator[FineTuneEvent]:
+        seen = 0
+        while True:
+            while seen < len(self._events):
+                yield self._events[seen]
+                seen += 1
+            if self._status in TERMINAL_STATUSES:
+                return
+            await self.refresh()
+
+    async def wait(self, *, poll_interval: float = 0.0, timeout: float | None = None) -> ModelRef:
+        with anyio.fail_after(timeout):
+            while await self.refresh() not in TERMINAL_STATUSES:
+                await anyio.sleep(poll_interval)
+        if self.model is None:
+            raise FineTuneError(f"fine-tune job {self._id} ended {self._status}")
+        return self.model
+
+    async def cancel(self) -> None:
+        if self._status not in TERMINAL_STATUSES:
+            self._status = "cancelled"
+            self._log("Job cancelled")
+
+
+class ScriptedFineTuner:
+    """Starts :class:`ScriptedJob` s; ``attach`` finds them again by id."""
+
+    def __init__(self, provider: ScriptedProvider) -> None:
+        self.provider = provider
+        self.jobs: dict[str, ScriptedJob] = {}
+        self._ids = itertools.count(1)
+
+    async def start(self, spec: FineTuneSpec) -> ScriptedJob:
+        if not spec.training_file.is_file():
+            raise FineTuneError(f"training file {spec.training_file} does not exist")
+        job = ScriptedJob(self, f"ftjob-{next(self._ids):04d}", spec)
+        self.jobs[job.id] = job
+        return job
+
+    async def attach(self, job_id: str) -> ScriptedJob:
+        try:
+            return self.jobs[job_id]
+        except KeyError:
+            raise NotFoundError(f"no fine-tune job {job_id!r}", status=404, provider=self.provider.name) from None
