@@ -697,7 +697,7 @@ INTENTS: list[tuple[tuple[str, ...], str]] = [
             "Our legal team needs a data processing agreement for GDPR.",
         ),
         say(
-            f"Sign it at {path('Settings', 'Workspace', 'Legal', 'Data processing agreement')}.",
+            f"On Plus, Business and Enterprise, sign it at {path('Settings', 'Workspace', 'Legal', 'Data processing agreement')}.",
             "Enter your company's legal name and the signer's details, and a countersigned PDF is emailed to the signer.",
         ),
     ),
