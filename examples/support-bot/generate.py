@@ -235,8 +235,8 @@ INTENTS: list[tuple[tuple[str, ...], str]] = [
             "When does a downgrade take effect?",
         ),
         say(
-            f"Yes, choose Change plan at {PLAN}.",
-            "Downgrades take effect at the end of your current billing period, so you keep Business features until then.",
+            "Downgrades take effect at the end of your current billing period, so you keep your current plan's features until then.",
+            f"To downgrade, choose Change plan at {PLAN}.",
         ),
     ),
     (
@@ -427,7 +427,7 @@ INTENTS: list[tuple[tuple[str, ...], str]] = [
             "Which plans include SAML single sign-on?",
         ),
         say(
-            "Yes, SAML single sign-on is included in the Business and Enterprise plans and works with Okta, Microsoft Entra ID, Google Workspace, OneLogin and any SAML 2.0 provider.",
+            "SAML single sign-on is included in the Business and Enterprise plans and works with Okta, Microsoft Entra ID, Google Workspace, OneLogin and any SAML 2.0 provider.",
             f"Set it up at {path('Settings', 'Workspace', 'Security', 'SAML SSO')}.",
         ),
     ),
@@ -499,7 +499,7 @@ INTENTS: list[tuple[tuple[str, ...], str]] = [
     (
         ("Is there a desktop app?", "Where do I download Lumen for Windows?"),
         say(
-            "Yes, Lumen has free desktop apps for macOS, Windows and Linux.",
+            "Lumen has free desktop apps for macOS, Windows and Linux.",
             "Download them at lumen.app/download.",
         ),
     ),
@@ -553,7 +553,7 @@ INTENTS: list[tuple[tuple[str, ...], str]] = [
             "How do I restore a page from the trash?",
         ),
         say(
-            "Yes, deleted pages stay in Sidebar -> Trash for 30 days.",
+            "Deleted pages stay in Sidebar -> Trash for 30 days.",
             "Open the Trash, find the page and click Restore.",
         ),
     ),
@@ -609,7 +609,7 @@ INTENTS: list[tuple[tuple[str, ...], str]] = [
             "Can Lumen show Google Docs inline?",
         ),
         say(
-            f"Yes, connect Google Drive at {DRIVE}.",
+            f"First connect Google Drive at {DRIVE}.",
             "Then paste the Drive link into a page and choose Embed, or type /drive and pick the file.",
         ),
     ),
@@ -619,7 +619,7 @@ INTENTS: list[tuple[tuple[str, ...], str]] = [
             "How do I get an API key?",
         ),
         steps(
-            "Yes, here's how to get a token for the REST API at https://api.lumen.app/v1:",
+            "Lumen has a REST API at https://api.lumen.app/v1, and here's how to get a token:",
             f"Open {TOKENS}.",
             "Click Create token, name it and choose read-only or read-write.",
             "Copy the token right away, because it's shown only once.",
