@@ -465,7 +465,7 @@ INTENTS: list[tuple[tuple[str, ...], str]] = [
             "How do admins require two-factor for the whole team?",
         ),
         say(
-            f"Yes, on Business and Enterprise an owner or admin can turn it on at {path('Settings', 'Workspace', 'Security', 'Require two-factor authentication')}.",
+            f"On Business and Enterprise, an owner or admin can turn it on at {path('Settings', 'Workspace', 'Security', 'Require two-factor authentication')}.",
             "Members without 2FA are asked to set it up the next time they sign in.",
         ),
     ),
@@ -1546,7 +1546,9 @@ TEST_CASES: list[Case] = [
     (
         "handoff",
         "Our workspace owner passed away suddenly. How do we take over the workspace?",
-        handoff("I'm very sorry for your loss, and a teammate will guide you through taking over the workspace."),
+        handoff(
+            "I'm very sorry for your loss, and taking over a workspace needs a person to check a few things with you."
+        ),
         "",
         [HANDOFF],
     ),
