@@ -38,6 +38,7 @@ from tunewise.costs._cost import hosting_per_month as _hosting_per_month
 from tunewise.costs._cost import training_cost as _training_cost
 
 if TYPE_CHECKING:
+    from tunewise._refs import ModelRef
     from tunewise.costs._catalog import PriceCatalog
 
 DEFAULT_HORIZON_MONTHS = 12.0
@@ -219,9 +220,9 @@ def break_even_from_prices(
 
 def break_even_from_usage(
     *,
-    prompt_model: str,
+    prompt_model: str | ModelRef,
     prompt_usage: Usage | MeanUsage,
-    finetuned_model: str,
+    finetuned_model: str | ModelRef,
     finetuned_usage: Usage | MeanUsage,
     requests_per_month: float,
     training_cost: float | None = None,
@@ -250,7 +251,7 @@ def break_even_from_usage(
     ft_quote = quote(finetuned_model, catalog=catalog)
     for ref, found in ((prompt_model, prompt_quote), (finetuned_model, ft_quote)):
         if found is None:
-            warn_unknown(unknown_price_message(ref))
+            warn_unknown(unknown_price_message(str(ref)))
             return None
     assert prompt_quote is not None and ft_quote is not None
     prompt_mean, ft_mean = _as_mean(prompt_usage), _as_mean(finetuned_usage)

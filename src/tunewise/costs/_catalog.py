@@ -174,6 +174,12 @@ class PriceCatalog:
         self._entries: dict[str, PriceEntry] = {}
         for entry in entries:
             self._entries[entry.ref] = entry
+        self._aliases: dict[str, PriceEntry] = {}
+        for entry in self._entries.values():
+            for alias in entry.aliases:
+                self._aliases.setdefault(f"{entry.provider}:{alias}", entry)
+        self._quotes: dict[str, PriceQuote | None] = {}
+        """Answers already worked out: evaluation prices the same few models thousands of times."""
 
     @property
     def entries(self) -> list[PriceEntry]:
@@ -234,9 +240,9 @@ class PriceCatalog:
         exact = self._entries.get(f"{provider}:{name}")
         if exact is not None:
             return exact, "exact"
-        for entry in self._entries.values():
-            if entry.provider == provider and name in entry.aliases:
-                return entry, "alias"
+        alias = self._aliases.get(f"{provider}:{name}")
+        if alias is not None:
+            return alias, "alias"
         snapshot = _SNAPSHOT.match(name)
         if snapshot is not None:
             hit = self._find_in(provider, snapshot["base"])
@@ -262,6 +268,13 @@ class PriceCatalog:
         A fine-tuned model is priced at its base model's fine-tuned inference rates; an
         entry for the exact fine-tuned name (from settings) wins over that.
         """
+        if ref in self._quotes:
+            return self._quotes[ref]
+        found = self._quote(ref)
+        self._quotes[ref] = found
+        return found
+
+    def _quote(self, ref: str) -> PriceQuote | None:
         provider, name = _split(ref)
         base = _fine_tune_base(name)
         if base is not None:

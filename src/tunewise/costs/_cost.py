@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import warnings
 from collections.abc import Iterable
 from datetime import date
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,6 +26,9 @@ HOURS_PER_MONTH = 730.0
 """365 days x 24 hours / 12 months: the convention cloud providers bill hosting by."""
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 TOKENS_PER_PRICE_UNIT = 1_000_000
+
+if TYPE_CHECKING:
+    from tunewise._refs import ModelRef
 
 _log = get_logger("tunewise.costs")
 
@@ -160,16 +164,20 @@ class MeanUsage(BaseModel):
         )
 
 
+def _counts(usage: Usage | MeanUsage) -> tuple[float, float, float] | None:
+    """(prompt, completion, cached prompt) tokens, or ``None`` when the provider did not say."""
+    if usage.prompt_tokens is None or usage.completion_tokens is None:
+        return None
+    return usage.prompt_tokens, usage.completion_tokens, usage.cached_prompt_tokens or 0
+
+
 def _as_mean(usage: Usage | MeanUsage) -> MeanUsage | None:
     if isinstance(usage, MeanUsage):
         return usage
-    if usage.prompt_tokens is None or usage.completion_tokens is None:
+    counts = _counts(usage)
+    if counts is None:
         return None
-    return MeanUsage(
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        cached_prompt_tokens=usage.cached_prompt_tokens or 0,
-    )
+    return MeanUsage(prompt_tokens=counts[0], completion_tokens=counts[1], cached_prompt_tokens=counts[2])
 
 
 def warn_unknown(message: str) -> None:
@@ -185,37 +193,82 @@ def unknown_price_message(ref: str) -> str:
     )
 
 
-_cache: tuple[tuple[object, ...], PriceCatalog] | None = None
+FILE_CHECK_INTERVAL_S = 1.0
+"""How often :func:`default_catalog` looks at the settings files' modification times."""
 
 
-def _settings_fingerprint() -> tuple[object, ...]:
-    """What the default catalog depends on: the settings file (and its mtime) and env vars."""
-    from tunewise._settings import config_file_path
+FILE_CHECK_INTERVAL_S = 1.0
+"""How often :func:`default_catalog` looks at the settings files' modification times."""
 
-    path = config_file_path()
-    stamp = path.stat().st_mtime_ns if path is not None else None
-    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("TUNEWISE_PRICES")))
-    prices_file = os.environ.get("TUNEWISE_PRICES_FILE")
-    file_stamp = Path(prices_file).stat().st_mtime_ns if prices_file and Path(prices_file).is_file() else None
-    return (str(path), stamp, env, file_stamp, Path.cwd())
+
+def _mtime(path: str | None) -> int | None:
+    if not path:
+        return None
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+class _Cached:
+    """The default catalog and what it was built from."""
+
+    def __init__(self, env_key: tuple[str | None, ...], file_key: tuple[int | None, ...], catalog: PriceCatalog):
+        self.env_key, self.file_key, self.catalog = env_key, file_key, catalog
+        self.checked_at = time.monotonic()
+
+
+_cache: _Cached | None = None
+
+
+def _env_key() -> tuple[str | None, ...]:
+    env = os.environ
+    return (
+        env.get("TUNEWISE_CONFIG"),
+        env.get("TUNEWISE_PRICES"),
+        env.get("TUNEWISE_PRICES_FILE"),
+        env.get("HOME"),
+        os.getcwd(),
+    )
+
+
+def _file_key(env_key: tuple[str | None, ...]) -> tuple[int | None, ...]:
+    explicit, _, prices_file, home, _ = env_key
+    return (
+        _mtime(explicit),
+        _mtime("tunewise.toml"),
+        _mtime(os.path.join(home or "", ".config", "tunewise", "config.toml")),
+        _mtime(prices_file),
+    )
 
 
 def default_catalog() -> PriceCatalog:
-    """The catalog from the current settings, reloaded only when they change."""
+    """The catalog from the current settings, rebuilt when they change.
+
+    A change of environment (``TUNEWISE_CONFIG``, ``TUNEWISE_PRICES_FILE``, the working
+    directory) is seen at once; an edit to a settings or price file within
+    ``FILE_CHECK_INTERVAL_S`` (a few ``stat`` calls cost more than the rest of a lookup).
+    """
     global _cache
-    key = _settings_fingerprint()
-    if _cache is None or _cache[0] != key:
-        _cache = (key, load_catalog())
-    return _cache[1]
+    env_key = _env_key()
+    cached = _cache
+    if cached is not None and cached.env_key == env_key:
+        if time.monotonic() - cached.checked_at < FILE_CHECK_INTERVAL_S:
+            return cached.catalog
+        if cached.file_key == _file_key(env_key):
+            cached.checked_at = time.monotonic()
+            return cached.catalog
+    _cache = _Cached(env_key, _file_key(env_key), load_catalog())
+    return _cache.catalog
 
 
-def quote(model: str, *, catalog: PriceCatalog | None = None) -> PriceQuote | None:
+def quote(model: str | ModelRef, *, catalog: PriceCatalog | None = None) -> PriceQuote | None:
     """The price that applies to ``model`` (a reference such as ``openai:gpt-4o-mini``)."""
     return (catalog or default_catalog()).quote(str(model))
 
 
 def cost_of(
-    model: str,
+    model: str | ModelRef,
     usage: Usage | MeanUsage,
     *,
     batch: bool = False,
@@ -232,8 +285,8 @@ def cost_of(
     if found is None:
         warn_unknown(unknown_price_message(str(model)))
         return None
-    mean = _as_mean(usage)
-    if mean is None:
+    counts = _counts(usage)
+    if counts is None:
         warn_unknown(f"{model}: the provider reported no token counts; the cost of this call is unknown")
         return None
     discount = 0.0
@@ -245,9 +298,9 @@ def cost_of(
     try:
         return request_cost(
             found.rates,
-            prompt_tokens=mean.prompt_tokens,
-            completion_tokens=mean.completion_tokens,
-            cached_prompt_tokens=mean.cached_prompt_tokens,
+            prompt_tokens=counts[0],
+            completion_tokens=counts[1],
+            cached_prompt_tokens=counts[2],
             batch_discount=discount,
         )
     except ValueError as exc:
@@ -280,7 +333,7 @@ class CostEstimate(BaseModel):
 
 
 def estimate(
-    model: str,
+    model: str | ModelRef,
     usage: Usage | MeanUsage,
     *,
     requests_per_month: float | None = None,
