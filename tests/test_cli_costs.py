@@ -48,6 +48,17 @@ def test_breakeven_with_zero_and_negative_savings_says_never() -> None:
     assert data["payback_days"] is None and data["break_even_requests_per_month"] is None
 
 
+def test_breakeven_hosting_per_hour() -> None:
+    # 100.00 saved a month - 0.20/hour x 730 hours = 100 - 146 = -46.00: never pays back at this volume.
+    result = run("breakeven", *BLOG, "--hosting-per-hour", "0.2", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["hosting_per_month"] == pytest.approx(146.0) and data["monthly_savings"] == pytest.approx(-46.0)
+    assert data["payback_days"] is None
+    # It pays from (146 + 50 / 12) / 0.001 = 150,167 requests a month.
+    assert data["break_even_requests_per_month"] == pytest.approx(150_166.67, abs=0.01)
+
+
 def test_breakeven_from_the_catalog() -> None:
     # gpt-4o-mini, 1500 -> 300 prompt tokens, 100 completion tokens, 1M requests a month:
     # 0.000285 - 0.00021 = 0.000075 saved per request = 75.00 a month;
@@ -81,6 +92,8 @@ def test_breakeven_from_the_catalog() -> None:
     [
         (["--tokens-saved", "-5", *BLOG[2:]], "error: --tokens-saved must be a number >= 0, got -5"),
         (BLOG[:6], "error: give --finetune-cost"),
+        (BLOG[:2] + BLOG[4:], "error: --requests-per-month is required"),
+        ([*BLOG, "--hosting-per-hour", "1", "--hosting-per-month", "2"], "error: give --hosting-per-month or"),
         ([*BLOG, "--prompt-tokens", "100"], "error: --tokens-saved (500) exceeds --prompt-tokens (100)"),
         ([*BLOG, "--finetuned-price-per-1k", "0.004"], "error: a different fine-tuned price needs --prompt-tokens"),
         (["--model", "ollama:llama3.2", "--prompt-tokens", "900", *BLOG[:4]], "error: no price known for"),

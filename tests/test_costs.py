@@ -273,6 +273,18 @@ def test_catalog_is_reloaded_when_settings_change(tmp_path: Path, monkeypatch: p
     assert cost_of("openai:gpt-4o-mini", usage) == pytest.approx(0.25)
 
 
+def test_local_adapters_and_wildcards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config(tmp_path, monkeypatch, '[prices."local:*"]\ninput = 0\noutput = 0\nhosting_per_hour = 0.3\n')
+    # A LoRA adapter on a local base model runs on the same box at the same price.
+    adapter = quote("local:/models/qwen+/adapters/support")
+    assert adapter is not None and adapter.fine_tuned and adapter.rates == Rates(input=0, output=0)
+    assert cost_of("local:/models/qwen+/adapters/support", Usage(prompt_tokens=9, completion_tokens=9)) == 0.0
+    # A bare name is not captured by another provider's wildcard.
+    found = quote("gpt-4o-mini")
+    assert found is not None and found.entry.ref == "openai:gpt-4o-mini"
+    assert quote("mystery-model") is None
+
+
 def test_ambiguous_bare_name_and_explicit_catalog() -> None:
     catalog = PriceCatalog(
         [PriceEntry(provider="a", model="m", input=1.0), PriceEntry(provider="b", model="m", input=2.0)]

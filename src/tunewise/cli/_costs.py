@@ -32,6 +32,7 @@ _FLAGS = {
     "completion_tokens": "--completion-tokens",
     "cached_prompt_tokens": "--cached-tokens",
     "hosting_per_month": "--hosting-per-month",
+    "hosting_per_hour": "--hosting-per-hour",
     "horizon_months": "--horizon-months",
 }
 
@@ -65,7 +66,9 @@ def breakeven_command(
     tokens_saved: Annotated[
         float | None, typer.Option("--tokens-saved", help="Prompt tokens per request the fine-tune no longer needs.")
     ] = None,
-    requests_per_month: Annotated[float, typer.Option("--requests-per-month", help="Expected request volume.")] = 0.0,
+    requests_per_month: Annotated[
+        float | None, typer.Option("--requests-per-month", help="Expected request volume (required).")
+    ] = None,
     price_per_1k: Annotated[
         float | None, typer.Option("--price-per-1k", help="Input price per 1K tokens of the prompt-heavy setup.")
     ] = None,
@@ -98,8 +101,11 @@ def breakeven_command(
     ] = None,
     epochs: Annotated[float | None, typer.Option("--epochs", help="Training epochs.")] = None,
     hosting_per_month: Annotated[
-        float, typer.Option("--hosting-per-month", help="Fixed monthly cost the fine-tuned setup adds.")
-    ] = 0.0,
+        float | None, typer.Option("--hosting-per-month", help="Fixed monthly cost the fine-tuned setup adds.")
+    ] = None,
+    hosting_per_hour: Annotated[
+        float | None, typer.Option("--hosting-per-hour", help="The same as an hourly rate (x 730 hours a month).")
+    ] = None,
     horizon_months: Annotated[
         float, typer.Option("--horizon-months", help="Months the training cost is spread over for break-even volume.")
     ] = 12.0,
@@ -124,12 +130,20 @@ def breakeven_command(
         output_price_per_1k=output_price_per_1k,
         finetuned_output_price_per_1k=finetuned_output_price_per_1k,
         hosting_per_month=hosting_per_month,
+        hosting_per_hour=hosting_per_hour,
         horizon_months=horizon_months,
     )
     if tokens_saved is None:
         raise ConfigError("--tokens-saved is required (prompt tokens per request the fine-tune no longer needs)")
-    if requests_per_month <= 0:
-        raise ConfigError("--requests-per-month is required and must be > 0")
+    if requests_per_month is None:
+        raise ConfigError("--requests-per-month is required (the expected request volume)")
+    if hosting_per_month is not None and hosting_per_hour is not None:
+        raise ConfigError("give --hosting-per-month or --hosting-per-hour, not both")
+    if hosting_per_hour is not None:
+        from tunewise.costs import HOURS_PER_MONTH
+
+        hosting_per_month = hosting_per_hour * HOURS_PER_MONTH
+    hosting_per_month = hosting_per_month or 0.0
     try:
         if model is not None:
             result = _breakeven_for_model(

@@ -83,7 +83,7 @@ class BreakEven(BaseModel):
             per_request = f"A fine-tuned request costs ${-self.savings_per_request:.6f} more than a prompt-heavy one"
         else:
             per_request = "A fine-tuned request costs the same as a prompt-heavy one"
-        hosting = f" after ${self.hosting_per_month:,.2f} of hosting" if self.hosting_per_month else ""
+        hosting = f" counting ${self.hosting_per_month:,.2f} of hosting" if self.hosting_per_month else ""
         if self.monthly_savings >= 0:
             monthly = f"at {volume} the fine-tune saves ${self.monthly_savings:,.2f} a month{hosting}"
         else:

@@ -228,7 +228,7 @@ class PriceCatalog:
         providers = [provider] if provider is not None else sorted({e.provider for e in self._entries.values()})
         found: list[tuple[PriceEntry, MatchKind]] = []
         for prov in providers:
-            hit = self._find_in(prov, name)
+            hit = self._find_in(prov, name, wildcard=provider is not None)
             if hit is not None:
                 found.append(hit)
         if len(found) > 1:
@@ -236,7 +236,12 @@ class PriceCatalog:
             raise ConfigError(f"model {name!r} has no provider prefix and matches several prices ({refs}); add one")
         return found[0] if found else None
 
-    def _find_in(self, provider: str, name: str) -> tuple[PriceEntry, MatchKind] | None:
+    def _find_in(self, provider: str, name: str, *, wildcard: bool = True) -> tuple[PriceEntry, MatchKind] | None:
+        """Exact name, then alias, then the undated name of a snapshot, then ``provider:*``.
+
+        A bare name (no prefix) never matches a wildcard: ``ollama:*`` says nothing about
+        ``gpt-4o-mini``.
+        """
         exact = self._entries.get(f"{provider}:{name}")
         if exact is not None:
             return exact, "exact"
@@ -245,22 +250,13 @@ class PriceCatalog:
             return alias, "alias"
         snapshot = _SNAPSHOT.match(name)
         if snapshot is not None:
-            hit = self._find_in(provider, snapshot["base"])
+            hit = self._find_in(provider, snapshot["base"], wildcard=False)
             if hit is not None:
                 return hit[0], "snapshot"
-        wildcard = self._entries.get(f"{provider}:*")
-        if wildcard is not None:
-            return wildcard, "wildcard"
+        any_model = self._entries.get(f"{provider}:*") if wildcard else None
+        if any_model is not None:
+            return any_model, "wildcard"
         return None
-
-    def entry(self, ref: str) -> PriceEntry | None:
-        """The entry a reference resolves to (its base model's, for a fine-tune)."""
-        provider, name = _split(ref)
-        base = _fine_tune_base(name)
-        hit = self._find(provider, base or name)
-        if hit is None and base is not None:  # a local adapter may be priced itself
-            hit = self._find(provider, name)
-        return hit[0] if hit else None
 
     def quote(self, ref: str) -> PriceQuote | None:
         """The rates for calling ``ref``, or ``None`` when no price is known.
@@ -282,10 +278,14 @@ class PriceCatalog:
             if own is not None and own.base_rates is not None:
                 return PriceQuote(ref=ref, entry=own, rates=own.base_rates, fine_tuned=False, matched_by="exact")
             hit = self._find(provider, base)
-            if hit is None or hit[0].finetuned_rates is None:
+            if hit is None:
                 return None
             rates = hit[0].finetuned_rates
-            assert rates is not None
+            if rates is None and not name.startswith("ft:"):
+                # A local adapter (base+adapter) runs on the base model's hardware at its price.
+                rates = hit[0].base_rates
+            if rates is None:
+                return None
             return PriceQuote(ref=ref, entry=hit[0], rates=rates, fine_tuned=True, matched_by=hit[1])
         hit = self._find(provider, name)
         if hit is None or hit[0].base_rates is None:
