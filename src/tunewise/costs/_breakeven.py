@@ -238,7 +238,8 @@ def break_even_from_usage(
     ``finetuned_model`` is the fine-tune's reference (``openai:ft:gpt-4o-mini-2024-07-18:...``)
     or, before training, its base model written as a fine-tune
     (``openai:ft:gpt-4o-mini-2024-07-18``). The training cost is given, or computed from
-    ``training_tokens`` x ``epochs`` at the catalog's training price. Hosting defaults to
+    ``training_tokens`` (one pass over the file) x ``epochs`` at the catalog's training
+    price; a finished OpenAI job's ``trained_tokens`` counts all epochs (use ``epochs=1``). Hosting defaults to
     the difference between the two models' ``hosting_per_hour`` (x 730).
 
     Returns ``None`` with an :class:`~tunewise.costs.UnknownPriceWarning` when a price or

@@ -59,6 +59,32 @@ def _check(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
 
 
+def _parts(
+    rates: Rates, prompt: float, completion: float, cached: float, discount: float
+) -> tuple[float, float, float]:
+    """Checked dollars for (uncached input, cached input, output), before any discount."""
+    fine = 0 <= cached <= prompt and completion >= 0 and 0 <= discount <= 1 and math.isfinite(prompt + completion)
+    if not fine:  # work out which one to name
+        for name, value in (
+            ("prompt_tokens", prompt),
+            ("completion_tokens", completion),
+            ("cached_prompt_tokens", cached),
+            ("batch_discount", discount),
+        ):
+            _check(name, value)
+        if cached > prompt:
+            raise ValueError(f"cached_prompt_tokens ({cached}) exceeds prompt_tokens ({prompt})")
+        raise ValueError(f"batch_discount is a fraction between 0 and 1, got {discount}")
+    if completion > 0 and rates.output is None:
+        raise ValueError("this model has no output price (an embedding model?) but the usage has completion tokens")
+    cached_price = rates.input if rates.cached_input is None else rates.cached_input
+    return (
+        (prompt - cached) * rates.input / TOKENS_PER_PRICE_UNIT,
+        cached * cached_price / TOKENS_PER_PRICE_UNIT,
+        completion * (rates.output or 0.0) / TOKENS_PER_PRICE_UNIT,
+    )
+
+
 def cost_breakdown(
     rates: Rates,
     *,
@@ -73,26 +99,8 @@ def cost_breakdown(
     be fractional (means over a run). Cached tokens cost ``rates.cached_input``, or the
     full input price when the provider gives no cache discount.
     """
-    for name, value in (
-        ("prompt_tokens", prompt_tokens),
-        ("completion_tokens", completion_tokens),
-        ("cached_prompt_tokens", cached_prompt_tokens),
-        ("batch_discount", batch_discount),
-    ):
-        _check(name, value)
-    if cached_prompt_tokens > prompt_tokens:
-        raise ValueError(f"cached_prompt_tokens ({cached_prompt_tokens}) exceeds prompt_tokens ({prompt_tokens})")
-    if batch_discount > 1:
-        raise ValueError(f"batch_discount is a fraction between 0 and 1, got {batch_discount}")
-    if completion_tokens > 0 and rates.output is None:
-        raise ValueError("this model has no output price (an embedding model?) but the usage has completion tokens")
-    cached_price = rates.input if rates.cached_input is None else rates.cached_input
-    return CostBreakdown(
-        input=(prompt_tokens - cached_prompt_tokens) * rates.input / TOKENS_PER_PRICE_UNIT,
-        cached_input=cached_prompt_tokens * cached_price / TOKENS_PER_PRICE_UNIT,
-        output=completion_tokens * (rates.output or 0.0) / TOKENS_PER_PRICE_UNIT,
-        batch_discount=batch_discount,
-    )
+    uncached, cached, output = _parts(rates, prompt_tokens, completion_tokens, cached_prompt_tokens, batch_discount)
+    return CostBreakdown(input=uncached, cached_input=cached, output=output, batch_discount=batch_discount)
 
 
 def request_cost(
@@ -103,14 +111,9 @@ def request_cost(
     cached_prompt_tokens: float = 0.0,
     batch_discount: float = 0.0,
 ) -> float:
-    """Dollars for one request at ``rates`` (USD per 1M tokens)."""
-    return cost_breakdown(
-        rates,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        cached_prompt_tokens=cached_prompt_tokens,
-        batch_discount=batch_discount,
-    ).total
+    """Dollars for one request at ``rates`` (USD per 1M tokens): the hot path of evaluation."""
+    uncached, cached, output = _parts(rates, prompt_tokens, completion_tokens, cached_prompt_tokens, batch_discount)
+    return (uncached + cached + output) * (1 - batch_discount)
 
 
 def hosting_per_month(per_hour: float) -> float:
@@ -131,7 +134,8 @@ def training_cost(billed_tokens: float, epochs: float, price_per_million: float)
     """Dollars for a fine-tune: billed training tokens x epochs x the training price per 1M.
 
     ``billed_tokens`` is one pass over the training file, as the data toolkit counts it;
-    OpenAI bills each epoch's pass.
+    OpenAI bills each epoch's pass. A finished OpenAI job's ``trained_tokens`` already
+    counts every epoch: pass it with ``epochs=1``.
     """
     _check("billed_tokens", billed_tokens)
     _check("epochs", epochs)
