@@ -6,6 +6,8 @@ A month is 730 hours = 30.4167 days (the cloud billing convention).
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tunewise import Usage
 from tunewise.costs import (
@@ -149,3 +151,25 @@ def test_bad_input_is_a_one_line_value_error(kwargs: dict[str, float], message: 
         break_even_from_prices(**args)  # type: ignore[arg-type]
     assert str(info.value).startswith(message)
     assert "\n" not in str(info.value)
+
+
+money = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
+per_request = st.floats(min_value=-1, max_value=1, allow_nan=False, allow_infinity=False)
+
+
+@given(savings=per_request, volume=money, training=money, hosting=money)
+def test_break_even_is_consistent(savings: float, volume: float, training: float, hosting: float) -> None:
+    result = break_even(
+        savings_per_request=savings, requests_per_month=volume, training_cost=training, hosting_per_month=hosting
+    )
+    assert result.monthly_savings == pytest.approx(savings * volume - hosting)
+    # It pays back exactly when it saves money each month, and the payback recovers the training.
+    assert result.pays_back == (result.monthly_savings > 0)
+    if result.payback_days is not None:
+        assert result.payback_days / DAYS_PER_MONTH * result.monthly_savings == pytest.approx(training)
+    # At the break-even volume, a year's savings cover a year's hosting plus the training.
+    if result.break_even_requests_per_month is None:
+        assert savings <= 0
+    else:
+        yearly = (savings * result.break_even_requests_per_month - hosting) * 12
+        assert yearly == pytest.approx(training, abs=1e-6 * max(1.0, training, hosting * 12))

@@ -11,6 +11,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tunewise import ConfigError, DataError, Usage, load_settings
 from tunewise.costs import (
@@ -96,6 +98,25 @@ def test_bad_numbers_are_one_line_value_errors(kwargs: dict[str, float], message
     with pytest.raises(ValueError) as info:
         request_cost(MINI, **kwargs)
     assert str(info.value) == message
+
+
+tokens = st.integers(min_value=0, max_value=10_000_000)
+
+
+@given(prompt=tokens, completion=tokens, cached_share=st.floats(0, 1), discount=st.sampled_from([0.0, 0.5]))
+def test_request_cost_matches_its_parts(prompt: int, completion: int, cached_share: float, discount: float) -> None:
+    cached = int(prompt * cached_share)
+    parts = cost_breakdown(
+        MINI, prompt_tokens=prompt, completion_tokens=completion, cached_prompt_tokens=cached, batch_discount=discount
+    )
+    total = request_cost(
+        MINI, prompt_tokens=prompt, completion_tokens=completion, cached_prompt_tokens=cached, batch_discount=discount
+    )
+    assert total == pytest.approx(parts.total)
+    # Caching and batching only ever lower the bill; the full price bounds it.
+    full = (prompt * 0.15 + completion * 0.60) / 1e6
+    assert 0 <= total <= full + 1e-15
+    assert total == pytest.approx((full - cached * 0.075 / 1e6) * (1 - discount))
 
 
 def test_mean_usage_of_measured_calls() -> None:
