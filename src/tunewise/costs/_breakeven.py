@@ -140,6 +140,11 @@ def break_even(
     volume = None
     if savings_per_request > 0:
         volume = (hosting_per_month + training_cost / horizon_months) / savings_per_request
+    # Savings too small to represent are no savings: "never", not infinity.
+    if payback is not None and not math.isfinite(payback):
+        payback = None
+    if volume is not None and not math.isfinite(volume):
+        volume = None
     return BreakEven(
         requests_per_month=requests_per_month,
         tokens_saved_per_request=tokens_saved_per_request,
