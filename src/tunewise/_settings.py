@@ -116,6 +116,11 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("openai_api_key", "TUNEWISE_OPENAI_API_KEY", "OPENAI_API_KEY")
     )
     profiles: dict[str, ProfileConfig] = Field(default_factory=dict)
+    prices: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Price overrides and additions by model reference, checked by :mod:`tunewise.costs`:
+    ``[prices."ollama:llama3.2"] input = 0`` (US dollars per 1M tokens)."""
+    prices_file: Path | None = None
+    """A TOML price file shaped like the shipped one (``[[prices]]`` tables), applied before ``prices``."""
 
     @field_validator("profiles", mode="after")
     @classmethod

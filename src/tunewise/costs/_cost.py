@@ -1,0 +1,384 @@
+"""What calls cost: pure arithmetic on token counts and rates, plus ``cost_of`` for callers.
+
+The arithmetic functions take numbers and return dollars, so they are checked against
+hand-worked examples. :func:`cost_of` is what evaluation and the ladder call with a
+model reference and a :class:`~tunewise.Usage`: it returns ``None`` (and warns) when the
+price or the token counts are unknown, never a silent zero.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from collections.abc import Iterable
+from datetime import date
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+from tunewise._secrets import get_logger
+from tunewise._types import Usage
+from tunewise.costs._catalog import PriceCatalog, PriceQuote, Rates, load_catalog
+
+HOURS_PER_MONTH = 730.0
+"""365 days x 24 hours / 12 months: the convention cloud providers bill hosting by."""
+DAYS_PER_MONTH = HOURS_PER_MONTH / 24
+TOKENS_PER_PRICE_UNIT = 1_000_000
+
+if TYPE_CHECKING:
+    from tunewise._refs import ModelRef
+
+_log = get_logger("tunewise.costs")
+
+
+class UnknownPriceWarning(UserWarning):
+    """A cost could not be computed: no price for the model, or no token counts."""
+
+
+class CostBreakdown(BaseModel):
+    """Dollars for one request, split by kind of token."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input: float
+    """Uncached prompt tokens."""
+    cached_input: float
+    output: float
+    batch_discount: float = 0.0
+    """Fraction taken off the sum (0.5 for OpenAI's Batch API)."""
+
+    @property
+    def total(self) -> float:
+        return (self.input + self.cached_input + self.output) * (1 - self.batch_discount)
+
+
+def _check(name: str, value: float) -> None:
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+
+
+def _parts(
+    rates: Rates, prompt: float, completion: float, cached: float, discount: float
+) -> tuple[float, float, float]:
+    """Checked dollars for (uncached input, cached input, output), before any discount."""
+    fine = 0 <= cached <= prompt and completion >= 0 and 0 <= discount <= 1 and math.isfinite(prompt + completion)
+    if not fine:  # work out which one to name
+        for name, value in (
+            ("prompt_tokens", prompt),
+            ("completion_tokens", completion),
+            ("cached_prompt_tokens", cached),
+            ("batch_discount", discount),
+        ):
+            _check(name, value)
+        if cached > prompt:
+            raise ValueError(f"cached_prompt_tokens ({cached}) exceeds prompt_tokens ({prompt})")
+        raise ValueError(f"batch_discount is a fraction between 0 and 1, got {discount}")
+    if completion > 0 and rates.output is None:
+        raise ValueError("this model has no output price (an embedding model?) but the usage has completion tokens")
+    cached_price = rates.input if rates.cached_input is None else rates.cached_input
+    return (
+        (prompt - cached) * rates.input / TOKENS_PER_PRICE_UNIT,
+        cached * cached_price / TOKENS_PER_PRICE_UNIT,
+        completion * (rates.output or 0.0) / TOKENS_PER_PRICE_UNIT,
+    )
+
+
+def cost_breakdown(
+    rates: Rates,
+    *,
+    prompt_tokens: float,
+    completion_tokens: float = 0.0,
+    cached_prompt_tokens: float = 0.0,
+    batch_discount: float = 0.0,
+) -> CostBreakdown:
+    """Split one request's cost by token kind.
+
+    ``prompt_tokens`` includes the cached ones, as OpenAI reports usage; token counts may
+    be fractional (means over a run). Cached tokens cost ``rates.cached_input``, or the
+    full input price when the provider gives no cache discount.
+    """
+    uncached, cached, output = _parts(rates, prompt_tokens, completion_tokens, cached_prompt_tokens, batch_discount)
+    return CostBreakdown(input=uncached, cached_input=cached, output=output, batch_discount=batch_discount)
+
+
+def request_cost(
+    rates: Rates,
+    *,
+    prompt_tokens: float,
+    completion_tokens: float = 0.0,
+    cached_prompt_tokens: float = 0.0,
+    batch_discount: float = 0.0,
+) -> float:
+    """Dollars for one request at ``rates`` (USD per 1M tokens): the hot path of evaluation."""
+    uncached, cached, output = _parts(rates, prompt_tokens, completion_tokens, cached_prompt_tokens, batch_discount)
+    return (uncached + cached + output) * (1 - batch_discount)
+
+
+def hosting_per_month(per_hour: float) -> float:
+    """A deployment kept up all month: ``per_hour`` x 730 hours."""
+    _check("hosting per hour", per_hour)
+    return per_hour * HOURS_PER_MONTH
+
+
+def monthly_cost(cost_per_request: float, requests_per_month: float, *, hosting_per_month: float = 0.0) -> float:
+    """Projected dollars per month: requests x cost each, plus fixed hosting."""
+    _check("cost_per_request", cost_per_request)
+    _check("requests_per_month", requests_per_month)
+    _check("hosting_per_month", hosting_per_month)
+    return cost_per_request * requests_per_month + hosting_per_month
+
+
+def training_cost(billed_tokens: float, epochs: float, price_per_million: float) -> float:
+    """Dollars for a fine-tune: billed training tokens x epochs x the training price per 1M.
+
+    ``billed_tokens`` is one pass over the training file, as the data toolkit counts it;
+    OpenAI bills each epoch's pass. A finished OpenAI job's ``trained_tokens`` already
+    counts every epoch: pass it with ``epochs=1``.
+    """
+    _check("billed_tokens", billed_tokens)
+    _check("epochs", epochs)
+    _check("price_per_million", price_per_million)
+    return billed_tokens * epochs * price_per_million / TOKENS_PER_PRICE_UNIT
+
+
+class MeanUsage(BaseModel):
+    """Mean tokens per request over a run: what break-even takes from two measured runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: float
+    completion_tokens: float
+    cached_prompt_tokens: float = 0.0
+
+    @classmethod
+    def of(cls, usages: Iterable[Usage]) -> MeanUsage:
+        """The mean of measured usages; every one must have prompt and completion counts."""
+        items = list(usages)
+        if not items:
+            raise ValueError("no usages to average")
+        if any(u.prompt_tokens is None or u.completion_tokens is None for u in items):
+            raise ValueError("some usages have no token counts; their mean is unknown")
+        n = len(items)
+        return cls(
+            prompt_tokens=sum(u.prompt_tokens or 0 for u in items) / n,
+            completion_tokens=sum(u.completion_tokens or 0 for u in items) / n,
+            cached_prompt_tokens=sum(u.cached_prompt_tokens or 0 for u in items) / n,
+        )
+
+
+def _counts(usage: Usage | MeanUsage) -> tuple[float, float, float] | None:
+    """(prompt, completion, cached prompt) tokens, or ``None`` when the provider did not say."""
+    if usage.prompt_tokens is None or usage.completion_tokens is None:
+        return None
+    return usage.prompt_tokens, usage.completion_tokens, usage.cached_prompt_tokens or 0
+
+
+def _as_mean(usage: Usage | MeanUsage) -> MeanUsage | None:
+    if isinstance(usage, MeanUsage):
+        return usage
+    counts = _counts(usage)
+    if counts is None:
+        return None
+    return MeanUsage(prompt_tokens=counts[0], completion_tokens=counts[1], cached_prompt_tokens=counts[2])
+
+
+def warn_unknown(message: str) -> None:
+    """Say a cost is unknown: a :class:`UnknownPriceWarning` and a log line."""
+    _log.warning(message)
+    warnings.warn(message, UnknownPriceWarning, stacklevel=3)
+
+
+def unknown_price_message(ref: str) -> str:
+    return (
+        f"no price known for {ref!r}; its cost is unknown. Add it to tunewise.toml as "
+        f'[prices."{ref}"] with input and output in USD per 1M tokens'
+    )
+
+
+FILE_CHECK_INTERVAL_S = 1.0
+"""How often :func:`default_catalog` looks at the settings files' modification times."""
+
+
+FILE_CHECK_INTERVAL_S = 1.0
+"""How often :func:`default_catalog` looks at the settings files' modification times."""
+
+
+def _mtime(path: str | None) -> int | None:
+    if not path:
+        return None
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+class _Cached:
+    """The default catalog and what it was built from."""
+
+    def __init__(self, env_key: tuple[str | None, ...], file_key: tuple[int | None, ...], catalog: PriceCatalog):
+        self.env_key, self.file_key, self.catalog = env_key, file_key, catalog
+        self.checked_at = time.monotonic()
+
+
+_cache: _Cached | None = None
+
+
+def _env_key() -> tuple[str | None, ...]:
+    env = os.environ
+    return (
+        env.get("TUNEWISE_CONFIG"),
+        env.get("TUNEWISE_PRICES"),
+        env.get("TUNEWISE_PRICES_FILE"),
+        env.get("HOME"),
+        os.getcwd(),
+    )
+
+
+def _file_key(env_key: tuple[str | None, ...]) -> tuple[int | None, ...]:
+    explicit, _, prices_file, home, _ = env_key
+    return (
+        _mtime(explicit),
+        _mtime("tunewise.toml"),
+        _mtime(os.path.join(home or "", ".config", "tunewise", "config.toml")),
+        _mtime(prices_file),
+    )
+
+
+def default_catalog() -> PriceCatalog:
+    """The catalog from the current settings, rebuilt when they change.
+
+    A change of environment (``TUNEWISE_CONFIG``, ``TUNEWISE_PRICES_FILE``, the working
+    directory) is seen at once; an edit to a settings or price file within
+    ``FILE_CHECK_INTERVAL_S`` (a few ``stat`` calls cost more than the rest of a lookup).
+    """
+    global _cache
+    env_key = _env_key()
+    cached = _cache
+    if cached is not None and cached.env_key == env_key:
+        if time.monotonic() - cached.checked_at < FILE_CHECK_INTERVAL_S:
+            return cached.catalog
+        if cached.file_key == _file_key(env_key):
+            cached.checked_at = time.monotonic()
+            return cached.catalog
+    _cache = _Cached(env_key, _file_key(env_key), load_catalog())
+    return _cache.catalog
+
+
+def quote(model: str | ModelRef, *, catalog: PriceCatalog | None = None) -> PriceQuote | None:
+    """The price that applies to ``model`` (a reference such as ``openai:gpt-4o-mini``)."""
+    return (catalog or default_catalog()).quote(str(model))
+
+
+def cost_of(
+    model: str | ModelRef,
+    usage: Usage | MeanUsage,
+    *,
+    batch: bool = False,
+    catalog: PriceCatalog | None = None,
+) -> float | None:
+    """Dollars for one request's ``usage`` on ``model``, or ``None`` with a warning if unknown.
+
+    ``model`` is a reference (``openai:gpt-4o-mini``, ``openai:ft:gpt-4o-mini-2024-07-18:org::id``,
+    ``ollama:llama3.2``); a bare name is looked up across providers. ``batch`` applies the
+    provider's batch discount. Unknown means: no price for the model (local models are
+    unknown until you price them in settings), or a usage without token counts.
+    """
+    found = quote(model, catalog=catalog)
+    if found is None:
+        warn_unknown(unknown_price_message(str(model)))
+        return None
+    counts = _counts(usage)
+    if counts is None:
+        warn_unknown(f"{model}: the provider reported no token counts; the cost of this call is unknown")
+        return None
+    discount = 0.0
+    if batch:
+        if found.entry.batch_discount is None:
+            warn_unknown(f"{model}: no batch discount known for {found.entry.ref}; the batch cost is unknown")
+            return None
+        discount = found.entry.batch_discount
+    try:
+        return request_cost(
+            found.rates,
+            prompt_tokens=counts[0],
+            completion_tokens=counts[1],
+            cached_prompt_tokens=counts[2],
+            batch_discount=discount,
+        )
+    except ValueError as exc:
+        warn_unknown(f"{model}: {exc}; the cost is unknown")
+        return None
+
+
+class CostEstimate(BaseModel):
+    """A model's cost for a typical request, per 1k requests and per month at a volume."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    priced_as: str
+    """The catalog entry used (``openai:gpt-4o-mini``), prefixed ``ft:`` rates when fine-tuned."""
+    fine_tuned: bool
+    source: str | None
+    as_of: date | None
+    prompt_tokens: float
+    completion_tokens: float
+    cached_prompt_tokens: float
+    batch: bool
+    breakdown: CostBreakdown
+    per_request: float
+    per_1k_requests: float
+    requests_per_month: float | None
+    hosting_per_month: float
+    per_month: float | None
+    """``None`` when no request volume was given."""
+
+
+def estimate(
+    model: str | ModelRef,
+    usage: Usage | MeanUsage,
+    *,
+    requests_per_month: float | None = None,
+    batch: bool = False,
+    catalog: PriceCatalog | None = None,
+) -> CostEstimate | None:
+    """:func:`cost_of` with the details a report shows; ``None`` (and a warning) when unknown.
+
+    The monthly projection adds the entry's hosting (``hosting_per_hour`` x 730) when it has one.
+    """
+    found = quote(model, catalog=catalog)
+    per_request = cost_of(model, usage, batch=batch, catalog=catalog)
+    if found is None or per_request is None:
+        return None
+    mean = _as_mean(usage)
+    assert mean is not None
+    discount = (found.entry.batch_discount or 0.0) if batch else 0.0
+    hosting = hosting_per_month(found.entry.hosting_per_hour) if found.entry.hosting_per_hour else 0.0
+    per_month = None
+    if requests_per_month is not None:
+        per_month = monthly_cost(per_request, requests_per_month, hosting_per_month=hosting)
+    return CostEstimate(
+        model=str(model),
+        priced_as=found.entry.ref,
+        fine_tuned=found.fine_tuned,
+        source=found.entry.source,
+        as_of=found.entry.as_of,
+        prompt_tokens=mean.prompt_tokens,
+        completion_tokens=mean.completion_tokens,
+        cached_prompt_tokens=mean.cached_prompt_tokens,
+        batch=batch,
+        breakdown=cost_breakdown(
+            found.rates,
+            prompt_tokens=mean.prompt_tokens,
+            completion_tokens=mean.completion_tokens,
+            cached_prompt_tokens=mean.cached_prompt_tokens,
+            batch_discount=discount,
+        ),
+        per_request=per_request,
+        per_1k_requests=per_request * 1000,
+        requests_per_month=requests_per_month,
+        hosting_per_month=hosting,
+        per_month=per_month,
+    )
