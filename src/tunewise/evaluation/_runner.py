@@ -1,0 +1,273 @@
+"""The runner: every strategy on every case, concurrently, each result stored as it arrives.
+
+Bounded concurrency (one pool of workers shared by all strategies), a per-case timeout,
+clean cancellation (finished cases stay stored), an optional rich progress bar, and the
+cost of every call from its measured usage through a pluggable cost function.
+Running the same run id again resumes: cases already scored are skipped, failed ones
+are tried again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from tunewise._errors import ConfigError, ProviderError
+from tunewise._types import Usage
+from tunewise.evaluation._cache import ResponseCache, use_cache
+from tunewise.evaluation._cases import Case, load_cases
+from tunewise.evaluation._metrics import Metric, MetricLike, Score, as_metric
+from tunewise.evaluation._runstore import CaseResult, RunStore
+from tunewise.interfaces.strategy import Answer, Strategy
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+CostFunction = Callable[[str, Usage], float | None]
+"""``cost(model_ref, usage) -> dollars``, or ``None`` when the price is unknown (never a made-up 0)."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one ``evaluate`` call did."""
+
+    run_id: str
+    store: Path
+    ran: int
+    """(strategy, case) pairs run in this call."""
+    ok: int
+    errors: int
+    skipped: int
+    """Pairs already scored by an earlier call (resume), not sent again."""
+    cost: float | None
+    """Cost of this call's fresh and replayed answers; ``None`` if any price was unknown."""
+    wall_s: float
+    cache_hits: int = 0
+
+    @property
+    def resumed(self) -> bool:
+        return self.skipped > 0
+
+
+def config_hash(strategies: Sequence[str], metrics: Sequence[str], cases: Sequence[Case], extra: Any) -> str:
+    """A fingerprint of what defines a run: strategy names, metric names, the cases and any user config."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"strategies": list(strategies), "metrics": list(metrics)}).encode())
+    for case in cases:
+        digest.update(case.model_dump_json().encode())
+    digest.update(json.dumps(extra, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def answer_cost(answer: Answer, cost: CostFunction | None, cache: ResponseCache | None) -> float | None:
+    """Cost of every call in ``answer``: replayed calls keep their recorded cost, fresh ones are priced now."""
+    calls = answer.responses
+    if not calls:
+        return 0.0  # the strategy made no call (a hand-off): truly free
+    refs: list[str] = answer.metadata.get("model_refs", [])
+    entries: list[dict[str, Any] | None] = answer.metadata.get("cache", [None] * len(calls))
+    total: float | None = 0.0
+    for i, response in enumerate(calls):
+        entry = entries[i] if i < len(entries) else None
+        if entry is not None and entry["hit"]:
+            price = entry["cost"]
+        else:
+            ref = refs[i] if i < len(refs) else response.model
+            price = cost(ref, response.usage) if cost is not None else None
+            if entry is not None and cache is not None:
+                cache.set_cost(entry["key"], price)
+        total = None if total is None or price is None else total + price
+    return total
+
+
+def _scoring_cost(scores: Sequence[Score], cost: CostFunction | None) -> float | None:
+    priced = [s for s in scores if s.usage is not None]
+    if not priced:
+        return 0.0
+    if cost is None:
+        return None
+    total: float | None = 0.0
+    for score in priced:
+        assert score.usage is not None
+        price = cost(score.model_ref or "", score.usage)
+        total = None if total is None or price is None else total + price
+    return total
+
+
+async def evaluate(
+    strategies: Sequence[Strategy],
+    cases: Sequence[Case] | str | Path,
+    metrics: Sequence[MetricLike] = ("exact_match",),
+    *,
+    store: RunStore | str | Path,
+    run_id: str | None = None,
+    concurrency: int = 8,
+    timeout: float | None = None,
+    cost: CostFunction | None = None,
+    cache: ResponseCache | None = None,
+    progress: bool = False,
+    on_result: Callable[[CaseResult], None] | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> RunSummary:
+    """Run every strategy on every case, score each answer, store each result as it arrives.
+
+    ``run_id`` defaults to a fingerprint of strategies, metrics, cases and ``config``, so
+    running the same evaluation again resumes it; pass a new id for a fresh run. ``timeout``
+    bounds each strategy call (seconds). ``cache`` replays identical requests with their
+    original usage and cost. Cancelling the calling scope stops the run; finished cases stay.
+    """
+    if concurrency < 1:
+        raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
+    case_list = load_cases(cases) if isinstance(cases, str | Path) else list(cases)
+    if not case_list:
+        raise ConfigError("no cases to evaluate")
+    ids = [c.id for c in case_list]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("case ids must be unique")
+    metric_list: list[Metric] = [as_metric(m) for m in metrics]
+    names = [s.name for s in strategies]
+    if not names or len(set(names)) != len(names):
+        raise ConfigError(f"need at least one strategy, with unique names; got {names}")
+    metric_names = [m.name for m in metric_list]
+    if len(set(metric_names)) != len(metric_names):
+        raise ConfigError(f"metric names must be unique; got {metric_names}")
+
+    run_store = store if isinstance(store, RunStore) else RunStore(store)
+    fingerprint = config_hash(names, metric_names, case_list, dict(config or {}))
+    run_id = run_id or f"run-{fingerprint[:12]}"
+    run_config = {
+        **dict(config or {}),
+        "strategies": names,
+        "metrics": [{"name": m.name, "binary": m.binary} for m in metric_list],
+        "concurrency": concurrency,
+        "timeout": timeout,
+    }
+    run_store.begin_run(run_id, config=run_config, config_hash=fingerprint, strategies=names, n_cases=len(case_list))
+    done = run_store.completed(run_id)
+    previous_attempts = run_store.attempts(run_id)
+    jobs = [
+        (index, case, strategy)
+        for index, case in enumerate(case_list)
+        for strategy in strategies
+        if (strategy.name, case.id) not in done
+    ]
+    skipped = len(case_list) * len(strategies) - len(jobs)
+    counts = {"ok": 0, "error": 0}
+    costs: list[float | None] = []
+    hits_before = cache.hits if cache is not None else 0
+    started = time.perf_counter()
+
+    async def run_one(index: int, case: Case, strategy: Strategy) -> CaseResult:
+        begun = time.perf_counter()
+        base: dict[str, Any] = {
+            "run_id": run_id,
+            "strategy": strategy.name,
+            "case_id": case.id,
+            "case_index": index,
+            "case": case.model_dump(mode="json"),
+            "attempts": previous_attempts.get((strategy.name, case.id), 0) + 1,
+        }
+        try:
+            with anyio.fail_after(timeout):
+                answer = await strategy.respond(case.input)
+        except TimeoutError:
+            return CaseResult(
+                **base, status="error", error=f"timed out after {timeout:g}s", latency_s=time.perf_counter() - begun
+            )
+        except ProviderError as exc:
+            return CaseResult(**base, status="error", error=str(exc), latency_s=time.perf_counter() - begun)
+        except Exception as exc:  # a strategy bug or bad case must not stop the other cases
+            return CaseResult(
+                **base, status="error", error=f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - begun
+            )
+        latency = time.perf_counter() - begun
+        scores: dict[str, float] = {}
+        details: dict[str, str] = {}
+        judged: list[Score] = []
+        for metric in metric_list:
+            try:
+                score = await metric.score(case, answer)
+            except Exception as exc:  # one failing metric leaves the answer and the other scores intact
+                details[metric.name] = f"error: {type(exc).__name__}: {exc}"
+                continue
+            scores[metric.name] = score.value
+            judged.append(score)
+            if score.detail:
+                details[metric.name] = score.detail
+        entries = answer.metadata.get("cache") or []
+        return CaseResult(
+            **base,
+            status="ok",
+            requests=[r.model_dump(mode="json", exclude_defaults=True) for r in answer.requests],
+            response=answer.text,
+            answer=answer.model_dump(mode="json", exclude={"requests"}),
+            usage=answer.usage,
+            latency_s=latency,
+            cost=answer_cost(answer, cost, cache),
+            scoring_cost=_scoring_cost(judged, cost),
+            scores=scores,
+            details=details,
+            cached=bool(entries) and all(e is not None and e["hit"] for e in entries),
+            handoff=answer.handoff,
+        )
+
+    bar: Progress | None = None
+    task: TaskID | None = None
+    if progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeRemainingColumn(),
+        )
+        task = bar.add_task(run_id, total=len(jobs), status="")
+        bar.start()
+
+    queue: Iterator[tuple[int, Case, Strategy]] = iter(jobs)
+
+    async def worker() -> None:
+        for index, case, strategy in queue:
+            result = await run_one(index, case, strategy)
+            run_store.write(result)
+            counts[result.status] += 1
+            if result.status == "ok":
+                costs.append(result.cost)
+            if on_result is not None:
+                on_result(result)
+            if bar is not None and task is not None:
+                bar.update(task, advance=1, status=f"{counts['ok']} ok, {counts['error']} errors")
+
+    try:
+        with use_cache(cache):
+            async with anyio.create_task_group() as group:
+                for _ in range(min(concurrency, len(jobs))):
+                    group.start_soon(worker)
+    finally:
+        if bar is not None:
+            bar.stop()
+    if counts["error"] == 0 and skipped + counts["ok"] == len(case_list) * len(strategies):
+        run_store.finish_run(run_id)
+    total_cost: float | None = 0.0
+    for c in costs:
+        total_cost = None if total_cost is None or c is None else total_cost + c
+    return RunSummary(
+        run_id=run_id,
+        store=run_store.path,
+        ran=len(jobs),
+        ok=counts["ok"],
+        errors=counts["error"],
+        skipped=skipped,
+        cost=total_cost,
+        wall_s=time.perf_counter() - started,
+        cache_hits=(cache.hits - hits_before) if cache is not None else 0,
+    )
