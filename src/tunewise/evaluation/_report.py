@@ -206,15 +206,21 @@ def _render(template: str, report: Report, charts: dict[str, str]) -> str:
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("tunewise.evaluation", "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
     env.filters["num"] = _fmt
     env.filters["money"] = _money
-    env.filters["cell"] = lambda text, width=160: " ".join(str(text).split()).replace("|", "\\|")[:width]
+    env.filters["cell"] = _cell
     return env.get_template(template).render(r=report, charts=charts)
+
+
+def _cell(text: object, width: int = 160) -> str:
+    """One Markdown table cell: one line, pipes and angle brackets escaped, cut to ``width``."""
+    flat = " ".join(str(text).split())[:width]
+    return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
 
 def _png(figure: Any) -> str:
@@ -258,7 +264,7 @@ def _charts(report: Report) -> dict[str, str]:
     if with_latency:
         fig = Figure(figsize=(7, 0.5 + 0.45 * len(with_latency)))
         ax = fig.subplots()
-        ax.boxplot([s.latencies for s in with_latency], vert=False, showfliers=False)
+        ax.boxplot([s.latencies for s in with_latency], orientation="horizontal", showfliers=False)
         ax.set_yticks(range(1, len(with_latency) + 1), [s.name for s in with_latency])
         ax.invert_yaxis()
         ax.set_xlabel("latency per case (s)")
