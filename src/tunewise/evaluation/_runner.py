@@ -175,8 +175,11 @@ async def evaluate(
             "attempts": previous_attempts.get((strategy.name, case.id), 0) + 1,
         }
         try:
-            with anyio.fail_after(timeout):
+            if timeout is None:
                 answer = await strategy.respond(case.input)
+            else:
+                with anyio.fail_after(timeout):
+                    answer = await strategy.respond(case.input)
         except TimeoutError:
             return CaseResult(
                 **base, status="error", error=f"timed out after {timeout:g}s", latency_s=time.perf_counter() - begun
