@@ -154,3 +154,38 @@ async def test_pairwise_judge_swaps_positions_to_cancel_position_bias() -> None:
     always_first = PairwiseJudge(judge_model(ScriptedProvider(lambda r: "Winner: 1")))
     biased = await always_first.compare(CASE, "Marlowe", "Shakespeare")
     assert biased.preference == 0 and not biased.consistent
+
+
+@pytest.mark.anyio
+async def test_judge_pairs_over_stored_runs(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from tunewise.evaluation import RunStore, evaluate, judge_pairs
+    from tunewise.strategies import SystemPrompt, ZeroShot
+
+    def answerer(request: ChatRequest) -> str:
+        return "Shakespeare" if request.messages[0].role == "system" else "Marlowe"
+
+    def fair(request: ChatRequest) -> str:
+        prompt = request.messages[-1].content or ""
+        if "unreadable" in prompt:
+            return "Both are fine."
+        first = prompt.split("Answer 1:\n")[1].split("\n\nAnswer 2:")[0]
+        return "Winner: 1" if "Shakespeare" in first else "Winner: 2"
+
+    base = Model(ModelRef(prefix="scripted", name="m"), ScriptedProvider(answerer))
+    cases = [Case.of(f"Who wrote play {i}?", "Shakespeare", id=f"c{i}") for i in range(12)]
+    cases.append(Case.of("unreadable", "x", id="odd"))
+    store_path = Path(str(tmp_path)) / "r.sqlite"
+    await evaluate([ZeroShot(base, name="a"), SystemPrompt(base, "Be right.", name="b")], cases, store=store_path)
+    with RunStore(store_path) as store:
+        run_id = store.runs()[0].run_id
+        summary = await judge_pairs(
+            PairwiseJudge(judge_model(ScriptedProvider(fair))),
+            store.results(run_id, "a"),
+            store.results(run_id, "b"),
+            a_name="a",
+            b_name="b",
+        )
+    assert (summary.n, summary.b_wins, summary.a_wins, summary.invalid) == (13, 12, 0, 1)
+    assert summary.verdict.startswith("judge prefers b in 100% of 12 decided pairs")

@@ -62,6 +62,7 @@ def run_command(
                     timeout=cfg.timeout,
                     cost=cfg.cost,
                     cache=cache,
+                    retries=cfg.retries,
                     progress=progress and not json_output,
                     config={"config_file": cfg.raw},
                 )

@@ -241,6 +241,8 @@ class PairwiseSummary(BaseModel):
     ties: int
     inconsistent: int
     """Pairs where the judge changed its mind when the order was swapped (counted as ties)."""
+    invalid: int = 0
+    """Pairs the judge gave no readable verdict for (counted as ties)."""
     p_value: float
     usage: Usage
 
@@ -252,11 +254,13 @@ class PairwiseSummary(BaseModel):
             rate = max(self.a_wins, self.b_wins) / decided
             return (
                 f"judge prefers {better} in {rate:.0%} of {decided} decided pairs "
-                f"({self.ties} ties, {self.inconsistent} inconsistent), {format_p(self.p_value)} (sign test)"
+                f"({self.ties} ties, {self.inconsistent} inconsistent, {self.invalid} unreadable), "
+                f"{format_p(self.p_value)} (sign test)"
             )
         return (
             f"judge shows no clear preference over {self.n} pairs ({self.b} {self.b_wins}, {self.a} {self.a_wins}, "
-            f"{self.ties} ties, {self.inconsistent} inconsistent), {format_p(self.p_value)} (sign test)"
+            f"{self.ties} ties, {self.inconsistent} inconsistent, {self.invalid} unreadable), "
+            f"{format_p(self.p_value)} (sign test)"
         )
 
 
@@ -274,14 +278,19 @@ async def judge_pairs(
     if not pairs:
         raise ConfigError("no paired cases to judge")
     preferences: list[int] = []
-    inconsistent = 0
+    inconsistent = invalid = 0
     usage = Usage(prompt_tokens=0, completion_tokens=0, cached_prompt_tokens=0)
     limiter = anyio.CapacityLimiter(concurrency)
 
     async def one(ra: CaseResult, rb: CaseResult) -> None:
-        nonlocal inconsistent, usage
+        nonlocal inconsistent, invalid, usage
         async with limiter:
-            verdict = await judge.compare(Case.model_validate(ra.case), ra.response or "", rb.response or "")
+            try:
+                verdict = await judge.compare(Case.model_validate(ra.case), ra.response or "", rb.response or "")
+            except ValueError:  # no "Winner:" line: one unreadable verdict must not sink the comparison
+                invalid += 1
+                preferences.append(0)
+                return
         preferences.append(verdict.preference)
         inconsistent += not verdict.consistent
         usage = usage + verdict.usage
@@ -298,6 +307,7 @@ async def judge_pairs(
         a_wins=a_wins,
         ties=len(pairs) - a_wins - b_wins,
         inconsistent=inconsistent,
+        invalid=invalid,
         p_value=sign_test(b_wins, a_wins),
         usage=usage,
     )

@@ -6,6 +6,7 @@ store = "runs.sqlite"           # default: runs.sqlite in TUNEWISE_HOME
 run_id = "support-v1"           # default: a fingerprint of the config (re-running resumes)
 concurrency = 8
 timeout = 60                    # seconds per case
+retries = 2                     # retries of retryable provider errors (rate limits, 5xx)
 cache = "cache.sqlite"          # optional response cache; off when absent
 metrics = ["exact_match", "token_f1", {type = "regex", pattern = "refund"}]
 prices = {"openai:gpt-4o-mini" = {input = 0.15, output = 0.60}}  # $ per 1M tokens; or cost = "module:function"
@@ -46,6 +47,7 @@ _KEYS = {
     "cost",
     "strategies",
     "retrievers",
+    "retries",
 }
 
 
@@ -87,6 +89,7 @@ class EvalConfig:
     concurrency: int
     timeout: float | None
     cache: Path | None
+    retries: int = 2
     strategies: list[Strategy] = field(default_factory=list)
     metrics: list[Metric] = field(default_factory=list)
     cost: CostFunction | None = None
@@ -134,6 +137,9 @@ def load_config(path: str | Path, *, registry: Registry | None = None) -> EvalCo
     timeout = raw.get("timeout")
     if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
         raise ConfigError(f"{file}: timeout must be a positive number of seconds")
+    retries = raw.get("retries", 2)
+    if not isinstance(retries, int) or retries < 0:
+        raise ConfigError(f"{file}: retries must be a non-negative integer")
     specs = raw.get("strategies")
     if not isinstance(specs, list) or not specs:
         raise ConfigError(f"{file}: needs at least one [[strategies]] table")
@@ -172,6 +178,7 @@ def load_config(path: str | Path, *, registry: Registry | None = None) -> EvalCo
         concurrency=concurrency,
         timeout=float(timeout) if timeout is not None else None,
         cache=rel(raw["cache"], "cache") if "cache" in raw else None,
+        retries=retries,
         strategies=strategies,
         metrics=metrics,
         cost=cost,

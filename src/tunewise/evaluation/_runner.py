@@ -112,6 +112,8 @@ async def evaluate(
     timeout: float | None = None,
     cost: CostFunction | None = None,
     cache: ResponseCache | None = None,
+    retries: int = 2,
+    retry_delay: float = 0.5,
     progress: bool = False,
     on_result: Callable[[CaseResult], None] | None = None,
     config: Mapping[str, Any] | None = None,
@@ -120,11 +122,16 @@ async def evaluate(
 
     ``run_id`` defaults to a fingerprint of strategies, metrics, cases and ``config``, so
     running the same evaluation again resumes it; pass a new id for a fresh run. ``timeout``
-    bounds each strategy call (seconds). ``cache`` replays identical requests with their
-    original usage and cost. Cancelling the calling scope stops the run; finished cases stay.
+    bounds each strategy call (seconds). A retryable provider error (rate limit, 5xx,
+    connection) is retried up to ``retries`` times, waiting ``retry_delay`` doubled each time
+    (or the server's ``retry_after``); other errors are recorded at once. ``cache`` replays
+    identical requests with their original usage and cost. Cancelling the calling scope
+    stops the run; finished cases stay.
     """
     if concurrency < 1:
         raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
+    if retries < 0 or retry_delay < 0:
+        raise ConfigError("retries and retry_delay must not be negative")
     case_list = load_cases(cases) if isinstance(cases, str | Path) else list(cases)
     if not case_list:
         raise ConfigError("no cases to evaluate")
@@ -148,6 +155,7 @@ async def evaluate(
         "metrics": [{"name": m.name, "binary": m.binary} for m in metric_list],
         "concurrency": concurrency,
         "timeout": timeout,
+        "retries": retries,
     }
     run_store.begin_run(run_id, config=run_config, config_hash=fingerprint, strategies=names, n_cases=len(case_list))
     done = run_store.completed(run_id)
@@ -164,6 +172,20 @@ async def evaluate(
     hits_before = cache.hits if cache is not None else 0
     started = time.perf_counter()
 
+    async def respond(strategy: Strategy, case: Case) -> Answer:
+        for attempt in range(retries + 1):
+            try:
+                if timeout is None:
+                    return await strategy.respond(case.input)
+                with anyio.fail_after(timeout):
+                    return await strategy.respond(case.input)
+            except ProviderError as exc:
+                if not exc.retryable or attempt == retries:
+                    raise
+                wait = getattr(exc, "retry_after", None)
+                await anyio.sleep(wait if wait is not None else retry_delay * 2**attempt)
+        raise AssertionError("unreachable")
+
     async def run_one(index: int, case: Case, strategy: Strategy) -> CaseResult:
         begun = time.perf_counter()
         base: dict[str, Any] = {
@@ -175,11 +197,7 @@ async def evaluate(
             "attempts": previous_attempts.get((strategy.name, case.id), 0) + 1,
         }
         try:
-            if timeout is None:
-                answer = await strategy.respond(case.input)
-            else:
-                with anyio.fail_after(timeout):
-                    answer = await strategy.respond(case.input)
+            answer = await respond(strategy, case)
         except TimeoutError:
             return CaseResult(
                 **base, status="error", error=f"timed out after {timeout:g}s", latency_s=time.perf_counter() - begun
