@@ -232,3 +232,51 @@ async def test_non_retryable_errors_are_not_retried(tmp_path: Path) -> None:
     provider = ScriptedProvider(reject)
     summary = await evaluate([ZeroShot(model(provider))], cases(3), store=tmp_path / "r.sqlite", retry_delay=0)
     assert summary.errors == 3 and len(provider.requests) == 3
+
+
+@pytest.mark.anyio
+async def test_errors_are_one_line_and_never_hold_an_api_key(tmp_path: Path) -> None:
+    key = "sk-test-abcdefghijklmnop1234"
+
+    def leaky(request: ChatRequest) -> str:
+        raise RuntimeError(f"request failed\nwith header Authorization: Bearer {key}")
+
+    provider = ScriptedProvider(leaky)
+    summary = await evaluate([ZeroShot(model(provider))], cases(1), store=tmp_path / "r.sqlite")
+    with RunStore(tmp_path / "r.sqlite") as store:
+        (row,) = store.results(summary.run_id)
+    assert row.error is not None and "\n" not in row.error
+    assert key not in row.error and row.error.startswith("RuntimeError: request failed")
+    assert key not in (tmp_path / "r.sqlite").read_bytes().decode("latin-1")
+
+
+@pytest.mark.anyio
+async def test_edited_cases_do_not_pair_across_runs(tmp_path: Path) -> None:
+    from tunewise.evaluation import compare_runs
+
+    provider = ScriptedProvider(adder)
+    store = tmp_path / "r.sqlite"
+    await evaluate([ZeroShot(model(provider), name="s")], cases(6), store=store, run_id="old")
+    edited = cases(6)
+    edited[0] = Case.of("What is 9 + 9?", "18", id="c0")
+    await evaluate([ZeroShot(model(provider), name="s")], edited, store=store, run_id="new")
+    with RunStore(store) as runs:
+        (comparison,) = compare_runs(runs, "old", "new")
+    assert comparison.n == 5 and comparison.unpaired_a == 1 and comparison.unpaired_b == 1
+
+
+@pytest.mark.anyio
+async def test_progress_bar_and_result_callback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[str] = []
+    provider = ScriptedProvider(adder)
+    await evaluate(
+        [ZeroShot(model(provider))],
+        cases(7),
+        store=tmp_path / "r.sqlite",
+        run_id="shown",
+        progress=True,
+        on_result=lambda r: seen.append(r.case_id),
+    )
+    assert sorted(seen) == [f"c{i}" for i in range(7)]
+    err = capsys.readouterr().err
+    assert "shown" in err and "7/7" in err and "7 ok, 0 errors" in err

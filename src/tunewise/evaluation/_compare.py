@@ -118,11 +118,12 @@ def compare_scores(
         p_value, name = test.p_value, "McNemar exact"
         discordant = (test.a_only + test.b_only) / x.size
         # with too few observed disagreements to estimate, assume twice the target share disagree
-        needed = sample_size_mcnemar(max(discordant, 2 * target), target, alpha=alpha) if target < 1 else None
+        share = min(1.0, max(discordant, 2 * target))
+        needed = sample_size_mcnemar(share, target, alpha=alpha) if 0 < target < share else None
     else:
         p_value, name = wilcoxon_signed_rank(d), "Wilcoxon signed-rank"
         sd = float(np.std(d, ddof=1)) if d.size > 1 else 0.0
-        needed = sample_size_paired(sd, target, alpha=alpha) if sd > 0 else None
+        needed = sample_size_paired(sd, target, alpha=alpha) if sd > 0 and target > 0 else None
     if binary and needed is not None and not np.any(d != 0):
         needed = None
     return Comparison(

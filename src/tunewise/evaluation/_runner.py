@@ -56,6 +56,14 @@ class RunSummary:
         return self.skipped > 0
 
 
+def error_line(exc: BaseException, *, with_type: bool = True) -> str:
+    """An exception as one line with any API key removed: what the run store keeps."""
+    from tunewise._secrets import redact
+
+    text = " ".join(str(exc).split())
+    return redact(f"{type(exc).__name__}: {text}" if with_type else text)
+
+
 def config_hash(strategies: Sequence[str], metrics: Sequence[str], cases: Sequence[Case], extra: Any) -> str:
     """A fingerprint of what defines a run: strategy names, metric names, the cases and any user config."""
     digest = hashlib.sha256()
@@ -203,11 +211,11 @@ async def evaluate(
                 **base, status="error", error=f"timed out after {timeout:g}s", latency_s=time.perf_counter() - begun
             )
         except ProviderError as exc:
-            return CaseResult(**base, status="error", error=str(exc), latency_s=time.perf_counter() - begun)
-        except Exception as exc:  # a strategy bug or bad case must not stop the other cases
             return CaseResult(
-                **base, status="error", error=f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - begun
+                **base, status="error", error=error_line(exc, with_type=False), latency_s=time.perf_counter() - begun
             )
+        except Exception as exc:  # a strategy bug or bad case must not stop the other cases
+            return CaseResult(**base, status="error", error=error_line(exc), latency_s=time.perf_counter() - begun)
         latency = time.perf_counter() - begun
         scores: dict[str, float] = {}
         details: dict[str, str] = {}
@@ -216,7 +224,7 @@ async def evaluate(
             try:
                 score = await metric.score(case, answer)
             except Exception as exc:  # one failing metric leaves the answer and the other scores intact
-                details[metric.name] = f"error: {type(exc).__name__}: {exc}"
+                details[metric.name] = f"error: {error_line(exc)}"
                 continue
             scores[metric.name] = score.value
             judged.append(score)
@@ -242,6 +250,7 @@ async def evaluate(
     bar: Progress | None = None
     task: TaskID | None = None
     if progress:
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         bar = Progress(
@@ -250,6 +259,7 @@ async def evaluate(
             MofNCompleteColumn(),
             TextColumn("{task.fields[status]}"),
             TimeRemainingColumn(),
+            console=Console(stderr=True),
         )
         task = bar.add_task(run_id, total=len(jobs), status="")
         bar.start()

@@ -301,12 +301,20 @@ def _result(row: dict[str, Any]) -> CaseResult:
 def iter_pairs(
     a: Iterable[CaseResult], b: Iterable[CaseResult]
 ) -> tuple[list[tuple[CaseResult, CaseResult]], int, int]:
-    """Results of A and B paired by case id (both ``ok``), plus how many of each were unpaired."""
+    """Results of A and B paired by case (both ``ok``), plus how many of each were unpaired.
+
+    A case pairs only if its id, input and reference are the same on both sides: a case
+    edited between two runs is not the same case.
+    """
     b_by_case = {r.case_id: r for r in b if r.status == "ok"}
     pairs = []
     a_ok = [r for r in a if r.status == "ok"]
     for r in a_ok:
         other = b_by_case.get(r.case_id)
-        if other is not None:
+        if other is not None and _same_case(r.case, other.case):
             pairs.append((r, other))
     return pairs, len(a_ok) - len(pairs), len(b_by_case) - len(pairs)
+
+
+def _same_case(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return bool(a.get("input") == b.get("input") and a.get("reference") == b.get("reference"))
