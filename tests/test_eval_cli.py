@@ -90,6 +90,7 @@ def test_eval_run_compare_report(tmp_path: Path) -> None:
     assert "cli-demo\techo, rag\tcomplete" in listed.stdout
 
 
+@pytest.mark.slow
 def test_eval_errors_are_one_line(tmp_path: Path) -> None:
     (tmp_path / "eval.toml").write_text(
         'cases = "cases.jsonl"\n[[strategies]]\ntype = "zero_shot"\nmodel = "scripted:echo"\n'
@@ -105,3 +106,46 @@ def test_eval_errors_are_one_line(tmp_path: Path) -> None:
 
     missing = run("eval", "compare", "nope", "other", "--store", "runs.sqlite", cwd=tmp_path)
     assert missing.returncode == 2 and "no run or strategy 'nope'" in missing.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path: Path) -> None:
+    import os
+    import signal
+    import sqlite3
+    import time
+
+    (tmp_path / "tunewise.toml").write_text('[profiles.slow]\nplugin = "scripted"\noptions = {latency = 0.05}\n')
+    lines = [json.dumps({"id": f"q{i}", "input": f"question {i}", "reference": f"question {i}"}) for i in range(60)]
+    (tmp_path / "cases.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "eval.toml").write_text(
+        'cases = "cases.jsonl"\nstore = "runs.sqlite"\nrun_id = "ctrl-c"\nconcurrency = 2\n'
+        '[[strategies]]\ntype = "zero_shot"\nmodel = "slow:echo"\n'
+    )
+    env = {**os.environ, "TUNEWISE_CONFIG": str(tmp_path / "tunewise.toml")}
+    process = subprocess.Popen(
+        [CLI, "eval", "run", "eval.toml", "--no-progress"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+    )
+
+    def stored() -> int:
+        try:
+            with sqlite3.connect(tmp_path / "runs.sqlite") as db:
+                return int(db.execute("SELECT COUNT(*) FROM results WHERE status = 'ok'").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+
+    deadline = time.monotonic() + 60
+    while stored() < 10:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "interrupted: every finished case is stored" in stderr and "Traceback" not in stderr
+    done = stored()
+    assert 10 <= done < 60
+    resumed = subprocess.run(
+        [CLI, "eval", "run", "eval.toml", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    summary = json.loads(resumed.stdout)
+    assert summary["skipped"] == done and summary["ok"] == 60 - done

@@ -280,3 +280,16 @@ async def test_progress_bar_and_result_callback(tmp_path: Path, capsys: pytest.C
     assert sorted(seen) == [f"c{i}" for i in range(7)]
     err = capsys.readouterr().err
     assert "shown" in err and "7/7" in err and "7 ok, 0 errors" in err
+
+
+@pytest.mark.anyio
+async def test_a_broken_price_function_keeps_the_answer(tmp_path: Path) -> None:
+    def broken(model_ref: str, usage: Usage) -> float | None:
+        raise KeyError(model_ref)
+
+    provider = ScriptedProvider(adder)
+    summary = await evaluate([ZeroShot(model(provider))], cases(2), store=tmp_path / "r.sqlite", cost=broken)
+    assert summary.ok == 2 and summary.cost is None
+    with RunStore(tmp_path / "r.sqlite") as store:
+        rows = store.results(summary.run_id)
+    assert all(r.cost is None and r.details["cost"] == "error: KeyError: 'scripted:m'" for r in rows)

@@ -70,7 +70,11 @@ def run_command(
                 if cache is not None:
                     cache.close()
 
-    summary = anyio.run(main)
+    try:
+        summary = anyio.run(main)
+    except KeyboardInterrupt:
+        typer.secho("interrupted: every finished case is stored; run the same command again to resume", err=True)
+        raise typer.Exit(130) from None
     data = {
         "run_id": summary.run_id,
         "store": str(summary.store),

@@ -231,6 +231,12 @@ async def evaluate(
             if score.detail:
                 details[metric.name] = score.detail
         entries = answer.metadata.get("cache") or []
+        try:
+            paid: float | None = answer_cost(answer, cost, cache)
+            scoring: float | None = _scoring_cost(judged, cost)
+        except Exception as exc:  # a broken price function must not lose an answer already paid for
+            paid = scoring = None
+            details["cost"] = f"error: {error_line(exc)}"
         return CaseResult(
             **base,
             status="ok",
@@ -239,8 +245,8 @@ async def evaluate(
             answer=answer.model_dump(mode="json", exclude={"requests"}),
             usage=answer.usage,
             latency_s=latency,
-            cost=answer_cost(answer, cost, cache),
-            scoring_cost=_scoring_cost(judged, cost),
+            cost=paid,
+            scoring_cost=scoring,
             scores=scores,
             details=details,
             cached=bool(entries) and all(e is not None and e["hit"] for e in entries),
