@@ -293,3 +293,19 @@ async def test_a_broken_price_function_keeps_the_answer(tmp_path: Path) -> None:
     with RunStore(tmp_path / "r.sqlite") as store:
         rows = store.results(summary.run_id)
     assert all(r.cost is None and r.details["cost"] == "error: KeyError: 'scripted:m'" for r in rows)
+
+
+@pytest.mark.anyio
+async def test_changing_a_prompt_makes_a_new_run_not_a_resume(tmp_path: Path) -> None:
+    from tunewise.strategies import SystemPrompt
+
+    provider = ScriptedProvider(adder)
+    store = tmp_path / "r.sqlite"
+    first = await evaluate([SystemPrompt(model(provider), "Be exact.", name="p")], cases(3), store=store)
+    same = await evaluate([SystemPrompt(model(provider), "Be exact.", name="p")], cases(3), store=store)
+    edited = await evaluate([SystemPrompt(model(provider), "Be very exact.", name="p")], cases(3), store=store)
+    assert same.run_id == first.run_id and same.skipped == 3
+    assert edited.run_id != first.run_id and edited.ran == 3
+    with RunStore(store) as runs:
+        (recorded,) = runs.run(edited.run_id).config["strategies"]
+    assert recorded["system"] == "Be very exact." and recorded["caller"]["model"] == "scripted:m"

@@ -64,10 +64,47 @@ def error_line(exc: BaseException, *, with_type: bool = True) -> str:
     return redact(f"{type(exc).__name__}: {text}" if with_type else text)
 
 
-def config_hash(strategies: Sequence[str], metrics: Sequence[str], cases: Sequence[Case], extra: Any) -> str:
-    """A fingerprint of what defines a run: strategy names, metric names, the cases and any user config."""
+def _plain(value: Any) -> Any:
+    """JSON for settings: models as dumps, patterns as text, components by type and name."""
+    import dataclasses
+    import re
+
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, re.Pattern):
+        return value.pattern
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    ref = getattr(value, "ref", None)
+    if ref is not None and hasattr(value, "options"):  # a strategy's model caller
+        return {"model": str(ref), "options": value.options}
+    name = getattr(value, "name", None)
+    return f"{type(value).__qualname__}:{name}" if name is not None else type(value).__qualname__
+
+
+def settings_of(component: Any) -> dict[str, Any]:
+    """A strategy's or metric's settings as JSON-able data (public attributes), for the run's config and id."""
+    settings: dict[str, Any] = {"class": f"{type(component).__module__}.{type(component).__qualname__}"}
+    for key, value in sorted(getattr(component, "__dict__", {}).items()):
+        if not key.startswith("_"):
+            settings[key] = json.loads(json.dumps(value, default=_plain))
+    return settings
+
+
+def config_hash(
+    strategies: Sequence[Mapping[str, Any]], metrics: Sequence[Mapping[str, Any]], cases: Sequence[Case], extra: Any
+) -> str:
+    """A fingerprint of what defines a run: strategy and metric settings, the cases and any user config.
+
+    Changing a system prompt, an example or a metric's pattern makes a new run, never a
+    resume that mixes old and new answers.
+    """
     digest = hashlib.sha256()
-    digest.update(json.dumps({"strategies": list(strategies), "metrics": list(metrics)}).encode())
+    digest.update(json.dumps({"strategies": strategies, "metrics": metrics}, sort_keys=True).encode())
     for case in cases:
         digest.update(case.model_dump_json().encode())
     digest.update(json.dumps(extra, sort_keys=True, default=str).encode())
@@ -154,17 +191,62 @@ async def evaluate(
     if len(set(metric_names)) != len(metric_names):
         raise ConfigError(f"metric names must be unique; got {metric_names}")
 
-    run_store = store if isinstance(store, RunStore) else RunStore(store)
-    fingerprint = config_hash(names, metric_names, case_list, dict(config or {}))
+    strategy_settings = [{"name": s.name, **settings_of(s)} for s in strategies]
+    metric_settings = [{"name": m.name, "binary": m.binary, **settings_of(m)} for m in metric_list]
+    fingerprint = config_hash(strategy_settings, metric_settings, case_list, dict(config or {}))
     run_id = run_id or f"run-{fingerprint[:12]}"
-    run_config = {
-        **dict(config or {}),
-        "strategies": names,
-        "metrics": [{"name": m.name, "binary": m.binary} for m in metric_list],
-        "concurrency": concurrency,
-        "timeout": timeout,
-        "retries": retries,
-    }
+    owned = not isinstance(store, RunStore)
+    run_store = RunStore(store) if not isinstance(store, RunStore) else store
+    try:
+        return await _run(
+            strategies,
+            case_list,
+            metric_list,
+            run_store,
+            run_id,
+            fingerprint,
+            {
+                **dict(config or {}),
+                "strategies": strategy_settings,
+                "metrics": metric_settings,
+                "concurrency": concurrency,
+                "timeout": timeout,
+                "retries": retries,
+            },
+            concurrency=concurrency,
+            timeout=timeout,
+            cost=cost,
+            cache=cache,
+            retries=retries,
+            retry_delay=retry_delay,
+            progress=progress,
+            on_result=on_result,
+        )
+    finally:
+        if owned:
+            run_store.close()
+
+
+async def _run(
+    strategies: Sequence[Strategy],
+    case_list: list[Case],
+    metric_list: list[Metric],
+    run_store: RunStore,
+    run_id: str,
+    fingerprint: str,
+    run_config: dict[str, Any],
+    *,
+    concurrency: int,
+    timeout: float | None,
+    cost: CostFunction | None,
+    cache: ResponseCache | None,
+    retries: int,
+    retry_delay: float,
+    progress: bool,
+    on_result: Callable[[CaseResult], None] | None,
+) -> RunSummary:
+    """The body of :func:`evaluate`, once inputs are checked and the store is open."""
+    names = [s.name for s in strategies]
     run_store.begin_run(run_id, config=run_config, config_hash=fingerprint, strategies=names, n_cases=len(case_list))
     done = run_store.completed(run_id)
     previous_attempts = run_store.attempts(run_id)
