@@ -47,11 +47,26 @@ def test_mcnemar_exact_counts_discordant_pairs_and_matches_binomtest() -> None:
 
 def test_wilcoxon_matches_scipy_exact_and_approximate() -> None:
     small = [0.1, -0.25, 0.3, 0.45, 0.05, 0.6, -0.15, 0.7]
-    assert wilcoxon_signed_rank(small) == pytest.approx(stats.wilcoxon(small).pvalue)
+    assert wilcoxon_signed_rank(small) == pytest.approx(stats.wilcoxon(small, method="exact").pvalue, rel=1e-12)
+    assert wilcoxon_signed_rank(small) == pytest.approx(0.1484375)  # 38 of 256 sign patterns, doubled
     rng = np.random.default_rng(2)
-    big = np.round(rng.normal(0.05, 0.3, 300), 1)  # ties and zeros
-    assert wilcoxon_signed_rank(big) == pytest.approx(stats.wilcoxon(big, zero_method="wilcox").pvalue)
+    big = np.round(rng.normal(0.05, 0.3, 300), 1)  # ties and zeros: normal approximation with tie correction
+    assert wilcoxon_signed_rank(big) == pytest.approx(stats.wilcoxon(big, zero_method="wilcox").pvalue, rel=1e-9)
+    untied = rng.normal(0.1, 1.0, 80)  # more than 50: approximation
+    assert wilcoxon_signed_rank(untied) == pytest.approx(stats.wilcoxon(untied, method="approx").pvalue, rel=1e-9)
     assert wilcoxon_signed_rank([0, 0, 0]) == 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-6, 6), min_size=1, max_size=60), st.booleans())
+def test_wilcoxon_matches_scipy_default_on_any_data(values: list[int], spread: bool) -> None:
+    d = np.array(values, dtype=float) / 4
+    if spread:  # mostly untied magnitudes: the exact distribution up to 50 differences
+        d = d + np.arange(len(d)) * 1e-3 * np.sign(d)
+    if not np.any(d != 0):
+        assert wilcoxon_signed_rank(d) == 1.0
+        return
+    assert wilcoxon_signed_rank(d) == pytest.approx(stats.wilcoxon(d).pvalue, rel=1e-9, abs=1e-12)
 
 
 def test_bootstrap_ci_agrees_with_scipy_bootstrap() -> None:
