@@ -218,3 +218,29 @@ on_low_relevance = "handoff"
             },
             retrievers={"kb": InMemoryRetriever(DOCS, HashingEmbedder())},
         )
+
+
+@pytest.mark.anyio
+async def test_other_packages_register_retriever_and_metric_types(tmp_path: Path) -> None:
+    from tunewise.evaluation import Case, ExactMatch, as_metric, register_metric
+    from tunewise.strategies import register_retriever
+
+    built: list[dict[str, object]] = []
+
+    def keyword_kb(spec: dict[str, object], ctx: object, where: str) -> InMemoryRetriever:
+        built.append(spec)
+        return InMemoryRetriever(DOCS, HashingEmbedder(int(str(spec["dimension"]))), name="kw")
+
+    register_retriever("keyword-test", keyword_kb)
+    rag = build_strategy(
+        {"type": "rag", "model": "scripted:echo", "retriever": {"type": "keyword-test", "dimension": 32}, "k": 1}
+    )
+    answer = await rag.respond("refunds")
+    assert built == [{"dimension": 32}] and answer.hits[0].found_by == {"kw": 1}
+    with pytest.raises(ConfigError, match="retriever type must be one of"):
+        build_strategy({"type": "rag", "model": "scripted:echo", "retriever": {"type": "nope"}})
+
+    register_metric("strict-test", lambda spec, registry: ExactMatch(normalized=False, **spec))
+    metric = as_metric({"type": "strict-test", "name": "strict"})
+    assert metric.name == "strict"
+    assert (await metric.score(Case.of("q", "A", id="1"), answer)).value == 0.0

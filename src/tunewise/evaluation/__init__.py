@@ -31,6 +31,7 @@ from tunewise.evaluation._metrics import (
     TokenF1,
     as_metric,
     normalize,
+    register_metric,
     token_f1,
 )
 from tunewise.evaluation._report import Report, build_report
@@ -92,6 +93,7 @@ __all__ = [
     "mean_ci",
     "normalize",
     "power_paired",
+    "register_metric",
     "resolve",
     "sample_size_mcnemar",
     "sample_size_paired",

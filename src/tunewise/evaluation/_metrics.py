@@ -415,10 +415,21 @@ def as_metric(
     raise ConfigError(f"not a metric: {spec!r}")
 
 
+MetricBuilder = Callable[[dict[str, Any], "Registry | None"], Metric]
+_METRIC_BUILDERS: dict[str, MetricBuilder] = {}
+
+
+def register_metric(kind: str, builder: MetricBuilder) -> None:
+    """Make ``{type = kind, ...}`` a metric in configs; ``builder(table_without_type, registry)`` returns it."""
+    _METRIC_BUILDERS[kind] = builder
+
+
 def _metric_from_table(spec: dict[str, Any], registry: Registry | None, embedders: Mapping[str, Embedder]) -> Metric:
     kind = spec.pop("type", None)
     where = f"metric {spec.get('name') or kind!r}"
     try:
+        if isinstance(kind, str) and kind in _METRIC_BUILDERS:
+            return _METRIC_BUILDERS[kind](spec, registry)
         if kind == "exact_match":
             return ExactMatch(**spec)
         if kind == "contains":
@@ -443,7 +454,19 @@ def _metric_from_table(spec: dict[str, Any], registry: Registry | None, embedder
         raise ConfigError(f"{where}: missing key {exc}") from None
     except (TypeError, ValueError, re.error) as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    kinds = "exact_match, contains, regex, json_schema, token_f1, embedding_cosine, judge, python"
+    kinds = ", ".join(
+        [
+            "exact_match",
+            "contains",
+            "regex",
+            "json_schema",
+            "token_f1",
+            "embedding_cosine",
+            "judge",
+            "python",
+            *sorted(_METRIC_BUILDERS),
+        ]
+    )
     raise ConfigError(f"{where}: type must be one of {kinds}, got {kind!r}")
 
 

@@ -11,6 +11,7 @@ from tunewise.strategies._factory import (
     build_strategies,
     build_strategy,
     load_strategies,
+    register_retriever,
     register_strategy,
     strategy_kinds,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "format_context",
     "load_strategies",
     "mmr_select",
+    "register_retriever",
     "register_strategy",
     "strategy_kinds",
 ]

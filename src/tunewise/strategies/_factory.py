@@ -68,24 +68,49 @@ class BuildContext:
         return self.registry.provider(ref.prefix).embedder(ref.model)
 
     def retriever(self, value: Any, where: str) -> Retriever:
-        """A name given in ``retrievers``, or ``{type = "memory", documents = FILE, embedder = ...}``."""
+        """A name given in ``retrievers``, or a table ``{type = KIND, ...}`` of a registered kind.
+
+        ``memory`` is built in: ``{type = "memory", documents = FILE.jsonl, embedder = ...}``.
+        """
         if isinstance(value, str):
             if value not in self.retrievers:
                 known = ", ".join(sorted(self.retrievers)) or "none"
                 raise ConfigError(f"{where}: unknown retriever {value!r} (known: {known})")
             return self.retrievers[value]
-        if isinstance(value, Mapping) and value.get("type", "memory") == "memory":
-            from tunewise.testing._retriever import InMemoryRetriever
+        if isinstance(value, Mapping):
+            spec = dict(value)
+            kind = spec.pop("type", "memory")
+            if kind not in _RETRIEVER_BUILDERS:
+                kinds = ", ".join(sorted(_RETRIEVER_BUILDERS))
+                raise ConfigError(f"{where}: retriever type must be one of {kinds}, got {kind!r}")
+            return _RETRIEVER_BUILDERS[kind](spec, self, where)
+        raise ConfigError(f"{where}: retriever must be a name or a {{type = ..., ...}} table")
 
-            unknown = set(value) - {"type", "documents", "embedder", "name"}
-            if unknown:
-                raise ConfigError(f"{where}: memory retriever has unknown keys {sorted(unknown)}")
-            if "documents" not in value:
-                raise ConfigError(f"{where}: memory retriever needs documents (a JSONL file)")
-            docs = read_jsonl(self.path(str(value["documents"])))
-            embedder = self.embedder(value.get("embedder", "hashing"), where)
-            return InMemoryRetriever(docs, embedder, name=str(value.get("name", "memory")))
-        raise ConfigError(f"{where}: retriever must be a name or a {{type = 'memory', ...}} table")
+
+RetrieverBuilder = Callable[[dict[str, Any], "BuildContext", str], "Retriever"]
+_RETRIEVER_BUILDERS: dict[str, RetrieverBuilder] = {}
+
+
+def register_retriever(kind: str, builder: RetrieverBuilder) -> None:
+    """Make ``retriever = {type = kind, ...}`` buildable; ``builder(spec, context, where)`` gets the table minus
+    ``type`` (e.g. ``tunewise.retrieval`` registers its Chroma, BM25 and hybrid retrievers)."""
+    _RETRIEVER_BUILDERS[kind] = builder
+
+
+def _memory_retriever(spec: dict[str, Any], ctx: BuildContext, where: str) -> Retriever:
+    from tunewise.testing._retriever import InMemoryRetriever
+
+    unknown = set(spec) - {"documents", "embedder", "name"}
+    if unknown:
+        raise ConfigError(f"{where}: memory retriever has unknown keys {sorted(unknown)}")
+    if "documents" not in spec:
+        raise ConfigError(f"{where}: memory retriever needs documents (a JSONL file)")
+    docs = read_jsonl(ctx.path(str(spec["documents"])))
+    embedder = ctx.embedder(spec.get("embedder", "hashing"), where)
+    return InMemoryRetriever(docs, embedder, name=str(spec.get("name", "memory")))
+
+
+register_retriever("memory", _memory_retriever)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
