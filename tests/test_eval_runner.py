@@ -309,3 +309,39 @@ async def test_changing_a_prompt_makes_a_new_run_not_a_resume(tmp_path: Path) ->
     with RunStore(store) as runs:
         (recorded,) = runs.run(edited.run_id).config["strategies"]
     assert recorded["system"] == "Be very exact." and recorded["caller"]["model"] == "scripted:m"
+
+
+@pytest.mark.anyio
+async def test_budget_stops_new_cases_and_the_run_resumes_later(tmp_path: Path) -> None:
+    from tunewise import BudgetExceededError, ConfigError
+
+    provider = ScriptedProvider(adder)
+    store = tmp_path / "r.sqlite"
+    per_case = per_million("", Usage(prompt_tokens=11, completion_tokens=1))  # "What is 3 + 3?"
+    assert per_case is not None
+    with pytest.raises(BudgetExceededError, match=r"run b: stopped, spent \$.* of the \$.* budget; 10 results stored"):
+        await evaluate(
+            [ZeroShot(model(provider))],
+            cases(40),
+            store=store,
+            run_id="b",
+            concurrency=1,
+            cost=per_million,
+            budget=per_case * 9.5,
+        )
+    assert len(provider.requests) == 10
+    summary = await evaluate([ZeroShot(model(provider))], cases(40), store=store, run_id="b", cost=per_million)
+    assert summary.skipped == 10 and summary.ok == 30
+
+    with pytest.raises(ConfigError, match="budget needs"):
+        await evaluate([ZeroShot(model(provider))], cases(1), store=store, budget=1.0)
+    with pytest.raises(BudgetExceededError, match="is unknown, so the budget cannot be kept"):
+        await evaluate(
+            [ZeroShot(model(provider))],
+            cases(3),
+            store=store,
+            run_id="u",
+            concurrency=1,
+            cost=lambda m, u: None,
+            budget=1.0,
+        )

@@ -63,6 +63,7 @@ def run_command(
                     cost=cfg.cost,
                     cache=cache,
                     retries=cfg.retries,
+                    budget=cfg.budget,
                     progress=progress and not json_output,
                     config={"config_file": cfg.raw},
                 )

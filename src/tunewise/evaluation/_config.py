@@ -7,6 +7,7 @@ run_id = "support-v1"           # default: a fingerprint of the config (re-runni
 concurrency = 8
 timeout = 60                    # seconds per case
 retries = 2                     # retries of retryable provider errors (rate limits, 5xx)
+budget = 5.0                    # dollars this invocation may spend; needs prices
 cache = "cache.sqlite"          # optional response cache; off when absent
 metrics = ["exact_match", "token_f1", {type = "regex", pattern = "refund"}]
 prices = {"openai:gpt-4o-mini" = {input = 0.15, output = 0.60}}  # $ per 1M tokens; or cost = "module:function"
@@ -48,6 +49,7 @@ _KEYS = {
     "strategies",
     "retrievers",
     "retries",
+    "budget",
 }
 
 
@@ -90,6 +92,7 @@ class EvalConfig:
     timeout: float | None
     cache: Path | None
     retries: int = 2
+    budget: float | None = None
     strategies: list[Strategy] = field(default_factory=list)
     metrics: list[Metric] = field(default_factory=list)
     cost: CostFunction | None = None
@@ -140,6 +143,9 @@ def load_config(path: str | Path, *, registry: Registry | None = None) -> EvalCo
     retries = raw.get("retries", 2)
     if not isinstance(retries, int) or retries < 0:
         raise ConfigError(f"{file}: retries must be a non-negative integer")
+    budget = raw.get("budget")
+    if budget is not None and (not isinstance(budget, int | float) or budget <= 0):
+        raise ConfigError(f"{file}: budget must be a positive number of dollars")
     specs = raw.get("strategies")
     if not isinstance(specs, list) or not specs:
         raise ConfigError(f"{file}: needs at least one [[strategies]] table")
@@ -169,6 +175,8 @@ def load_config(path: str | Path, *, registry: Registry | None = None) -> EvalCo
         from tunewise.evaluation._metrics import _import
 
         cost = _import(str(raw["cost"]), f"{file}: cost")  # type: ignore[assignment]
+    if budget is not None and cost is None:
+        raise ConfigError(f"{file}: a budget needs prices (or cost) to measure spending")
     return EvalConfig(
         path=file,
         raw=raw,
@@ -179,6 +187,7 @@ def load_config(path: str | Path, *, registry: Registry | None = None) -> EvalCo
         timeout=float(timeout) if timeout is not None else None,
         cache=rel(raw["cache"], "cache") if "cache" in raw else None,
         retries=retries,
+        budget=float(budget) if budget is not None else None,
         strategies=strategies,
         metrics=metrics,
         cost=cost,

@@ -213,6 +213,7 @@ def _render(template: str, report: Report, charts: dict[str, str]) -> str:
     )
     env.filters["num"] = _fmt
     env.filters["money"] = _money
+    env.filters["secs"] = lambda value: "n/a" if value is None else f"{value:.2f}s"
     env.filters["cell"] = _cell
     return env.get_template(template).render(r=report, charts=charts)
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from tunewise._errors import ConfigError, ProviderError
+from tunewise._errors import BudgetExceededError, ConfigError, ProviderError
 from tunewise._types import Usage
 from tunewise.evaluation._cache import ResponseCache, use_cache
 from tunewise.evaluation._cases import Case, load_cases
@@ -159,6 +159,7 @@ async def evaluate(
     cache: ResponseCache | None = None,
     retries: int = 2,
     retry_delay: float = 0.5,
+    budget: float | None = None,
     progress: bool = False,
     on_result: Callable[[CaseResult], None] | None = None,
     config: Mapping[str, Any] | None = None,
@@ -170,13 +171,18 @@ async def evaluate(
     bounds each strategy call (seconds). A retryable provider error (rate limit, 5xx,
     connection) is retried up to ``retries`` times, waiting ``retry_delay`` doubled each time
     (or the server's ``retry_after``); other errors are recorded at once. ``cache`` replays
-    identical requests with their original usage and cost. Cancelling the calling scope
-    stops the run; finished cases stay.
+    identical requests with their original usage and cost. With ``budget`` (dollars, needs
+    ``cost``), no new case starts once this call has spent it (answers and judging; replays
+    from the cache are free), and :class:`~tunewise.BudgetExceededError` says how far it got;
+    an unknown price stops the run the same way, since the budget could not be kept.
+    Cancelling the calling scope stops the run; finished cases stay.
     """
     if concurrency < 1:
         raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
     if retries < 0 or retry_delay < 0:
         raise ConfigError("retries and retry_delay must not be negative")
+    if budget is not None and (cost is None or budget <= 0):
+        raise ConfigError("a budget needs a positive amount and a cost function to measure spending")
     case_list = load_cases(cases) if isinstance(cases, str | Path) else list(cases)
     if not case_list:
         raise ConfigError("no cases to evaluate")
@@ -219,6 +225,7 @@ async def evaluate(
             cache=cache,
             retries=retries,
             retry_delay=retry_delay,
+            budget=budget,
             progress=progress,
             on_result=on_result,
         )
@@ -242,6 +249,7 @@ async def _run(
     cache: ResponseCache | None,
     retries: int,
     retry_delay: float,
+    budget: float | None,
     progress: bool,
     on_result: Callable[[CaseResult], None] | None,
 ) -> RunSummary:
@@ -354,13 +362,30 @@ async def _run(
 
     queue: Iterator[tuple[int, Case, Strategy]] = iter(jobs)
 
+    spent = 0.0
+    halt: str | None = None
+
     async def worker() -> None:
+        nonlocal spent, halt
         for index, case, strategy in queue:
+            if halt is not None:
+                return
             result = await run_one(index, case, strategy)
             run_store.write(result)
             counts[result.status] += 1
             if result.status == "ok":
                 costs.append(result.cost)
+            if budget is not None and result.status == "ok":
+                fresh = 0.0 if result.cached else result.cost
+                if fresh is None or result.scoring_cost is None:
+                    halt = (
+                        halt
+                        or f"the cost of {strategy.name!r} on case {case.id!r} is unknown, so the budget cannot be kept"
+                    )
+                else:
+                    spent += fresh + result.scoring_cost
+                    if spent >= budget:
+                        halt = halt or f"spent ${spent:.4g} of the ${budget:.4g} budget"
             if on_result is not None:
                 on_result(result)
             if bar is not None and task is not None:
@@ -376,6 +401,13 @@ async def _run(
             bar.stop()
     if counts["error"] == 0 and skipped + counts["ok"] == len(case_list) * len(strategies):
         run_store.finish_run(run_id)
+    if halt is not None:
+        left = len(jobs) - counts["ok"] - counts["error"]
+        if left > 0 or "unknown" in halt:
+            raise BudgetExceededError(
+                f"run {run_id}: stopped, {halt}; {counts['ok'] + skipped} results stored, {left} not run; "
+                "run again with a larger budget to resume"
+            )
     total_cost: float | None = 0.0
     for c in costs:
         total_cost = None if total_cost is None or c is None else total_cost + c
