@@ -89,6 +89,12 @@ def test_eval_run_compare_report(tmp_path: Path) -> None:
     listed = run("eval", "runs", "--store", "runs.sqlite", cwd=tmp_path)
     assert "cli-demo\techo, rag\tcomplete" in listed.stdout
 
+    exported = run("eval", "export", "cli-demo", "--store", "runs.sqlite", "--strategy", "rag", cwd=tmp_path)
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert len(rows) == 30 and {r["strategy"] for r in rows} == {"rag"}
+    assert rows[0]["requests"][0]["messages"][-1]["content"].startswith("Sources:\n[1] (d1) Refunds take 14 days.")
+    assert rows[0]["cost"] > 0 and rows[0]["usage"]["prompt_tokens"] > 0
+
 
 @pytest.mark.slow
 def test_eval_errors_are_one_line(tmp_path: Path) -> None:

@@ -201,3 +201,24 @@ def runs_command(store: StoreOption = None) -> None:
         for info in runs.runs():
             state = "complete" if info.complete else f"{info.ok}/{info.expected} done, {info.errors} errors"
             typer.echo(f"{info.run_id}\t{', '.join(info.strategies)}\t{state}")
+
+
+@eval_app.command("export")
+def export_command(
+    run: Annotated[str, typer.Argument(help="Run id.")],
+    store: StoreOption = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="JSONL file to write (default: stdout).")] = None,
+    strategy: Annotated[str | None, typer.Option(help="Only this strategy's results.")] = None,
+) -> None:
+    """Every stored result of a run as JSON Lines: case, requests sent, response, usage, cost, scores, error."""
+    from tunewise.evaluation._runstore import RunStore
+
+    with RunStore(_store_path(store)) as runs:
+        runs.run(run)  # a one-line error for an unknown run
+        lines = [r.model_dump_json() for r in runs.results(run, strategy)]
+    text = "\n".join(lines) + ("\n" if lines else "")
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {len(lines)} results to {out}")
