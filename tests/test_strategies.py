@@ -244,3 +244,12 @@ async def test_other_packages_register_retriever_and_metric_types(tmp_path: Path
     metric = as_metric({"type": "strict-test", "name": "strict"})
     assert metric.name == "strict"
     assert (await metric.score(Case.of("q", "A", id="1"), answer)).value == 0.0
+
+
+def test_bad_request_options_fail_at_construction_in_one_line() -> None:
+    with pytest.raises(ValueError, match=r"^request option temperature: Input should be less than or equal to 2$"):
+        ZeroShot("scripted:echo", temperature=5)
+    with pytest.raises(
+        ConfigError, match=r"^strategy 'hot': request option max_tokens: Input should be greater than 0$"
+    ):
+        build_strategy({"type": "zero_shot", "name": "hot", "model": "scripted:echo", "max_tokens": 0})

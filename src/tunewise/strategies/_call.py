@@ -30,6 +30,23 @@ class ModelCaller:
         self.ref: ModelRef = model.ref if isinstance(model, Model) else ModelRef.parse(model)
         self._registry = registry
         self.options = dict(options)
+        self._check_options()
+
+    def _check_options(self) -> None:
+        """Fail at construction, in one line, on options no request could carry (``temperature=5``)."""
+        from pydantic import ValidationError
+
+        known = set(ChatRequest.model_fields) - {"model", "messages", "extra"}
+        try:
+            ChatRequest(
+                model=self.ref.model,
+                messages=(Message.user("check"),),
+                **{k: v for k, v in self.options.items() if k in known},
+            )
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = ".".join(str(p) for p in error["loc"])
+            raise ValueError(f"request option {field}: {error['msg']}") from None
 
     @property
     def model(self) -> Model:
