@@ -9,6 +9,7 @@ import typer
 
 from tunewise._errors import TunewiseError
 from tunewise._version import __version__
+from tunewise.cli import _eval
 from tunewise.cli._costs import register as register_cost_commands
 from tunewise.cli._providers import providers_command
 
@@ -38,6 +39,7 @@ def root(
 
 app.command("providers")(providers_command)
 register_cost_commands(app)
+app.add_typer(_eval.eval_app)
 
 
 def main() -> None:

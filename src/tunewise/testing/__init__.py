@@ -3,9 +3,11 @@
 - :class:`ScriptedProvider`: an in-memory provider with scripted answers (chat,
   streaming, embeddings, fine-tune jobs), like ``httpx.MockTransport``.
 - :class:`ProviderConformance`: the checks every provider plugin should pass.
+- :class:`InMemoryRetriever`: exact cosine retrieval over any embedder.
 """
 
 from tunewise.testing._conformance import ProviderConformance
+from tunewise.testing._retriever import InMemoryRetriever
 from tunewise.testing._scripted import (
     HashingEmbedder,
     ScriptedFineTuner,
@@ -13,4 +15,11 @@ from tunewise.testing._scripted import (
     ScriptedProvider,
 )
 
-__all__ = ["HashingEmbedder", "ProviderConformance", "ScriptedFineTuner", "ScriptedJob", "ScriptedProvider"]
+__all__ = [
+    "HashingEmbedder",
+    "InMemoryRetriever",
+    "ProviderConformance",
+    "ScriptedFineTuner",
+    "ScriptedJob",
+    "ScriptedProvider",
+]

@@ -1,0 +1,224 @@
+"""``tunewise eval``: run an evaluation from TOML, compare two runs, write a report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from tunewise.evaluation._compare import PairwiseSummary
+    from tunewise.evaluation._runstore import RunStore
+
+eval_app = typer.Typer(
+    name="eval",
+    help="Evaluate strategies on test cases: run, compare, report.",
+    no_args_is_help=True,
+)
+
+
+def _store_path(store: Path | None) -> Path:
+    if store is not None:
+        return store
+    from tunewise._settings import load_settings
+
+    return load_settings().home / "runs.sqlite"
+
+
+StoreOption = Annotated[
+    Path | None, typer.Option("--store", help="Run store (SQLite); default: runs.sqlite in TUNEWISE_HOME.")
+]
+
+
+@eval_app.command("run")
+def run_command(
+    config: Annotated[Path, typer.Argument(help="Evaluation TOML: cases, strategies, metrics, concurrency...")],
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Run id (re-using one resumes that run).")] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", help="Override concurrency.")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run every strategy on every case; each result is stored as it arrives, so re-running resumes."""
+    import anyio
+
+    from tunewise._registry import Registry
+    from tunewise.evaluation._config import load_config
+    from tunewise.evaluation._runner import RunSummary, evaluate
+
+    async def main() -> RunSummary:
+        async with Registry() as registry:
+            cfg = load_config(config, registry=registry)
+            cache = cfg.open_cache()
+            try:
+                return await evaluate(
+                    cfg.strategies,
+                    cfg.cases,
+                    cfg.metrics,
+                    store=cfg.store,
+                    run_id=run_id or cfg.run_id,
+                    concurrency=concurrency or cfg.concurrency,
+                    timeout=cfg.timeout,
+                    cost=cfg.cost,
+                    cache=cache,
+                    retries=cfg.retries,
+                    budget=cfg.budget,
+                    progress=progress and not json_output,
+                    config={"config_file": cfg.raw},
+                )
+            finally:
+                if cache is not None:
+                    cache.close()
+
+    try:
+        summary = anyio.run(main)
+    except KeyboardInterrupt:
+        typer.secho("interrupted: every finished case is stored; run the same command again to resume", err=True)
+        raise typer.Exit(130) from None
+    data = {
+        "run_id": summary.run_id,
+        "store": str(summary.store),
+        "ran": summary.ran,
+        "ok": summary.ok,
+        "errors": summary.errors,
+        "skipped": summary.skipped,
+        "cost": summary.cost,
+        "cache_hits": summary.cache_hits,
+        "wall_s": round(summary.wall_s, 3),
+    }
+    if json_output:
+        typer.echo(json.dumps(data))
+    else:
+        cost = "unknown" if summary.cost is None else f"${summary.cost:.4f}"
+        resumed = f", {summary.skipped} already done (resumed)" if summary.skipped else ""
+        typer.echo(
+            f"run {summary.run_id}: {summary.ok} ok, {summary.errors} errors{resumed}; cost {cost}; "
+            f"{summary.wall_s:.1f}s; store {summary.store}"
+        )
+    if summary.errors:
+        raise typer.Exit(1)
+
+
+@eval_app.command("compare")
+def compare_command(
+    run_a: Annotated[str, typer.Argument(help="RUN, RUN/STRATEGY, or a strategy of the newest run (baseline).")],
+    run_b: Annotated[str, typer.Argument(help="The same for the challenger.")],
+    store: StoreOption = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metric(s) to compare.")] = None,
+    target: Annotated[float, typer.Option(help="Difference the sample-size estimate is for.")] = 0.05,
+    judge: Annotated[
+        str | None, typer.Option("--judge", help="Also judge pairwise with this model (both orders).")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the comparisons as JSON.")] = False,
+) -> None:
+    """Paired comparison of B against A: difference with bootstrap CI, McNemar/Wilcoxon p, verdict."""
+    from tunewise.evaluation._compare import compare_runs
+    from tunewise.evaluation._runstore import RunStore
+
+    with RunStore(_store_path(store)) as runs:
+        comparisons = compare_runs(runs, run_a, run_b, metrics=metric, target=target)
+        pairwise = None
+        if judge is not None:
+            pairwise = _judge(runs, run_a, run_b, judge)
+    if json_output:
+        out = [{**c.model_dump(), "verdict": c.verdict, "significant": c.significant} for c in comparisons]
+        payload: dict[str, object] = {"comparisons": out}
+        if pairwise is not None:
+            payload["pairwise"] = {**pairwise.model_dump(), "verdict": pairwise.verdict}
+        typer.echo(json.dumps(payload))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"{comparisons[0].b} vs {comparisons[0].a}")
+    for column in ("metric", "n", "A", "B", "B - A", "95% CI", "test", "p", "d_z", "W/L/T"):
+        table.add_column(column)
+    for c in comparisons:
+        table.add_row(
+            c.metric,
+            str(c.n),
+            f"{c.mean_a:.3f}",
+            f"{c.mean_b:.3f}",
+            f"{c.difference:+.3f}",
+            f"{c.ci_low:+.3f}..{c.ci_high:+.3f}",
+            c.test,
+            f"{c.p_value:.3g}",
+            f"{c.effect_size:.2f}",
+            f"{c.wins}/{c.losses}/{c.ties}",
+        )
+    console.print(table)
+    for c in comparisons:
+        console.print(f"[bold]{c.metric}[/bold]: {c.verdict}", highlight=False, soft_wrap=True)
+    if pairwise is not None:
+        console.print(f"[bold]pairwise judge[/bold]: {pairwise.verdict}", highlight=False, soft_wrap=True)
+
+
+def _judge(runs: RunStore, run_a: str, run_b: str, judge_ref: str) -> PairwiseSummary:
+    import anyio
+
+    from tunewise._registry import Registry
+    from tunewise.evaluation._compare import judge_pairs, resolve
+    from tunewise.evaluation._metrics import PairwiseJudge
+
+    (ra, sa), (rb, sb) = resolve(runs, run_a), resolve(runs, run_b)
+
+    async def main() -> PairwiseSummary:
+        async with Registry() as registry:
+            judge = PairwiseJudge(judge_ref, registry=registry)
+            return await judge_pairs(
+                judge, runs.results(ra, sa), runs.results(rb, sb), a_name=f"{ra}/{sa}", b_name=f"{rb}/{sb}"
+            )
+
+    return anyio.run(main)
+
+
+@eval_app.command("report")
+def report_command(
+    run: Annotated[str, typer.Argument(help="Run id.")],
+    store: StoreOption = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for RUN.md and RUN.html.")] = Path("reports"),
+    baseline: Annotated[str | None, typer.Option(help="Strategy the others are compared to.")] = None,
+    metric: Annotated[str | None, typer.Option("--metric", "-m", help="Primary metric.")] = None,
+) -> None:
+    """Write a Markdown report and a self-contained HTML page for a run."""
+    from tunewise.evaluation._report import build_report
+    from tunewise.evaluation._runstore import RunStore
+
+    with RunStore(_store_path(store)) as runs:
+        report = build_report(runs, run, baseline=baseline, primary=metric)
+        md, html = report.write(out)
+    typer.echo(f"wrote {md} and {html}")
+
+
+@eval_app.command("runs")
+def runs_command(store: StoreOption = None) -> None:
+    """List the runs in a store, newest first."""
+    from tunewise.evaluation._runstore import RunStore
+
+    with RunStore(_store_path(store)) as runs:
+        for info in runs.runs():
+            state = "complete" if info.complete else f"{info.ok}/{info.expected} done, {info.errors} errors"
+            typer.echo(f"{info.run_id}\t{', '.join(info.strategies)}\t{state}")
+
+
+@eval_app.command("export")
+def export_command(
+    run: Annotated[str, typer.Argument(help="Run id.")],
+    store: StoreOption = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="JSONL file to write (default: stdout).")] = None,
+    strategy: Annotated[str | None, typer.Option(help="Only this strategy's results.")] = None,
+) -> None:
+    """Every stored result of a run as JSON Lines: case, requests sent, response, usage, cost, scores, error."""
+    from tunewise.evaluation._runstore import RunStore
+
+    with RunStore(_store_path(store)) as runs:
+        runs.run(run)  # a one-line error for an unknown run
+        lines = [r.model_dump_json() for r in runs.results(run, strategy)]
+    text = "\n".join(lines) + ("\n" if lines else "")
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {len(lines)} results to {out}")

@@ -1,0 +1,104 @@
+"""Evaluation: cases, metrics, a resumable concurrent runner, a SQLite run store, paired statistics, reports.
+
+```python
+from tunewise.evaluation import evaluate, compare_runs, build_report, RunStore
+```
+"""
+
+from tunewise.evaluation._cache import CacheHit, ResponseCache, active_cache, use_cache
+from tunewise.evaluation._cases import Case, load_cases
+from tunewise.evaluation._compare import (
+    Comparison,
+    PairwiseSummary,
+    compare_runs,
+    compare_scores,
+    judge_pairs,
+    resolve,
+)
+from tunewise.evaluation._config import EvalConfig, PriceTable, load_config
+from tunewise.evaluation._metrics import (
+    Contains,
+    EmbeddingCosine,
+    ExactMatch,
+    FunctionMetric,
+    JsonSchemaValid,
+    LLMJudge,
+    Metric,
+    PairwiseJudge,
+    PairwiseVerdict,
+    RegexMatch,
+    Score,
+    TokenF1,
+    as_metric,
+    normalize,
+    register_metric,
+    token_f1,
+)
+from tunewise.evaluation._report import Report, build_report
+from tunewise.evaluation._runner import CostFunction, RunSummary, answer_cost, evaluate
+from tunewise.evaluation._runstore import CaseResult, RunInfo, RunStore
+from tunewise.evaluation._stats import (
+    McNemar,
+    bootstrap_mean_ci,
+    cohens_dz,
+    mcnemar_exact,
+    mean_ci,
+    power_paired,
+    sample_size_mcnemar,
+    sample_size_paired,
+    sign_test,
+    wilcoxon_signed_rank,
+)
+
+__all__ = [
+    "CacheHit",
+    "Case",
+    "CaseResult",
+    "Comparison",
+    "Contains",
+    "CostFunction",
+    "EmbeddingCosine",
+    "EvalConfig",
+    "ExactMatch",
+    "FunctionMetric",
+    "JsonSchemaValid",
+    "LLMJudge",
+    "McNemar",
+    "Metric",
+    "PairwiseJudge",
+    "PairwiseSummary",
+    "PairwiseVerdict",
+    "PriceTable",
+    "RegexMatch",
+    "Report",
+    "ResponseCache",
+    "RunInfo",
+    "RunStore",
+    "RunSummary",
+    "Score",
+    "TokenF1",
+    "active_cache",
+    "answer_cost",
+    "as_metric",
+    "bootstrap_mean_ci",
+    "build_report",
+    "cohens_dz",
+    "compare_runs",
+    "compare_scores",
+    "evaluate",
+    "judge_pairs",
+    "load_cases",
+    "load_config",
+    "mcnemar_exact",
+    "mean_ci",
+    "normalize",
+    "power_paired",
+    "register_metric",
+    "resolve",
+    "sample_size_mcnemar",
+    "sample_size_paired",
+    "sign_test",
+    "token_f1",
+    "use_cache",
+    "wilcoxon_signed_rank",
+]

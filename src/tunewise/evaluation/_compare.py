@@ -1,0 +1,314 @@
+"""Paired comparison of two strategies (or runs) on the same cases, with a plain-language verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import anyio
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from tunewise._errors import ConfigError
+from tunewise._types import Usage
+from tunewise.evaluation._cases import Case
+from tunewise.evaluation._runstore import CaseResult, RunStore, iter_pairs
+from tunewise.evaluation._stats import (
+    bootstrap_mean_ci,
+    cohens_dz,
+    mcnemar_exact,
+    sample_size_mcnemar,
+    sample_size_paired,
+    sign_test,
+    wilcoxon_signed_rank,
+)
+
+if TYPE_CHECKING:
+    from tunewise.evaluation._metrics import PairwiseJudge
+
+
+def format_p(p: float) -> str:
+    return "p<0.001" if p < 0.001 else f"p={p:.2g}" if p < 0.01 else f"p={p:.2f}"
+
+
+class Comparison(BaseModel):
+    """B against A on one metric, paired by case. ``difference`` is mean(B) - mean(A)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    metric: str
+    binary: bool
+    a: str
+    b: str
+    n: int
+    unpaired_a: int = 0
+    unpaired_b: int = 0
+    mean_a: float
+    mean_b: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    test: str
+    p_value: float
+    alpha: float
+    effect_size: float
+    """Cohen's d_z: mean difference over the spread of differences."""
+    wins: int
+    """Cases where B scored higher than A."""
+    losses: int
+    ties: int
+    target: float
+    """The difference the sample-size figure is for."""
+    needed: int | None
+    """Cases needed to detect ``target`` with 80% power (``None``: no case differed, no estimate)."""
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < self.alpha
+
+    @property
+    def verdict(self) -> str:
+        """One sentence a decision can be made on."""
+        level = f"{self.confidence:.0%}"
+        if self.significant and self.difference != 0:
+            better, worse = (self.b, self.a) if self.difference > 0 else (self.a, self.b)
+            low, high = (self.ci_low, self.ci_high) if self.difference > 0 else (-self.ci_high, -self.ci_low)
+            return (
+                f"{better} better than {worse} by {abs(self.difference):.2f} on {self.metric} "
+                f"({level} CI {low:.2f}..{high:.2f}), {format_p(self.p_value)} ({self.test}, {self.n} paired cases)"
+            )
+        if self.needed is None:
+            tail = "no case scored differently, so no sample-size estimate"
+        elif self.needed <= self.n:
+            tail = f"{self.n} cases were enough to detect {self.target:g}, so any real difference is smaller"
+        else:
+            tail = f"about {self.needed} needed for {self.target:g}"
+        return (
+            f"no detectable difference on {self.metric} with {self.n} cases "
+            f"({self.b} - {self.a} = {self.difference:+.2f}, {level} CI {self.ci_low:.2f}..{self.ci_high:.2f}, "
+            f"{format_p(self.p_value)}); {tail}"
+        )
+
+
+def compare_scores(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    metric: str = "score",
+    binary: bool = False,
+    a_name: str = "A",
+    b_name: str = "B",
+    confidence: float = 0.95,
+    target: float = 0.05,
+    alpha: float | None = None,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> Comparison:
+    """Compare paired scores: McNemar's exact test if ``binary`` else Wilcoxon signed-rank."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.shape != y.shape or x.size == 0:
+        raise ValueError("need the same, non-zero number of scores for A and B")
+    alpha = 1 - confidence if alpha is None else alpha
+    d = y - x
+    low, high = bootstrap_mean_ci(d, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    needed: int | None
+    if binary:
+        test = mcnemar_exact(x, y)
+        p_value, name = test.p_value, "McNemar exact"
+        discordant = (test.a_only + test.b_only) / x.size
+        # with too few observed disagreements to estimate, assume twice the target share disagree
+        share = min(1.0, max(discordant, 2 * target))
+        needed = sample_size_mcnemar(share, target, alpha=alpha) if 0 < target < share else None
+    else:
+        p_value, name = wilcoxon_signed_rank(d), "Wilcoxon signed-rank"
+        sd = float(np.std(d, ddof=1)) if d.size > 1 else 0.0
+        needed = sample_size_paired(sd, target, alpha=alpha) if sd > 0 and target > 0 else None
+    if binary and needed is not None and not np.any(d != 0):
+        needed = None
+    return Comparison(
+        metric=metric,
+        binary=binary,
+        a=a_name,
+        b=b_name,
+        n=int(x.size),
+        mean_a=float(x.mean()),
+        mean_b=float(y.mean()),
+        difference=float(d.mean()),
+        ci_low=low,
+        ci_high=high,
+        confidence=confidence,
+        test=name,
+        p_value=p_value,
+        alpha=alpha,
+        effect_size=cohens_dz(d),
+        wins=int(np.sum(d > 0)),
+        losses=int(np.sum(d < 0)),
+        ties=int(np.sum(d == 0)),
+        target=target,
+        needed=needed,
+    )
+
+
+def resolve(store: RunStore, selector: str) -> tuple[str, str]:
+    """``RUN``, ``RUN/STRATEGY`` or a strategy name of the newest run -> (run_id, strategy)."""
+    run_id, slash, strategy = selector.partition("/")
+    runs = {r.run_id: r for r in store.runs()}
+    if run_id in runs:
+        strategies = runs[run_id].strategies
+        if slash:
+            if strategy not in strategies:
+                raise ConfigError(f"run {run_id!r} has no strategy {strategy!r} (it has: {', '.join(strategies)})")
+            return run_id, strategy
+        if len(strategies) != 1:
+            raise ConfigError(
+                f"run {run_id!r} has {len(strategies)} strategies; name one as {run_id}/STRATEGY "
+                f"({', '.join(strategies)})"
+            )
+        return run_id, strategies[0]
+    for run in runs.values():  # newest first
+        if selector in run.strategies:
+            return run.run_id, selector
+    raise ConfigError(f"no run or strategy {selector!r} in {store.path}")
+
+
+def metric_kinds(store: RunStore, run_id: str) -> dict[str, bool]:
+    """Metric name -> binary, as recorded in the run's config."""
+    return {m["name"]: bool(m["binary"]) for m in store.run(run_id).config.get("metrics", [])}
+
+
+def compare_runs(
+    store: RunStore,
+    a: str,
+    b: str,
+    *,
+    metrics: Sequence[str] | None = None,
+    confidence: float = 0.95,
+    target: float = 0.05,
+    seed: int = 0,
+) -> list[Comparison]:
+    """Compare two selections (see :func:`resolve`) on every shared metric, paired by case id."""
+    run_a, strategy_a = resolve(store, a)
+    run_b, strategy_b = resolve(store, b)
+    label_a = strategy_a if run_a == run_b else f"{run_a}/{strategy_a}"
+    label_b = strategy_b if run_a == run_b else f"{run_b}/{strategy_b}"
+    if (run_a, strategy_a) == (run_b, strategy_b):
+        raise ConfigError("compare needs two different selections")
+    pairs, unpaired_a, unpaired_b = iter_pairs(store.results(run_a, strategy_a), store.results(run_b, strategy_b))
+    kinds = {**metric_kinds(store, run_b), **metric_kinds(store, run_a)}
+    shared = [m for m in kinds if m in metric_kinds(store, run_a) and m in metric_kinds(store, run_b)]
+    chosen = list(metrics) if metrics else shared
+    out = []
+    for metric in chosen:
+        if metric not in shared:
+            raise ConfigError(f"metric {metric!r} is not in both runs (shared: {', '.join(shared) or 'none'})")
+        scored = [
+            (ra.scores[metric], rb.scores[metric]) for ra, rb in pairs if metric in ra.scores and metric in rb.scores
+        ]
+        if not scored:
+            raise ConfigError(f"no case has {metric!r} scores for both {label_a} and {label_b}")
+        comparison = compare_scores(
+            [s[0] for s in scored],
+            [s[1] for s in scored],
+            metric=metric,
+            binary=kinds[metric],
+            a_name=label_a,
+            b_name=label_b,
+            confidence=confidence,
+            target=target,
+            seed=seed,
+        )
+        out.append(
+            comparison.model_copy(
+                update={
+                    "unpaired_a": unpaired_a + len(pairs) - len(scored),
+                    "unpaired_b": unpaired_b + len(pairs) - len(scored),
+                }
+            )
+        )
+    return out
+
+
+class PairwiseSummary(BaseModel):
+    """Pairwise LLM judging of B against A over paired cases."""
+
+    model_config = ConfigDict(frozen=True)
+
+    a: str
+    b: str
+    n: int
+    b_wins: int
+    a_wins: int
+    ties: int
+    inconsistent: int
+    """Pairs where the judge changed its mind when the order was swapped (counted as ties)."""
+    invalid: int = 0
+    """Pairs the judge gave no readable verdict for (counted as ties)."""
+    p_value: float
+    usage: Usage
+
+    @property
+    def verdict(self) -> str:
+        decided = self.a_wins + self.b_wins
+        if decided and self.p_value < 0.05:
+            better = self.b if self.b_wins > self.a_wins else self.a
+            rate = max(self.a_wins, self.b_wins) / decided
+            return (
+                f"judge prefers {better} in {rate:.0%} of {decided} decided pairs "
+                f"({self.ties} ties, {self.inconsistent} inconsistent, {self.invalid} unreadable), "
+                f"{format_p(self.p_value)} (sign test)"
+            )
+        return (
+            f"judge shows no clear preference over {self.n} pairs ({self.b} {self.b_wins}, {self.a} {self.a_wins}, "
+            f"{self.ties} ties, {self.inconsistent} inconsistent, {self.invalid} unreadable), "
+            f"{format_p(self.p_value)} (sign test)"
+        )
+
+
+async def judge_pairs(
+    judge: PairwiseJudge,
+    a: Sequence[CaseResult],
+    b: Sequence[CaseResult],
+    *,
+    a_name: str = "A",
+    b_name: str = "B",
+    concurrency: int = 8,
+) -> PairwiseSummary:
+    """Pairwise-judge every paired case (A first, then swapped); a sign test on the decided pairs."""
+    pairs, _, _ = iter_pairs(a, b)
+    if not pairs:
+        raise ConfigError("no paired cases to judge")
+    preferences: list[int] = []
+    inconsistent = invalid = 0
+    usage = Usage(prompt_tokens=0, completion_tokens=0, cached_prompt_tokens=0)
+    limiter = anyio.CapacityLimiter(concurrency)
+
+    async def one(ra: CaseResult, rb: CaseResult) -> None:
+        nonlocal inconsistent, invalid, usage
+        async with limiter:
+            try:
+                verdict = await judge.compare(Case.model_validate(ra.case), ra.response or "", rb.response or "")
+            except ValueError:  # no "Winner:" line: one unreadable verdict must not sink the comparison
+                invalid += 1
+                preferences.append(0)
+                return
+        preferences.append(verdict.preference)
+        inconsistent += not verdict.consistent
+        usage = usage + verdict.usage
+
+    async with anyio.create_task_group() as group:
+        for ra, rb in pairs:
+            group.start_soon(one, ra, rb)
+    b_wins, a_wins = preferences.count(1), preferences.count(-1)
+    return PairwiseSummary(
+        a=a_name,
+        b=b_name,
+        n=len(pairs),
+        b_wins=b_wins,
+        a_wins=a_wins,
+        ties=len(pairs) - a_wins - b_wins,
+        inconsistent=inconsistent,
+        invalid=invalid,
+        p_value=sign_test(b_wins, a_wins),
+        usage=usage,
+    )

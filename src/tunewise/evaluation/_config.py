@@ -1,0 +1,194 @@
+"""``tunewise eval run CONFIG``: an evaluation described in TOML.
+
+```toml
+cases = "cases.jsonl"           # JSONL or CSV, relative to this file
+store = "runs.sqlite"           # default: runs.sqlite in TUNEWISE_HOME
+run_id = "support-v1"           # default: a fingerprint of the config (re-running resumes)
+concurrency = 8
+timeout = 60                    # seconds per case
+retries = 2                     # retries of retryable provider errors (rate limits, 5xx)
+budget = 5.0                    # dollars this invocation may spend; needs prices
+cache = "cache.sqlite"          # optional response cache; off when absent
+metrics = ["exact_match", "token_f1", {type = "regex", pattern = "refund"}]
+prices = {"openai:gpt-4o-mini" = {input = 0.15, output = 0.60}}  # $ per 1M tokens; or cost = "module:function"
+
+[[strategies]]
+type = "zero_shot"
+model = "openai:gpt-4o-mini"
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tunewise._errors import ConfigError
+from tunewise._types import Usage
+
+if TYPE_CHECKING:
+    from tunewise._registry import Registry
+    from tunewise.evaluation._cache import ResponseCache
+    from tunewise.evaluation._metrics import Metric
+    from tunewise.evaluation._runner import CostFunction
+    from tunewise.interfaces.strategy import Strategy
+
+_KEYS = {
+    "cases",
+    "store",
+    "run_id",
+    "concurrency",
+    "timeout",
+    "cache",
+    "metrics",
+    "prices",
+    "cost",
+    "strategies",
+    "retrievers",
+    "retries",
+    "budget",
+}
+
+
+class PriceTable:
+    """A cost function from ``{model_ref: {input, output, cached_input}}`` in dollars per million tokens.
+
+    Unknown models and unknown token counts give ``None`` (unknown), never 0.
+    """
+
+    def __init__(self, prices: Mapping[str, Mapping[str, float]]) -> None:
+        self.prices = {ref: dict(p) for ref, p in prices.items()}
+        for ref, p in self.prices.items():
+            unknown = set(p) - {"input", "output", "cached_input"}
+            if unknown or "input" not in p or "output" not in p:
+                raise ConfigError(f"prices.{ref}: needs input and output (dollars per 1M tokens), got {sorted(p)}")
+
+    def __call__(self, model_ref: str, usage: Usage) -> float | None:
+        price = self.prices.get(model_ref)
+        if price is None or usage.prompt_tokens is None or usage.completion_tokens is None:
+            return None
+        cached = usage.cached_prompt_tokens or 0
+        cached_price = price.get("cached_input", price["input"])
+        return (
+            (usage.prompt_tokens - cached) * price["input"]
+            + cached * cached_price
+            + usage.completion_tokens * price["output"]
+        ) / 1_000_000
+
+
+@dataclass
+class EvalConfig:
+    """A parsed evaluation config, ready to run."""
+
+    path: Path
+    raw: dict[str, Any]
+    cases: Path
+    store: Path
+    run_id: str | None
+    concurrency: int
+    timeout: float | None
+    cache: Path | None
+    retries: int = 2
+    budget: float | None = None
+    strategies: list[Strategy] = field(default_factory=list)
+    metrics: list[Metric] = field(default_factory=list)
+    cost: CostFunction | None = None
+
+    def open_cache(self) -> ResponseCache | None:
+        from tunewise.evaluation._cache import ResponseCache
+
+        return ResponseCache(self.cache) if self.cache is not None else None
+
+
+def load_config(path: str | Path, *, registry: Registry | None = None) -> EvalConfig:
+    """Read and check an evaluation TOML file; every problem is a one-line ConfigError naming the file."""
+    from tunewise.evaluation._metrics import as_metric
+    from tunewise.strategies._factory import BuildContext, build_strategies
+
+    file = Path(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such file") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise ConfigError(f"{file}: unknown keys {sorted(unknown)}; allowed: {sorted(_KEYS)}")
+    base = file.parent
+
+    def rel(value: Any, key: str) -> Path:
+        if not isinstance(value, str):
+            raise ConfigError(f"{file}: {key} must be a path string")
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else base / p
+
+    if "cases" not in raw:
+        raise ConfigError(f"{file}: needs cases = 'FILE.jsonl'")
+    if "store" in raw:
+        store = rel(raw["store"], "store")
+    else:
+        from tunewise._settings import load_settings
+
+        store = load_settings().home / "runs.sqlite"
+    concurrency = raw.get("concurrency", 8)
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise ConfigError(f"{file}: concurrency must be a positive integer")
+    timeout = raw.get("timeout")
+    if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+        raise ConfigError(f"{file}: timeout must be a positive number of seconds")
+    retries = raw.get("retries", 2)
+    if not isinstance(retries, int) or retries < 0:
+        raise ConfigError(f"{file}: retries must be a non-negative integer")
+    budget = raw.get("budget")
+    if budget is not None and (not isinstance(budget, int | float) or budget <= 0):
+        raise ConfigError(f"{file}: budget must be a positive number of dollars")
+    specs = raw.get("strategies")
+    if not isinstance(specs, list) or not specs:
+        raise ConfigError(f"{file}: needs at least one [[strategies]] table")
+    retrievers_raw = raw.get("retrievers", {})
+    if not isinstance(retrievers_raw, dict):
+        raise ConfigError(f"{file}: retrievers must be a table of name = {{type = 'memory', ...}}")
+    context = BuildContext(registry=registry, base_dir=base)
+    context.retrievers = {
+        name: context.retriever(spec, f"{file}: retrievers.{name}") for name, spec in retrievers_raw.items()
+    }
+    try:
+        strategies = build_strategies(specs, context=context)
+        metrics_raw = raw.get("metrics", ["exact_match"])
+        if not isinstance(metrics_raw, list) or not metrics_raw:
+            raise ConfigError("metrics must be a non-empty list")
+        metrics = [as_metric(m, registry=context.registry) for m in metrics_raw]
+    except ConfigError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+    cost: CostFunction | None = None
+    if "prices" in raw and "cost" in raw:
+        raise ConfigError(f"{file}: give prices or cost, not both")
+    if "prices" in raw:
+        if not isinstance(raw["prices"], dict):
+            raise ConfigError(f"{file}: prices must be a table")
+        cost = PriceTable(raw["prices"])
+    elif "cost" in raw:
+        from tunewise.evaluation._metrics import _import
+
+        cost = _import(str(raw["cost"]), f"{file}: cost")  # type: ignore[assignment]
+    if budget is not None and cost is None:
+        raise ConfigError(f"{file}: a budget needs prices (or cost) to measure spending")
+    return EvalConfig(
+        path=file,
+        raw=raw,
+        cases=rel(raw["cases"], "cases"),
+        store=store,
+        run_id=raw.get("run_id"),
+        concurrency=concurrency,
+        timeout=float(timeout) if timeout is not None else None,
+        cache=rel(raw["cache"], "cache") if "cache" in raw else None,
+        retries=retries,
+        budget=float(budget) if budget is not None else None,
+        strategies=strategies,
+        metrics=metrics,
+        cost=cost,
+    )

@@ -1,0 +1,273 @@
+"""Reports of a run: Markdown, and one self-contained HTML page (jinja2 + matplotlib PNGs inlined).
+
+The HTML page references nothing outside itself: charts are base64 PNGs, styles are
+inline, so it can be mailed or attached to a ticket as is.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tunewise.evaluation._compare import Comparison, compare_scores, metric_kinds
+from tunewise.evaluation._runstore import CaseResult, RunInfo, RunStore, iter_pairs
+from tunewise.evaluation._stats import mean_ci
+
+
+@dataclass(frozen=True)
+class StrategySummary:
+    """One strategy's figures in a run."""
+
+    name: str
+    ok: int
+    errors: int
+    scores: dict[str, tuple[float, float, float]]
+    """metric -> (mean, CI low, CI high)."""
+    cost: float | None
+    """Total cost of the answered cases; ``None`` if any was unknown."""
+    cost_known: int
+    latency_mean: float | None
+    latency_p50: float | None
+    latency_p95: float | None
+    handoffs: int
+    cached: int
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def cost_per_case(self) -> float | None:
+        return None if self.cost is None or not self.ok else self.cost / self.ok
+
+
+@dataclass(frozen=True)
+class CaseDiff:
+    """A case where a strategy and the baseline scored differently on the primary metric."""
+
+    case_id: str
+    question: str
+    reference: str | None
+    baseline_text: str
+    other_text: str
+    baseline_score: float
+    other_score: float
+
+    @property
+    def win(self) -> bool:
+        return self.other_score > self.baseline_score
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a report shows; :meth:`markdown` and :meth:`html` render it."""
+
+    run: RunInfo
+    metrics: dict[str, bool]
+    primary: str | None
+    baseline: str
+    strategies: list[StrategySummary]
+    comparisons: list[Comparison]
+    diffs: dict[str, list[CaseDiff]]
+    errors: list[tuple[str, str, str]]
+    max_diffs: int
+
+    def markdown(self) -> str:
+        return _render("report.md.j2", self, charts={})
+
+    def html(self) -> str:
+        return _render("report.html.j2", self, charts=_charts(self))
+
+    def write(self, folder: str | Path) -> tuple[Path, Path]:
+        """Write ``<run>.md`` and ``<run>.html`` into ``folder``; returns both paths."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        md, html = out / f"{self.run.run_id}.md", out / f"{self.run.run_id}.html"
+        md.write_text(self.markdown(), encoding="utf-8")
+        html.write_text(self.html(), encoding="utf-8")
+        return md, html
+
+
+def _summary(name: str, results: Sequence[CaseResult], metrics: Sequence[str], seed: int) -> StrategySummary:
+    ok = [r for r in results if r.status == "ok"]
+    scores = {}
+    for metric in metrics:
+        values = [r.scores[metric] for r in ok if metric in r.scores]
+        if values:
+            scores[metric] = mean_ci(values, seed=seed)
+    costs = [r.cost for r in ok]
+    known = [c for c in costs if c is not None]
+    latencies = [r.latency_s for r in ok if r.latency_s is not None]
+    return StrategySummary(
+        name=name,
+        ok=len(ok),
+        errors=len(results) - len(ok),
+        scores=scores,
+        cost=sum(known) if ok and len(known) == len(costs) else None,
+        cost_known=len(known),
+        latency_mean=float(np.mean(latencies)) if latencies else None,
+        latency_p50=float(np.percentile(latencies, 50)) if latencies else None,
+        latency_p95=float(np.percentile(latencies, 95)) if latencies else None,
+        handoffs=sum(r.handoff for r in ok),
+        cached=sum(r.cached for r in ok),
+        latencies=latencies,
+    )
+
+
+def build_report(
+    store: RunStore,
+    run_id: str,
+    *,
+    baseline: str | None = None,
+    primary: str | None = None,
+    target: float = 0.05,
+    max_diffs: int = 50,
+    seed: int = 0,
+) -> Report:
+    """Gather a run's figures: per-strategy scores with CIs, cost, latency, comparisons to the baseline.
+
+    ``baseline`` defaults to the run's first strategy and ``primary`` to its first metric.
+    """
+    from tunewise._errors import ConfigError
+
+    run = store.run(run_id)
+    metrics = metric_kinds(store, run_id)
+    primary = primary or next(iter(metrics), None)
+    if primary is not None and primary not in metrics:
+        raise ConfigError(f"run {run_id!r} has no metric {primary!r} (it has: {', '.join(metrics)})")
+    baseline = baseline or run.strategies[0]
+    if baseline not in run.strategies:
+        raise ConfigError(f"run {run_id!r} has no strategy {baseline!r} (it has: {', '.join(run.strategies)})")
+    by_strategy = {name: store.results(run_id, name) for name in run.strategies}
+    summaries = [_summary(name, by_strategy[name], list(metrics), seed) for name in run.strategies]
+    comparisons: list[Comparison] = []
+    diffs: dict[str, list[CaseDiff]] = {}
+    for name in run.strategies:
+        if name == baseline:
+            continue
+        pairs, _, _ = iter_pairs(by_strategy[baseline], by_strategy[name])
+        for metric, binary in metrics.items():
+            scored = [(a, b) for a, b in pairs if metric in a.scores and metric in b.scores]
+            if scored:
+                comparisons.append(
+                    compare_scores(
+                        [a.scores[metric] for a, _ in scored],
+                        [b.scores[metric] for _, b in scored],
+                        metric=metric,
+                        binary=binary,
+                        a_name=baseline,
+                        b_name=name,
+                        target=target,
+                        seed=seed,
+                    )
+                )
+        if primary is not None:
+            diffs[name] = [
+                CaseDiff(
+                    case_id=a.case_id,
+                    question=_question(a.case),
+                    reference=a.case.get("reference"),
+                    baseline_text=a.response or "",
+                    other_text=b.response or "",
+                    baseline_score=a.scores[primary],
+                    other_score=b.scores[primary],
+                )
+                for a, b in pairs
+                if primary in a.scores and primary in b.scores and a.scores[primary] != b.scores[primary]
+            ]
+    errors = [(r.strategy, r.case_id, r.error or "") for rs in by_strategy.values() for r in rs if r.status == "error"]
+    return Report(run, metrics, primary, baseline, summaries, comparisons, diffs, errors, max_diffs)
+
+
+def _question(case: dict[str, Any]) -> str:
+    for message in reversed(case.get("input", [])):
+        if message.get("role") == "user" and message.get("content"):
+            return str(message["content"])
+    return ""
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _money(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.4f}"
+
+
+def _render(template: str, report: Report, charts: dict[str, str]) -> str:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("tunewise.evaluation", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["num"] = _fmt
+    env.filters["money"] = _money
+    env.filters["secs"] = lambda value: "n/a" if value is None else f"{value:.2f}s"
+    env.filters["cell"] = _cell
+    return env.get_template(template).render(r=report, charts=charts)
+
+
+def _cell(text: object, width: int = 160) -> str:
+    """One Markdown table cell: one line, pipes and angle brackets escaped, cut to ``width``."""
+    flat = " ".join(str(text).split())[:width]
+    return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def _png(figure: Any) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _charts(report: Report) -> dict[str, str]:
+    """Base64 PNG charts: score with CI bars, cost vs quality, latency."""
+    from matplotlib.figure import Figure
+
+    charts: dict[str, str] = {}
+    primary = report.primary
+    if primary is not None:
+        rows = [(s.name, s.scores[primary]) for s in report.strategies if primary in s.scores]
+        if rows:
+            fig = Figure(figsize=(7, 0.5 + 0.45 * len(rows)))
+            ax = fig.subplots()
+            means = [m for _, (m, _, _) in rows]
+            errors = [[m - lo for _, (m, lo, _) in rows], [hi - m for _, (m, _, hi) in rows]]
+            ax.barh([n for n, _ in rows], means, xerr=errors, color="#4c78a8", capsize=4)
+            ax.invert_yaxis()
+            ax.set_xlim(0, 1)
+            ax.set_xlabel(f"{primary} (mean, 95% CI)")
+            charts["scores"] = _png(fig)
+        priced = [s for s in report.strategies if s.cost_per_case is not None and primary in s.scores]
+        if priced:
+            fig = Figure(figsize=(7, 4))
+            ax = fig.subplots()
+            for s in priced:
+                mean, low, high = s.scores[primary]
+                assert s.cost_per_case is not None
+                ax.errorbar(s.cost_per_case, mean, yerr=[[mean - low], [high - mean]], fmt="o", capsize=4)
+                ax.annotate(s.name, (s.cost_per_case, mean), textcoords="offset points", xytext=(6, 6))
+            ax.set_xlabel("cost per case ($)")
+            ax.set_ylabel(primary)
+            ax.set_ylim(0, 1.05)
+            charts["cost"] = _png(fig)
+    with_latency = [s for s in report.strategies if s.latencies]
+    if with_latency:
+        fig = Figure(figsize=(7, 0.5 + 0.45 * len(with_latency)))
+        ax = fig.subplots()
+        ax.boxplot([s.latencies for s in with_latency], orientation="horizontal", showfliers=False)
+        ax.set_yticks(range(1, len(with_latency) + 1), [s.name for s in with_latency])
+        ax.invert_yaxis()
+        ax.set_xlabel("latency per case (s)")
+        charts["latency"] = _png(fig)
+    return charts

@@ -1,0 +1,188 @@
+"""Paired statistics as pure functions: bootstrap CI, McNemar's exact test, Wilcoxon, effect size, sample size.
+
+All take paired per-case scores (same cases, same order). They are checked against
+``scipy.stats`` in the test suite; scipy itself is imported only inside the functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Values = Sequence[float] | Sequence[bool] | np.ndarray[Any, Any]
+"""Numbers as a list or a numpy array."""
+
+
+def _array(values: Values) -> np.ndarray[Any, np.dtype[np.float64]]:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError("expected a flat sequence of numbers")
+    return array
+
+
+def bootstrap_mean_ci(
+    values: Values, *, confidence: float = 0.95, n_resamples: int = 10_000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean (for paired data: of the differences).
+
+    Deterministic for a given ``seed``. With fewer than two values the interval is the value itself.
+    """
+    x = _array(values)
+    if x.size == 0:
+        raise ValueError("no values")
+    if x.size == 1 or np.all(x == x[0]):
+        return float(x[0]), float(x[0])
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_resamples)
+    chunk = max(1, 2_000_000 // x.size)
+    for start in range(0, n_resamples, chunk):
+        stop = min(n_resamples, start + chunk)
+        means[start:stop] = x[rng.integers(0, x.size, size=(stop - start, x.size))].mean(axis=1)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(means, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+@dataclass(frozen=True)
+class McNemar:
+    """McNemar's exact test on paired pass/fail outcomes.
+
+    ``a_only``: cases only A passed; ``b_only``: cases only B passed. Only these discordant
+    pairs carry information; the p-value is the two-sided binomial test of ``b_only`` out of
+    ``a_only + b_only`` against 1/2.
+    """
+
+    a_only: int
+    b_only: int
+    p_value: float
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact binomial p-value of ``wins`` vs ``losses`` (ties excluded) against 1/2."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    k = min(wins, losses)
+    if n > 1000:  # exact integer sums get slow; the binomial CDF is as exact at this size
+        from scipy import stats
+
+        return min(1.0, 2 * float(stats.binom.cdf(k, n, 0.5)))
+    tail: float = sum(math.comb(n, i) for i in range(k + 1)) / (1 << n)
+    return min(1.0, 2 * tail)
+
+
+def mcnemar_exact(a_pass: Values, b_pass: Values) -> McNemar:
+    a, b = _array(a_pass) >= 0.5, _array(b_pass) >= 0.5
+    if a.shape != b.shape:
+        raise ValueError("paired samples must have the same length")
+    a_only, b_only = int(np.sum(a & ~b)), int(np.sum(b & ~a))
+    # two-sided exact binomial on the discordant pairs: double the smaller tail of Bin(n, 1/2)
+    return McNemar(a_only, b_only, sign_test(b_only, a_only))
+
+
+def _signed_rank_exact_p(ranks: np.ndarray[Any, np.dtype[np.float64]], r_plus: float) -> float:
+    """Exact two-sided p of W+ under random signs: the subset-sum distribution of the ranks.
+
+    Average ranks of ties are multiples of 1/2, so doubled ranks are integer weights and the
+    distribution is exact with ties too.
+    """
+    weights = [round(2 * r) for r in ranks]
+    top = sum(weights)
+    counts = [1] + [0] * top
+    for weight in weights:
+        for total in range(top, weight - 1, -1):
+            counts[total] += counts[total - weight]
+    observed = round(2 * r_plus)
+    below = sum(counts[: observed + 1])
+    above = sum(counts[observed:])
+    p: float = 2 * min(below, above) / (1 << len(weights))
+    return min(1.0, p)
+
+
+def wilcoxon_signed_rank(differences: Values) -> float:
+    """Two-sided p-value of the Wilcoxon signed-rank test on paired differences.
+
+    Zero differences are dropped (Wilcoxon's convention). The p-value is exact (the
+    distribution of the signed-rank sum under random signs, ties included) for up to 50
+    differences without ties or zeros, or up to 13 with them; otherwise it is the normal
+    approximation with the tie correction of the variance and no continuity correction.
+    These are the choices of ``scipy.stats.wilcoxon``'s default method, and the tests
+    check the two agree on arbitrary data. All-zero differences give p = 1.
+    """
+    from scipy import stats
+
+    everything = _array(differences)
+    d = everything[everything != 0]
+    n = int(d.size)
+    if n == 0:
+        return 1.0
+    magnitudes = np.abs(d)
+    ranks = stats.rankdata(magnitudes)  # average ranks for ties
+    r_plus = float(np.sum(ranks[d > 0]))
+    _, tie_counts = np.unique(magnitudes, return_counts=True)
+    irregular = n < everything.size or bool(np.any(tie_counts > 1))
+    if (not irregular and n <= 50) or (irregular and everything.size <= 13):
+        return _signed_rank_exact_p(ranks, r_plus)
+    mean = n * (n + 1) / 4
+    variance = n * (n + 1) * (2 * n + 1) / 24 - float(np.sum(tie_counts**3 - tie_counts)) / 48
+    if variance <= 0:
+        return 1.0
+    z = (r_plus - mean) / math.sqrt(variance)
+    return min(1.0, float(2 * stats.norm.sf(abs(z))))
+
+
+def cohens_dz(differences: Values) -> float:
+    """Standardised mean difference for paired data: mean(d) / sd(d). 0.2 small, 0.5 medium, 0.8 large."""
+    d = _array(differences)
+    if d.size < 2:
+        return 0.0
+    sd = float(np.std(d, ddof=1))
+    if sd == 0:
+        return 0.0 if float(np.mean(d)) == 0 else math.copysign(math.inf, float(np.mean(d)))
+    return float(np.mean(d)) / sd
+
+
+def _z(p: float) -> float:
+    from scipy import stats
+
+    return float(stats.norm.ppf(p))
+
+
+def sample_size_paired(sd: float, delta: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Cases needed to detect a mean paired difference ``delta`` when differences have spread ``sd``.
+
+    Normal approximation ``n = ((z[1-alpha/2] + z[power]) * sd / delta) ** 2``, rounded up.
+    """
+    if delta <= 0 or sd <= 0:
+        raise ValueError("delta and sd must be positive")
+    return math.ceil(((_z(1 - alpha / 2) + _z(power)) * sd / delta) ** 2)
+
+
+def sample_size_mcnemar(discordant: float, delta: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Cases needed for McNemar's test to detect a pass-rate difference ``delta``.
+
+    ``discordant`` is the expected share of cases where exactly one side passes (must exceed
+    ``delta``). Connor's (1987) formula.
+    """
+    if not 0 < delta < discordant <= 1:
+        raise ValueError("need 0 < delta < discordant share <= 1")
+    za, zb = _z(1 - alpha / 2), _z(power)
+    return math.ceil((za * math.sqrt(discordant) + zb * math.sqrt(discordant - delta**2)) ** 2 / delta**2)
+
+
+def power_paired(n: int, sd: float, delta: float, *, alpha: float = 0.05) -> float:
+    """Approximate power of a two-sided paired test with ``n`` cases (the inverse of the sample size)."""
+    from scipy import stats
+
+    return float(stats.norm.cdf(abs(delta) * math.sqrt(n) / sd - _z(1 - alpha / 2)))
+
+
+def mean_ci(values: Values, *, confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """Mean and its percentile bootstrap interval (score per strategy with CI bars)."""
+    x = _array(values)
+    low, high = bootstrap_mean_ci(x, confidence=confidence, seed=seed)
+    return float(np.mean(x)), low, high

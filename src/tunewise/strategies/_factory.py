@@ -1,0 +1,254 @@
+"""Strategies from configuration: plain dicts, or ``[[strategies]]`` tables of a TOML file.
+
+The eval CLI and the ladder build strategies here, so a typo in a config is a one-line
+:class:`~tunewise.ConfigError` naming the strategy and the key, never a silent default.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tunewise._errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from tunewise._registry import Registry
+    from tunewise.interfaces.embedder import Embedder
+    from tunewise.interfaces.retriever import Retriever
+    from tunewise.interfaces.strategy import Strategy
+
+REQUEST_OPTIONS = frozenset({"temperature", "top_p", "max_tokens", "stop", "seed", "extra"})
+"""Request fields a strategy config may set; they are sent with every request."""
+
+
+class BuildContext:
+    """What builders need besides the spec: the registry, named retrievers and embedders, a base folder."""
+
+    def __init__(
+        self,
+        registry: Registry | None = None,
+        retrievers: Mapping[str, Retriever] | None = None,
+        embedders: Mapping[str, Embedder] | None = None,
+        base_dir: Path | None = None,
+    ) -> None:
+        self.registry = registry
+        self.retrievers = dict(retrievers or {})
+        self.embedders = dict(embedders or {})
+        self.base_dir = base_dir or Path.cwd()
+
+    def path(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    def embedder(self, value: Any, where: str) -> Embedder:
+        """``"hashing"``, a name given in ``embedders``, or ``"PREFIX:MODEL"`` served by that provider."""
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: embedder must be a string, got {type(value).__name__}")
+        if value in self.embedders:
+            return self.embedders[value]
+        if value == "hashing" or value.startswith("hashing-"):
+            from tunewise.testing._scripted import HashingEmbedder
+
+            size = value.removeprefix("hashing").lstrip("-")
+            return HashingEmbedder(int(size) if size else 64)
+        if ":" not in value:
+            raise ConfigError(
+                f"{where}: unknown embedder {value!r}; use 'hashing', PREFIX:MODEL or a name passed as embedders="
+            )
+        from tunewise._refs import ModelRef
+
+        ref = ModelRef.parse(value)
+        if self.registry is None:
+            from tunewise._registry import Registry
+
+            self.registry = Registry()
+        return self.registry.provider(ref.prefix).embedder(ref.model)
+
+    def retriever(self, value: Any, where: str) -> Retriever:
+        """A name given in ``retrievers``, or a table ``{type = KIND, ...}`` of a registered kind.
+
+        ``memory`` is built in: ``{type = "memory", documents = FILE.jsonl, embedder = ...}``.
+        """
+        if isinstance(value, str):
+            if value not in self.retrievers:
+                known = ", ".join(sorted(self.retrievers)) or "none"
+                raise ConfigError(f"{where}: unknown retriever {value!r} (known: {known})")
+            return self.retrievers[value]
+        if isinstance(value, Mapping):
+            spec = dict(value)
+            kind = spec.pop("type", "memory")
+            if kind not in _RETRIEVER_BUILDERS:
+                kinds = ", ".join(sorted(_RETRIEVER_BUILDERS))
+                raise ConfigError(f"{where}: retriever type must be one of {kinds}, got {kind!r}")
+            return _RETRIEVER_BUILDERS[kind](spec, self, where)
+        raise ConfigError(f"{where}: retriever must be a name or a {{type = ..., ...}} table")
+
+
+RetrieverBuilder = Callable[[dict[str, Any], "BuildContext", str], "Retriever"]
+_RETRIEVER_BUILDERS: dict[str, RetrieverBuilder] = {}
+
+
+def register_retriever(kind: str, builder: RetrieverBuilder) -> None:
+    """Make ``retriever = {type = kind, ...}`` buildable; ``builder(spec, context, where)`` gets the table minus
+    ``type`` (e.g. ``tunewise.retrieval`` registers its Chroma, BM25 and hybrid retrievers)."""
+    _RETRIEVER_BUILDERS[kind] = builder
+
+
+def _memory_retriever(spec: dict[str, Any], ctx: BuildContext, where: str) -> Retriever:
+    from tunewise.testing._retriever import InMemoryRetriever
+
+    unknown = set(spec) - {"documents", "embedder", "name"}
+    if unknown:
+        raise ConfigError(f"{where}: memory retriever has unknown keys {sorted(unknown)}")
+    if "documents" not in spec:
+        raise ConfigError(f"{where}: memory retriever needs documents (a JSONL file)")
+    docs = read_jsonl(ctx.path(str(spec["documents"])))
+    embedder = ctx.embedder(spec.get("embedder", "hashing"), where)
+    return InMemoryRetriever(docs, embedder, name=str(spec.get("name", "memory")))
+
+
+register_retriever("memory", _memory_retriever)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Objects from a JSONL file; a bad line is a DataError naming file and line."""
+    if not path.is_file():
+        raise DataError("file not found", path=path)
+    rows: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"invalid JSON: {exc.msg}", path=path, line=number) from None
+            if not isinstance(row, dict):
+                raise DataError("each line must be a JSON object", path=path, line=number)
+            rows.append(row)
+    return rows
+
+
+Builder = Callable[[dict[str, Any], BuildContext, str], "Strategy"]
+_BUILDERS: dict[str, Builder] = {}
+
+
+def register_strategy(kind: str, builder: Builder) -> None:
+    """Make ``type = kind`` buildable from config; ``builder(spec, context, where)`` gets the spec minus ``type``."""
+    _BUILDERS[kind] = builder
+
+
+def strategy_kinds() -> list[str]:
+    return sorted(_BUILDERS)
+
+
+def build_strategy(
+    spec: Mapping[str, Any],
+    *,
+    registry: Registry | None = None,
+    retrievers: Mapping[str, Retriever] | None = None,
+    embedders: Mapping[str, Embedder] | None = None,
+    base_dir: str | Path | None = None,
+    context: BuildContext | None = None,
+) -> Strategy:
+    """A strategy from a dict such as ``{"type": "few_shot", "model": "openai:gpt-4o-mini", "examples": [...]}``.
+
+    Keys are the strategy's constructor arguments, plus the request options in
+    :data:`REQUEST_OPTIONS`. ``examples_file``/``documents`` paths are relative to ``base_dir``.
+    """
+    ctx = context or BuildContext(registry, retrievers, embedders, Path(base_dir) if base_dir else None)
+    data = dict(spec)
+    kind = data.pop("type", None)
+    where = f"strategy {data.get('name') or kind!r}"
+    if not isinstance(kind, str) or kind not in _BUILDERS:
+        raise ConfigError(f"{where}: type must be one of {', '.join(strategy_kinds())}, got {kind!r}")
+    return _BUILDERS[kind](data, ctx, where)
+
+
+def build_strategies(specs: list[Mapping[str, Any]], **kwargs: Any) -> list[Strategy]:
+    """Several strategies; names must be unique (they key the run store)."""
+    strategies = [build_strategy(spec, **kwargs) for spec in specs]
+    names = [s.name for s in strategies]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"strategy names must be unique; repeated: {', '.join(duplicates)}")
+    return strategies
+
+
+def load_strategies(path: str | Path, **kwargs: Any) -> list[Strategy]:
+    """Strategies from the ``[[strategies]]`` tables of a TOML file."""
+    import tomllib
+
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+    specs = data.get("strategies")
+    if not isinstance(specs, list) or not specs:
+        raise ConfigError(f"{file}: needs at least one [[strategies]] table")
+    kwargs.setdefault("base_dir", file.parent)
+    return build_strategies(specs, **kwargs)
+
+
+def _constructor(cls: type[Any], needs: dict[str, Callable[[Any, BuildContext, str], Any]]) -> Builder:
+    """A builder that checks keys against ``cls``'s signature and converts the ones in ``needs``."""
+    parameters = inspect.signature(cls.__init__).parameters
+    accepted = {n for n, p in parameters.items() if p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD}
+    accepted -= {"self", "registry"}
+
+    def build(spec: dict[str, Any], ctx: BuildContext, where: str) -> Strategy:
+        unknown = set(spec) - accepted - REQUEST_OPTIONS
+        if unknown:
+            raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(accepted | REQUEST_OPTIONS)}")
+        missing = [n for n, p in parameters.items() if n in accepted and p.default is p.empty and n not in spec]
+        if missing:
+            raise ConfigError(f"{where}: missing required keys {missing}")
+        kwargs = dict(spec)
+        for key, convert in needs.items():
+            if key in kwargs:
+                kwargs[key] = convert(kwargs[key], ctx, where)
+        extra = kwargs.pop("extra", None) or {}
+        if not isinstance(extra, Mapping):
+            raise ConfigError(f"{where}: extra must be a table")
+        try:
+            strategy: Strategy = cls(registry=ctx.registry, **kwargs, **extra)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        return strategy
+
+    return build
+
+
+def _examples(value: Any, ctx: BuildContext, where: str) -> Any:
+    if isinstance(value, str):
+        return read_jsonl(ctx.path(value))
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: examples must be a list of tables or a JSONL file name")
+    return value
+
+
+def _register_builtins() -> None:
+    from tunewise.strategies._fewshot import FewShot
+    from tunewise.strategies._prompting import ChainOfThought, FineTuned, SystemPrompt, ZeroShot
+    from tunewise.strategies._rag import RAG, RagFineTuned
+
+    def embedder(v: Any, c: BuildContext, w: str) -> Any:
+        return c.embedder(v, w)
+
+    def retriever(v: Any, c: BuildContext, w: str) -> Any:
+        return c.retriever(v, w)
+
+    register_strategy("zero_shot", _constructor(ZeroShot, {}))
+    register_strategy("system_prompt", _constructor(SystemPrompt, {}))
+    register_strategy("fine_tuned", _constructor(FineTuned, {}))
+    register_strategy("chain_of_thought", _constructor(ChainOfThought, {}))
+    register_strategy("few_shot", _constructor(FewShot, {"examples": _examples, "embedder": embedder}))
+    register_strategy("rag", _constructor(RAG, {"retriever": retriever}))
+    register_strategy("rag_fine_tuned", _constructor(RagFineTuned, {"retriever": retriever}))
+
+
+_register_builtins()
