@@ -5,7 +5,8 @@ Both talk to the same fake OpenAI server over loopback, run in its own process (
 goes first so machine noise hits both alike.
 
 - throughput: ``--calls`` chat completions at ``--concurrency`` in flight, per round;
-  the table gives the median calls/s of each and the ratio of medians;
+  the table gives the median calls/s of each and the ratio of medians; "tunewise, 1
+  pool" is tunewise with ``pool_shards=1``, to show what the sharded pools contribute;
 - time to first chunk: ``--streams`` streamed answers, one at a time, alternating
   clients stream by stream; median milliseconds from the call to the first text.
 
@@ -52,11 +53,16 @@ async def throughput(call: Callable[[int], Awaitable[str]], calls: int, concurre
 
 async def main(base_url: str, args: argparse.Namespace) -> None:
     provider = OpenAIProvider(base_url=base_url, api_key=KEY, options={"max_retries": 2})
+    one_pool = OpenAIProvider(base_url=base_url, api_key=KEY, options={"max_retries": 2, "pool_shards": 1})
     official = AsyncOpenAI(base_url=base_url, api_key=KEY, max_retries=2)
 
     async def tunewise_chat(i: int) -> str:
         request = ChatRequest(model=MODEL, messages=(Message.user(f"question {i}"),))
         return (await provider.chat(request)).text
+
+    async def one_pool_chat(i: int) -> str:
+        request = ChatRequest(model=MODEL, messages=(Message.user(f"question {i}"),))
+        return (await one_pool.chat(request)).text
 
     async def openai_chat(i: int) -> str:
         completion = await official.chat.completions.create(
@@ -89,13 +95,15 @@ async def main(base_url: str, args: argparse.Namespace) -> None:
         assert first is not None
         return first
 
-    clients = {"tunewise": tunewise_chat, "AsyncOpenAI": openai_chat}
+    clients = {"tunewise": tunewise_chat, "tunewise, 1 pool": one_pool_chat, "AsyncOpenAI": openai_chat}
     # warm-up: connections, imports, caches
     for call in clients.values():
         await throughput(call, min(200, args.calls), args.concurrency)
     rates: dict[str, list[float]] = {name: [] for name in clients}
     for round_number in range(args.rounds):
-        order = list(clients) if round_number % 2 == 0 else list(reversed(clients))
+        names = list(clients)
+        shift = round_number % len(names)
+        order = names[shift:] + names[:shift]  # each client goes first in turn
         for name in order:
             rates[name].append(await throughput(clients[name], args.calls, args.concurrency))
         print(
@@ -110,20 +118,24 @@ async def main(base_url: str, args: argparse.Namespace) -> None:
             firsts[name].append(await measure(i))
 
     await provider.aclose()
+    await one_pool.aclose()
     await official.close()
 
     ours, theirs = statistics.median(rates["tunewise"]), statistics.median(rates["AsyncOpenAI"])
+    single = statistics.median(rates["tunewise, 1 pool"])
     per_round = [a / b for a, b in zip(rates["tunewise"], rates["AsyncOpenAI"], strict=True)]
     ttft_ours = statistics.median(firsts["tunewise"]) * 1000
     ttft_theirs = statistics.median(firsts["AsyncOpenAI"]) * 1000
     print(f"\n{args.calls} chat calls at concurrency {args.concurrency}, {args.rounds} rounds (median calls/s)")
-    print(f"  tunewise     {ours:8.0f}/s")
-    print(f"  AsyncOpenAI  {theirs:8.0f}/s")
-    print(f"  ratio        {ours / theirs:8.2f}x  (per-round ratios: {', '.join(f'{r:.2f}' for r in per_round)})")
+    print(f"  tunewise          {ours:8.0f}/s")
+    print(f"  tunewise, 1 pool  {single:8.0f}/s  (pool_shards=1: what the sharded pools add)")
+    print(f"  AsyncOpenAI       {theirs:8.0f}/s")
+    print(f"  ratio             {ours / theirs:8.2f}x  (per round: {', '.join(f'{r:.2f}' for r in per_round)})")
+    print(f"  ratio, 1 pool     {single / theirs:8.2f}x")
     print(f"\ntime to first chunk, {args.streams} streams each, sequential (median ms)")
-    print(f"  tunewise     {ttft_ours:8.2f} ms")
-    print(f"  AsyncOpenAI  {ttft_theirs:8.2f} ms")
-    print(f"  overhead     {ttft_ours - ttft_theirs:+8.2f} ms  ({ttft_ours / ttft_theirs:.2f}x)")
+    print(f"  tunewise          {ttft_ours:8.2f} ms")
+    print(f"  AsyncOpenAI       {ttft_theirs:8.2f} ms")
+    print(f"  overhead          {ttft_ours - ttft_theirs:+8.2f} ms  ({ttft_ours / ttft_theirs:.2f}x)")
 
 
 def cli() -> None:

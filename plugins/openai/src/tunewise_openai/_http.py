@@ -63,6 +63,9 @@ class HTTPClient:
         if options.project:
             headers["OpenAI-Project"] = options.project
         headers.update(options.headers)
+        for name, value in options.headers.items():
+            if name.lower() in {"authorization", "api-key", "x-api-key"}:  # e.g. Azure's api-key header
+                register_secret(value.removeprefix("Bearer ").strip())
         if options.http2 and importlib.util.find_spec("h2") is None:
             raise ConfigError(f"profiles.{provider}.options.http2 needs the h2 package: pip install 'httpx[http2]'")
         # Several small pools instead of one big one: httpcore's pool scans every
@@ -70,6 +73,7 @@ class HTTPClient:
         # connections one pool spends more CPU choosing a connection than sending on it.
         shards = max(1, min(options.pool_shards, options.max_connections))
         per_shard = -(-options.max_connections // shards)
+        tls = httpx.create_ssl_context()  # one for all pools: building one costs ~25 ms
         self._clients = [
             httpx.AsyncClient(
                 base_url=base_url.rstrip("/") + "/",
@@ -77,6 +81,7 @@ class HTTPClient:
                 timeout=httpx.Timeout(options.timeout, connect=options.connect_timeout),
                 limits=httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard),
                 http2=options.http2,
+                verify=tls,
             )
             for _ in range(shards)
         ]
