@@ -70,3 +70,28 @@ async def test_empty_batch_is_refused(provider_factory: Any) -> None:
     async with provider_factory() as provider:
         with pytest.raises(BadRequestError, match="at least one request"):
             await provider.batches.submit([])
+
+
+async def test_running_the_same_requests_again_reattaches(
+    provider_factory: Any, fake: FakeServer, isolated_settings: Any
+) -> None:
+    requests = [ask(f"resumable {i}") for i in range(5)]
+    async with provider_factory() as provider:
+        submitted = await provider.batches.submit(requests)  # then the process dies
+    async with provider_factory() as restarted:
+        results = await restarted.batches.run(requests, poll_interval=0)
+        again = await restarted.batches.run(requests, poll_interval=0)  # done already: same batch, no new cost
+        fresh = await restarted.batches.run(requests, poll_interval=0, resume=False)
+    assert [r.response.text for r in results if r.response] == [f"You said: resumable {i}" for i in range(5)]
+    assert [r.response.text for r in again if r.response] == [r.response.text for r in results if r.response]
+    assert len(fresh) == 5
+    assert fake.stats()["batches"] == 2 and submitted["metadata"]["tunewise_key"]
+    assert len(list((isolated_settings / "openai" / "batches").glob("*.json"))) == 1
+
+
+async def test_lost_answer_to_create_does_not_start_a_second_batch(provider_factory: Any, fake: FakeServer) -> None:
+    fake.faults.configure(rate=1.0, kinds=("lost",), paths=("/v1/batches",), methods=("POST",))
+    async with provider_factory() as provider:
+        batch = await provider.batches.submit([ask("only once")])
+    assert fake.faults.injected == {"lost": 1}
+    assert fake.stats()["batches"] == 1 and batch["id"] in fake.fake.state.batches

@@ -5,6 +5,12 @@ with a ``custom_id``), uploads it, creates the batch, polls it, downloads the ou
 and error files and returns one :class:`BatchResult` per request, in request order.
 The lower-level steps (``submit``, ``wait``, ``results``) let a long batch be resumed
 from its id in another process.
+
+Submitting is idempotent like starting a fine-tune: the hash of the server URL and the
+JSONL names the batch, recorded under ``<home>/openai/batches/`` and sent as the
+batch's ``metadata.tunewise_key``. Running the same requests again (after a crash, say)
+re-attaches to the batch already running or done instead of paying for it twice;
+a batch that failed, expired or was cancelled is submitted afresh.
 """
 
 from __future__ import annotations
@@ -17,16 +23,19 @@ from typing import Any
 
 import anyio
 
-from tunewise import BadRequestError, ChatRequest, ChatResponse, ProviderError
+from tunewise import BadRequestError, ChatRequest, ChatResponse, NotFoundError, ProviderError
 from tunewise._secrets import get_logger
 from tunewise_openai._chat import chat_body, parse_completion
 from tunewise_openai._errors import error_from_status, one_line
 from tunewise_openai._files import Files
 from tunewise_openai._http import HTTPClient
+from tunewise_openai._records import RecordStore, input_key
 
 log = get_logger("tunewise.openai.batches")
 MAX_REQUESTS_PER_BATCH = 50_000
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+DEAD = frozenset({"failed", "expired", "cancelling", "cancelled"})
+MARKER = "tunewise_key"
 
 
 @dataclass(frozen=True)
@@ -87,18 +96,30 @@ class Batches:
     """``provider.batches``: run many chat requests through OpenAI's Batch API."""
 
     def __init__(
-        self, http: HTTPClient, files: Files, *, provider: str, max_tokens_param: str, poll_interval: float = 30.0
+        self,
+        http: HTTPClient,
+        files: Files,
+        *,
+        provider: str,
+        max_tokens_param: str,
+        poll_interval: float = 30.0,
+        records: RecordStore | None = None,
     ) -> None:
         self._http = http
         self._files = files
         self._provider = provider
         self._max_tokens_param = max_tokens_param
         self.poll_interval = poll_interval
+        self.records = records
 
     async def submit(
-        self, requests: Sequence[ChatRequest], *, metadata: dict[str, str] | None = None
+        self, requests: Sequence[ChatRequest], *, metadata: dict[str, str] | None = None, resume: bool = True
     ) -> dict[str, Any]:
-        """Upload the requests and create the batch; the batch object (keep its ``id``)."""
+        """Upload the requests and create the batch; the batch object (keep its ``id``).
+
+        With ``resume`` (the default), the same requests re-attach to the batch they
+        already started, unless it failed, expired or was cancelled.
+        """
         if not requests:
             raise BadRequestError("a batch needs at least one request", provider=self._provider)
         if len(requests) > MAX_REQUESTS_PER_BATCH:
@@ -108,17 +129,49 @@ class Batches:
             )
         ids = custom_ids(requests)
         content = build_jsonl(requests, ids, provider=self._provider, max_tokens_param=self._max_tokens_param)
-        upload = await self._files.upload(content, purpose="batch", filename=f"tunewise-batch-{ids[0][-12:]}.jsonl")
+        key = input_key(self._http.base_url, content)
+        if resume:
+            existing = await self._recorded(key)
+            if existing is not None:
+                log.info("batch %s: re-attached (same requests, key %s)", existing.get("id"), key[:12])
+                return existing
+        upload = await self._files.upload(content, purpose="batch", filename=f"tunewise-batch-{key[:12]}.jsonl")
         body: dict[str, Any] = {
             "input_file_id": upload.id,
             "endpoint": "/v1/chat/completions",
             "completion_window": "24h",
+            "metadata": {**(metadata or {}), MARKER: key},
         }
-        if metadata:
-            body["metadata"] = metadata
-        batch: dict[str, Any] = await self._http.post_json("batches", body)
+        batch = await self._create(body, key)
+        if self.records is not None:
+            self.records.save(key, {"batch_id": batch["id"], "base_url": self._http.base_url, "requests": len(ids)})
         log.info("batch %s: %d requests submitted", batch.get("id"), len(requests))
         return batch
+
+    async def _recorded(self, key: str) -> dict[str, Any] | None:
+        record = self.records.load(key) if self.records is not None else None
+        if record is None:
+            return None
+        try:
+            batch = await self.retrieve(str(record["batch_id"]))
+        except NotFoundError:
+            return None
+        return None if batch.get("status") in DEAD else batch
+
+    async def _create(self, body: dict[str, Any], key: str) -> dict[str, Any]:
+        # As for fine-tune jobs: when the answer to "create" is lost, the batch may exist,
+        # so a retry first looks for it by its tag.
+        async for attempt in self._http.retrying():
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    page = await self._http.get_json("batches", params={"limit": 100})
+                    for item in page.get("data") or []:
+                        if (item.get("metadata") or {}).get(MARKER) == key and item.get("status") not in DEAD:
+                            found: dict[str, Any] = item
+                            return found
+                created: dict[str, Any] = await self._http.post_json("batches", body, retry=False)
+                return created
+        raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
 
     async def retrieve(self, batch_id: str) -> dict[str, Any]:
         data: dict[str, Any] = await self._http.get_json(f"batches/{batch_id}")
@@ -187,13 +240,17 @@ class Batches:
         poll_interval: float | None = None,
         timeout: float | None = None,
         metadata: dict[str, str] | None = None,
+        resume: bool = True,
     ) -> list[BatchResult]:
-        """Submit, wait for and collect ``requests`` (split into batches of 50,000), in order."""
+        """Submit, wait for and collect ``requests`` (split into batches of 50,000), in order.
+
+        Running the same requests again re-attaches to their batch (see :meth:`submit`).
+        """
         chunks = [requests[i : i + MAX_REQUESTS_PER_BATCH] for i in range(0, len(requests), MAX_REQUESTS_PER_BATCH)]
         collected: list[list[BatchResult]] = [[] for _ in chunks]
 
         async def one(index: int, chunk: Sequence[ChatRequest]) -> None:
-            batch = await self.submit(chunk, metadata=metadata)
+            batch = await self.submit(chunk, metadata=metadata, resume=resume)
             done = await self.wait(str(batch["id"]), poll_interval=poll_interval, timeout=timeout)
             collected[index] = await self.results(done, chunk)
 

@@ -173,28 +173,34 @@ class OpenAIProvider(BaseProvider):
         """The Batch API: ``await provider.batches.run(requests)``."""
         if self._batches is None:
             from tunewise_openai._batches import Batches
+            from tunewise_openai._records import RecordStore
 
             self._batches = Batches(
                 self._http,
                 self.files,
                 provider=self.name,
                 max_tokens_param=self._max_tokens_param,
-                poll_interval=max(self.poll_interval, 0.0),
+                poll_interval=self.poll_interval,
+                records=RecordStore(self.home / "openai" / "batches"),
             )
         return self._batches
+
+    @property
+    def home(self) -> Path:
+        """Where job and batch records are kept (``<tunewise home>``)."""
+        if self._home is None:
+            from tunewise import load_settings
+
+            self._home = load_settings().home
+        return self._home
 
     def fine_tuner(self) -> OpenAIFineTuner:
         """Fine-tuning jobs, started idempotently (records under ``<home>/openai``)."""
         if self._tuner is None:
             from tunewise_openai._finetune import OpenAIFineTuner
 
-            home = self._home
-            if home is None:
-                from tunewise import load_settings
-
-                home = load_settings().home
             self._tuner = OpenAIFineTuner(
-                self._http, self.files, provider=self.name, home=home, poll_interval=self.poll_interval
+                self._http, self.files, provider=self.name, home=self.home, poll_interval=self.poll_interval
             )
         return self._tuner
 
