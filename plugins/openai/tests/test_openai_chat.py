@@ -152,3 +152,19 @@ async def test_stream_opening_is_retried_through_429_and_500(provider_factory: A
             text = "".join([c.delta async for c in provider.stream(ask(f"stream {i}"))])
             assert text == f"You said: stream {i}"
     assert sum(fake.faults.injected.values()) > 5
+
+
+async def test_server_that_ignores_stream_true_gives_one_final_chunk(provider_factory: Any) -> None:
+    async with provider_factory() as provider:
+        chunks = [c async for c in provider.stream(ask("NOSTREAM please"))]
+    assert len(chunks) == 1 and chunks[0].delta == "You said: NOSTREAM please"
+    assert chunks[0].finish_reason == "stop" and chunks[0].usage is not None
+
+
+async def test_garbled_stream_answer_is_retried_then_reported(provider_factory: Any, fake: FakeServer) -> None:
+    fake.faults.configure(rate=1.0, kinds=("malformed",))
+    async with provider_factory(max_retries=2) as provider:
+        with pytest.raises(StreamInterruptedError, match="malformed JSON"):
+            async for _ in provider.stream(ask("hi")):
+                pass
+    assert fake.faults.injected == {"malformed": 3}  # first try + 2 retries, none yielded a chunk

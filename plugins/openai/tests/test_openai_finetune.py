@@ -209,3 +209,24 @@ async def test_wait_timeout_says_the_job_keeps_running(provider_factory: Any, sp
         job = await provider.fine_tuner().start(spec)
         with pytest.raises(FineTuneError, match=r"still .* re-attach later"):
             await job.wait(poll_interval=0.05, timeout=0.01)
+
+
+async def test_events_page_through_without_duplicates(provider_factory: Any, spec: FineTuneSpec) -> None:
+    async with provider_factory() as provider:
+        job = await provider.fine_tuner().start(spec)
+        job.events_page_size = 2  # force several pages per poll
+        events = [e async for e in job.events(poll_interval=0)]
+    messages = [e.message for e in events]
+    assert len(messages) == len(set(e.id for e in events)) >= 9
+    assert messages[0].startswith("Created") and messages[-1] == "The job has successfully completed"
+    assert [e.created_at for e in events] == sorted(e.created_at for e in events)
+
+
+async def test_wait_keeps_polling_through_transient_errors(
+    provider_factory: Any, fake: FakeServer, spec: FineTuneSpec
+) -> None:
+    async with provider_factory(max_retries=0) as provider:
+        job = await provider.fine_tuner().start(spec)
+        fake.faults.configure(rate=0.5, seed=1, kinds=("unavailable",), paths=(f"/v1/fine_tuning/jobs/{job.id}",))
+        ref = await job.wait(poll_interval=0)
+    assert ref.name.startswith("ft:") and fake.faults.injected["unavailable"] >= 2

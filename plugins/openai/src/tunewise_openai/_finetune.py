@@ -119,6 +119,7 @@ class OpenAIFineTuneJob:
         self._provider = provider
         self.poll_interval = poll_interval
         self.data: dict[str, Any] = data
+        self.events_page_size = 100
 
     def __repr__(self) -> str:
         return f"<OpenAIFineTuneJob {self.id} {self.status}>"
@@ -156,7 +157,7 @@ class OpenAIFineTuneJob:
         fresh: list[dict[str, Any]] = []
         after: str | None = None
         while True:
-            params: dict[str, str | int] = {"limit": 100}
+            params: dict[str, str | int] = {"limit": self.events_page_size}
             if after is not None:
                 params["after"] = after
             page = await self._http.get_json(f"fine_tuning/jobs/{self.id}/events", params=params)

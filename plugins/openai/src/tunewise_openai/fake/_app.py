@@ -169,7 +169,8 @@ class FakeOpenAI:
     async def chat(self, request: Request) -> Response:
         body = await request.json()
         completion = self.state.completion(body)
-        if not body.get("stream"):
+        last = str(body["messages"][-1].get("content") or "")
+        if not body.get("stream") or "NOSTREAM" in last:  # NOSTREAM: a server that ignores stream=true
             return _json(completion)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         truncate = getattr(request.state, "fault", None) == "truncate"

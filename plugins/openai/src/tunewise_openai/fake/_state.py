@@ -7,7 +7,8 @@ Starlette layer (``_app.py``) only moves JSON in and out. Answers are determinis
   models), cut at ``stop`` and at ``max_tokens`` whitespace tokens; a schema-shaped JSON
   instance for ``response_format`` ``json_schema``; a call of the first tool when tools
   are offered; a refusal when the last user message contains ``REFUSE``; plain text
-  despite ``response_format`` when it contains ``NOJSON``;
+  despite ``response_format`` when it contains ``NOJSON``; one JSON answer to a stream
+  request when it contains ``NOSTREAM``;
 - embeddings: hashed bag-of-words vectors, L2-normalised;
 - fine-tuning jobs move one status forward each time they are retrieved;
 - batches run their requests through the same chat answer when retrieved.
