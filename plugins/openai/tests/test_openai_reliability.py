@@ -60,8 +60,13 @@ async def test_1000_calls_at_20_percent_faults_all_answer_correctly_once(
     request_ids = [r.request_id for r in results.values()]
     assert len(set(request_ids)) == 1000, "two calls got the same response"
     injected = fake.faults.injected
-    assert sum(injected.values()) >= 150, injected  # ~250 expected: faults really happened
+    assert sum(injected.values()) >= 150, injected  # ~200 expected: faults really happened
     assert set(injected) == {"rate_limit", "server_error", "unavailable", "reset", "lost", "timeout", "malformed"}
+    with anyio.fail_after(5):
+        while fake.fake.state.in_flight:  # held "timeout" answers finish after the client gave up
+            await anyio.sleep(0.05)
+    # every completion the server made reached its caller, except those whose answer was dropped
+    assert fake.stats()["completions_served"] == 1000 + injected["lost"] + injected["timeout"]
 
 
 @pytest.mark.parametrize(

@@ -86,7 +86,10 @@ class OpenAIProvider(BaseProvider):
         return cls(base_url=base_url, api_key=key, name=config.name, options=config.options, home=config.home)
 
     def __repr__(self) -> str:
-        return f"<OpenAIProvider {self.name!r} {self.base_url}>"
+        parts = urlsplit(self.base_url)  # without any user:password@ in the URL
+        host = parts.hostname or ""
+        where = parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")).geturl() if host else ""
+        return f"<OpenAIProvider {self.name!r} {where}>"
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -16,12 +16,19 @@ Other test suites reuse it::
         with run_fake_openai() as server:
             yield server           # server.base_url, server.faults, server.stats()
 
-Importing this module imports starlette and uvicorn (dev dependencies); the plugin
-itself never imports it.
+Importing this module imports starlette and uvicorn (``pip install
+'tunewise-openai[fake]'``; tunewise's dev dependencies have them); the plugin itself
+never imports it.
 """
 
-from tunewise_openai.fake._app import FakeOpenAI
-from tunewise_openai.fake._faults import ALL_FAULTS, FaultKind, Faults
-from tunewise_openai.fake._server import FakeServer, main, run_fake_openai
+import importlib.util
+
+_missing = [name for name in ("starlette", "uvicorn") if importlib.util.find_spec(name) is None]
+if _missing:
+    raise ImportError(f"tunewise_openai.fake needs {' and '.join(_missing)}: pip install 'tunewise-openai[fake]'")
+
+from tunewise_openai.fake._app import FakeOpenAI  # noqa: E402 - after the friendly check above
+from tunewise_openai.fake._faults import ALL_FAULTS, FaultKind, Faults  # noqa: E402
+from tunewise_openai.fake._server import FakeServer, main, run_fake_openai  # noqa: E402
 
 __all__ = ["ALL_FAULTS", "FakeOpenAI", "FakeServer", "FaultKind", "Faults", "main", "run_fake_openai"]
