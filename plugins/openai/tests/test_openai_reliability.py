@@ -155,8 +155,7 @@ async def test_requests_per_period_limit() -> None:
     throttle = Throttle(rpm=10, tpm=None, max_concurrency=None, period=0.5)
     started = time.perf_counter()
     for _ in range(20):
-        async with throttle.slot():
-            pass
+        await throttle.admit()
     assert time.perf_counter() - started >= 0.4  # the second 10 wait for the bucket to drain
 
 
@@ -164,8 +163,7 @@ async def test_tokens_per_period_limit() -> None:
     throttle = Throttle(rpm=None, tpm=100, max_concurrency=None, period=0.5)
     started = time.perf_counter()
     for _ in range(4):
-        async with throttle.slot(tokens=50):
-            pass
+        await throttle.admit(tokens=50)
     assert time.perf_counter() - started >= 0.2
 
 
@@ -187,3 +185,22 @@ async def test_key_never_shows_in_errors_logs_or_reprs(
             await provider.chat(ask("hi"))
     assert "retry 1" in caplog.text
     assert SECRET not in caplog.text and wrong not in caplog.text
+
+
+async def test_open_streams_count_against_the_concurrency_cap(provider_factory: Any) -> None:
+    open_now, most = 0, 0
+
+    async def read_slowly(provider: Any, i: int) -> None:
+        nonlocal open_now, most
+        counted = False
+        async for _ in provider.stream(ask(f"a slow reader number {i}")):
+            if not counted:
+                open_now, counted = open_now + 1, True
+                most = max(most, open_now)
+            await anyio.sleep(0.01)
+        open_now -= 1
+
+    async with provider_factory(max_concurrency=2) as provider, anyio.create_task_group() as tg:
+        for i in range(6):
+            tg.start_soon(read_slowly, provider, i)
+    assert most == 2

@@ -8,6 +8,7 @@ connections, malformed answers); everything else fails on the first attempt.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import random
@@ -154,7 +155,8 @@ class HTTPClient:
         tokens = estimate_tokens(json) if self._throttle.active else 1
         async for attempt in self.retrying(attempts=None if retry else 1):
             with attempt:
-                async with self._throttle.slot(tokens):
+                await self._throttle.admit(tokens)
+                async with self._throttle.slot():
                     shard = self._pick()
                     self._load[shard] += 1
                     try:
@@ -184,23 +186,30 @@ class HTTPClient:
     def json_parser(self, action: str) -> Callable[[httpx.Response], Any]:
         return lambda response: json_body(response, provider=self.provider, action=action)
 
+    def stream_slot(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """A concurrency slot held for a whole stream (opening, retries and reading)."""
+        return self._throttle.slot()
+
     async def open_stream(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        """POST and return the open streaming response once it answered 2xx (retrying until then)."""
+        """POST and return the open streaming response once it answered 2xx (retrying until then).
+
+        The caller holds :meth:`stream_slot` around opening and reading the stream.
+        """
         action = f"POST {path}"
         tokens = estimate_tokens(body) if self._throttle.active else 1
         async for attempt in self.retrying():
             with attempt:
-                async with self._throttle.slot(tokens):
-                    shard = self._pick()
-                    client = self._clients[shard]
-                    request = client.build_request("POST", path, json=body, headers={"Accept": "text/event-stream"})
-                    self._load[shard] += 1
-                    try:
-                        response = await client.send(request, stream=True)
-                    except httpx.TransportError as exc:
-                        raise error_from_transport(exc, provider=self.provider, action=action) from None
-                    finally:
-                        self._load[shard] -= 1
+                await self._throttle.admit(tokens)
+                shard = self._pick()
+                client = self._clients[shard]
+                request = client.build_request("POST", path, json=body, headers={"Accept": "text/event-stream"})
+                self._load[shard] += 1
+                try:
+                    response = await client.send(request, stream=True)
+                except httpx.TransportError as exc:
+                    raise error_from_transport(exc, provider=self.provider, action=action) from None
+                finally:
+                    self._load[shard] -= 1
                 if response.status_code >= 300:
                     try:
                         content = await response.aread()

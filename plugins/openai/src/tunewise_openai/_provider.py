@@ -137,20 +137,21 @@ class OpenAIProvider(BaseProvider):
         """
         body = self._body(request, stream=True)
         attempt = 0
-        while True:
-            response = await self._http.open_stream("chat/completions", body)
-            yielded = False
-            try:
-                async for chunk in iter_chunks(response, provider=self.name):
-                    yielded = True
-                    yield chunk
-                return
-            except StreamInterruptedError as exc:
-                attempt += 1
-                if yielded or attempt > self.options.max_retries:
-                    raise
-                log.info("stream cut off before its first chunk, retry %d: %s", attempt, exc)
-                await anyio.sleep(self._http.backoff(attempt))
+        async with self._http.stream_slot():  # a stream counts against max_concurrency until it ends
+            while True:
+                response = await self._http.open_stream("chat/completions", body)
+                yielded = False
+                try:
+                    async for chunk in iter_chunks(response, provider=self.name):
+                        yielded = True
+                        yield chunk
+                    return
+                except StreamInterruptedError as exc:
+                    attempt += 1
+                    if yielded or attempt > self.options.max_retries:
+                        raise
+                    log.info("stream cut off before its first chunk, retry %d: %s", attempt, exc)
+                    await anyio.sleep(self._http.backoff(attempt))
 
     # -- the rest of the API --------------------------------------------------------------------
 

@@ -46,13 +46,16 @@ class Throttle:
     def active(self) -> bool:
         return self._rpm is not None or self._tpm is not None or self._slots is not None
 
-    @contextlib.asynccontextmanager
-    async def slot(self, tokens: int = 1) -> AsyncIterator[None]:
-        """Wait for room, then hold one concurrency slot for the ``async with`` block."""
+    async def admit(self, tokens: int = 1) -> None:
+        """Wait until one more request of ``tokens`` tokens fits the per-minute limits."""
         if self._rpm is not None:
             await self._rpm.acquire()
         if self._tpm is not None:
             await self._tpm.acquire(min(tokens, self._tpm_max))
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the ``max_concurrency`` slots for the ``async with`` block."""
         if self._slots is None:
             yield
             return
