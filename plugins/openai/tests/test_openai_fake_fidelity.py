@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import openai
 import pytest
 from pydantic import BaseModel
@@ -116,3 +117,49 @@ def test_files_fine_tuning_and_batches(client: openai.OpenAI) -> None:
     assert output["response"]["body"]["choices"][0]["message"]["content"] == "You said: batch me"
     assert client.files.delete(batch_file.id).deleted is True
     assert next(m.id for m in client.models.list()) == "gpt-4o-mini"
+
+
+def test_raw_answers_validate_strictly_against_the_official_types(fake: FakeServer) -> None:
+    """The client above builds its objects without validation; here every raw answer must validate."""
+    from openai.types import Batch, CreateEmbeddingResponse, FileDeleted, FileObject, Model
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+    from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
+
+    headers = {"Authorization": f"Bearer {SECRET}"}
+    with httpx.Client(base_url=fake.base_url + "/", headers=headers, timeout=5) as http:
+        chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "validate me"}]}
+        ChatCompletion.model_validate(http.post("chat/completions", json=chat).json(), strict=False)
+        with http.stream(
+            "POST", "chat/completions", json={**chat, "stream": True, "stream_options": {"include_usage": True}}
+        ) as stream:
+            events = [line[6:] for line in stream.iter_lines() if line.startswith("data: ")]
+        assert events[-1] == "[DONE]"
+        for event in events[:-1]:
+            ChatCompletionChunk.model_validate_json(event)
+        embedded = http.post("embeddings", json={"model": "text-embedding-3-small", "input": ["a"], "dimensions": 4})
+        CreateEmbeddingResponse.model_validate(embedded.json())
+        line = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+        uploaded = http.post(
+            "files", files={"file": ("t.jsonl", json.dumps(line).encode())}, data={"purpose": "fine-tune"}
+        ).json()
+        FileObject.model_validate(uploaded)
+        job = http.post("fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": uploaded["id"]}).json()
+        while job["status"] not in ("succeeded", "failed", "cancelled"):
+            job = http.get(f"fine_tuning/jobs/{job['id']}").json()
+            FineTuningJob.model_validate(job)
+        for event in http.get(f"fine_tuning/jobs/{job['id']}/events").json()["data"]:
+            FineTuningJobEvent.model_validate(event)
+        request = {"custom_id": "x", "method": "POST", "url": "/v1/chat/completions", "body": chat}
+        source = http.post(
+            "files", files={"file": ("b.jsonl", json.dumps(request).encode())}, data={"purpose": "batch"}
+        ).json()
+        batch = http.post(
+            "batches",
+            json={"input_file_id": source["id"], "endpoint": "/v1/chat/completions", "completion_window": "24h"},
+        ).json()
+        while batch["status"] != "completed":
+            batch = http.get(f"batches/{batch['id']}").json()
+            Batch.model_validate(batch)
+        FileDeleted.model_validate(http.delete(f"files/{source['id']}").json())
+        for model in http.get("models").json()["data"]:
+            Model.model_validate(model)
