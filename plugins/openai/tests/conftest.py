@@ -10,6 +10,7 @@ import pytest
 
 from tunewise_openai import OpenAIProvider
 from tunewise_openai.fake import FakeServer, run_fake_openai
+from tunewise_openai.fake.pytest_plugin import fake_openai, fake_openai_server  # noqa: F401 - fixtures for reuse
 
 SECRET = "sk-test-4f9c2b7e1d8a6035aa11bb22cc33dd44"
 FAST: dict[str, Any] = {

@@ -7,6 +7,9 @@ import subprocess
 import sys
 
 import httpx
+import pytest
+
+from tunewise_openai.fake import FakeServer
 
 
 def test_fake_server_process_with_faults_switched_over_http() -> None:
@@ -32,3 +35,13 @@ def test_fake_server_process_with_faults_switched_over_http() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.anyio
+async def test_the_reusable_fixture_serves_without_a_key(fake_openai: FakeServer) -> None:
+    from tunewise import ChatRequest, Message
+    from tunewise_openai import OpenAIProvider
+
+    async with OpenAIProvider(base_url=fake_openai.base_url) as provider:
+        answer = await provider.chat(ChatRequest(model="gpt-4o-mini", messages=(Message.user("no key here"),)))
+    assert answer.text == "You said: no key here" and fake_openai.stats()["completions_served"] == 1
