@@ -95,3 +95,11 @@ async def test_lost_answer_to_create_does_not_start_a_second_batch(provider_fact
         batch = await provider.batches.submit([ask("only once")])
     assert fake.faults.injected == {"lost": 1}
     assert fake.stats()["batches"] == 1 and batch["id"] in fake.fake.state.batches
+
+
+async def test_wait_keeps_polling_through_transient_errors(provider_factory: Any, fake: FakeServer) -> None:
+    async with provider_factory(max_retries=0) as provider:
+        batch = await provider.batches.submit([ask("patience")])
+        fake.faults.configure(rate=0.5, seed=1, kinds=("server_error",), paths=(f"/v1/batches/{batch['id']}",))
+        done = await provider.batches.wait(batch["id"], poll_interval=0)
+    assert done["status"] == "completed" and fake.faults.injected["server_error"] >= 1

@@ -184,11 +184,21 @@ class Batches:
     async def wait(
         self, batch_id: str, *, poll_interval: float | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
-        """Poll until the batch ends (completed, failed, expired or cancelled)."""
+        """Poll until the batch ends (completed, failed, expired or cancelled).
+
+        A poll that fails with a retryable error (after the client's own retries) is
+        logged and polled again.
+        """
         interval = self.poll_interval if poll_interval is None else poll_interval
         deadline = None if timeout is None else time.monotonic() + timeout
+        batch: dict[str, Any] = {"id": batch_id, "status": "unknown"}
         while True:
-            batch = await self.retrieve(batch_id)
+            try:
+                batch = await self.retrieve(batch_id)
+            except ProviderError as exc:
+                if not exc.retryable:
+                    raise
+                log.warning("batch %s: poll failed, trying again: %s", batch_id, exc)
             if batch.get("status") in TERMINAL:
                 return batch
             if deadline is not None and time.monotonic() + interval > deadline:
