@@ -97,8 +97,10 @@ def lookup(text: str) -> str | None:
 class World:
     """The script: base model answers wrong, the optimizer writes instructions, fine-tuned models answer right."""
 
-    def __init__(self, log: Path | None = None) -> None:
+    def __init__(self, log: Path | None = None, *, needs_context: bool = False, first_round: int = 1) -> None:
         self.log = log
+        self.first_round = first_round
+        self.needs_context = needs_context
         self.calls: list[str] = []
 
     def __call__(self, request: ChatRequest) -> str:
@@ -109,12 +111,15 @@ class World:
             with self.log.open("a") as handle:
                 handle.write(kind + "\n")
         if kind == "writer":
-            round_no = sum(1 for c in self.calls if c == "writer")
+            round_no = self.first_round - 1 + sum(1 for c in self.calls if c == "writer")
             return (
                 f"<instruction>Reply with the code of the item, round {round_no} A.</instruction>\n"
                 f"<instruction>Give only the item code, nothing else, round {round_no} B.</instruction>"
             )
         if kind == "ft":
+            text = " ".join(m.content or "" for m in request.messages)
+            if self.needs_context and "seven times the item number" not in text:
+                return "unknown"  # this fine-tune only knows the codes when the knowledge base is in the prompt
             user = [m.content or "" for m in request.messages if m.role == "user"][-1]
             return lookup(user) or "unknown"
         return "I am not sure."

@@ -65,6 +65,23 @@ async def test_prompting_fails_and_the_fine_tune_is_chosen(tmp_path: Path) -> No
 
 
 @pytest.mark.anyio
+async def test_when_the_fine_tune_needs_the_knowledge_base_rag_plus_fine_tune_is_chosen(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path)
+    script = world.World(needs_context=True)
+    provider = world.WorldProvider(script, tmp_path / "jobs.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcome = await run_ladder(config, providers={"scripted": provider})
+    state = outcome.state
+    assert state.results["fine_tune"].status == "below_target" and state.results["fine_tune"].mean == 0.0
+    rag = state.results["rag_fine_tuned"]
+    assert rag.status == "passed" and rag.mean == 1.0
+    assert rag.model == state.results["fine_tune"].model  # the same trained model, now grounded
+    assert outcome.recommendation().chosen == "rag_fine_tuned" and state.skipped == {}
+    assert len(json.loads((tmp_path / "jobs.json").read_text())) == 1  # one job serves both rungs
+
+
+@pytest.mark.anyio
 async def test_a_known_price_gives_costs_and_break_even(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     prices = {
         "scripted:base": {
@@ -210,3 +227,53 @@ async def test_a_changed_config_does_not_mix_with_an_old_output_folder(tmp_path:
     config.write_text(config.read_text().replace("threshold = 0.8", "threshold = 0.5"))
     with pytest.raises(ConfigError, match="different config"):
         await run_ladder(config, providers={"scripted": provider})
+
+
+def test_the_support_bot_ladder_is_valid_and_its_whole_climb_fits_its_budget(tmp_path: Path) -> None:
+    from tunewise.ladder import Ladder
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "support-bot" / "ladder.toml"
+    config = load_ladder_config(example, out=tmp_path / "out")
+    assert config.system_prompt and config.retrieval.knowledge_base is not None
+    ladder = Ladder(config)
+    assert (len(ladder.train), len(ladder.dev), len(ladder.test)) == (174, 20, 65)
+    estimates = {rung: ladder.estimate(rung) for rung in config.rungs}
+    assert all(e.dollars is not None and e.dollars > 0 for e in estimates.values()), estimates
+    assert config.budget.max_dollars is not None
+    assert sum(e.dollars or 0 for e in estimates.values()) < config.budget.max_dollars
+    # the fine-tune is the expensive step: training dominates its estimate
+    assert (estimates["fine_tune"].dollars or 0) > (estimates["zero_shot"].dollars or 0) * 5
+
+
+@pytest.mark.anyio
+async def test_an_interrupted_instruction_search_resumes_without_rewriting_or_rescoring(tmp_path: Path) -> None:
+    from tunewise import BadRequestError
+
+    config = world.write_world(tmp_path)
+    script = world.World()
+
+    def failing_second_round(request: world.ChatRequest) -> str:  # type: ignore[name-defined]
+        if world.OPTIMIZER_MARK in (request.messages[0].content or "") and script.calls.count("writer") == 1:
+            raise BadRequestError("the optimizer model went away", provider="scripted")
+        return str(script(request))
+
+    provider = world.WorldProvider(script, tmp_path / "jobs.json")
+    provider._handler = failing_second_round
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(BadRequestError):
+            await run_ladder(config, providers={"scripted": provider})
+        first = list(script.calls)
+        state = json.loads((tmp_path / "ladder-out" / "state.json").read_text())
+        assert set(state["results"]) == {"zero_shot", "few_shot"}
+        assert [c["round"] for c in state["candidates"]] == [0, 1, 1]  # round 1 written and scored, round 2 not
+        assert all(c["dev_score"] is not None for c in state["candidates"])
+
+        resumed = world.World(first_round=2)
+        again = world.WorldProvider(resumed, tmp_path / "jobs.json")
+        outcome = await run_ladder(config, providers={"scripted": again})
+    assert first.count("writer") == 1
+    assert resumed.calls.count("writer") == 1  # only round 2 is written
+    # base calls: 2 new candidates x 8 dev cases, then 20 test cases; nothing of round 0/1 again
+    assert resumed.calls.count("base") == 2 * 8 + 20
+    assert outcome.recommendation().chosen == "fine_tune"
