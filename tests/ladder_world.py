@@ -141,6 +141,8 @@ class DiskJob:
 
     @property
     def status(self) -> FineTuneStatus:
+        if self._id in self.tuner.failing:
+            return "failed"
         release = self.tuner.release
         return "succeeded" if release is None or release.exists() else "running"
 
@@ -152,7 +154,7 @@ class DiskJob:
 
     @property
     def error(self) -> str | None:
-        return None
+        return "training diverged" if self._id in self.tuner.failing else None
 
     async def refresh(self) -> FineTuneStatus:
         return self.status
@@ -162,8 +164,10 @@ class DiskJob:
 
     async def wait(self, *, poll_interval: float = 0.05, timeout: float | None = None) -> ModelRef:
         with anyio.fail_after(timeout):
-            while await self.refresh() != "succeeded":
+            while await self.refresh() not in ("succeeded", "failed"):
                 await anyio.sleep(poll_interval)
+        if self.status == "failed":
+            raise FineTuneError(f"job {self._id} failed: {self.error}")
         model = self.model
         if model is None:
             raise FineTuneError(f"job {self._id} failed")
@@ -174,8 +178,8 @@ class DiskJob:
 
 
 class DiskTuner:
-    def __init__(self, file: Path, release: Path | None) -> None:
-        self.file, self.release = file, release
+    def __init__(self, file: Path, release: Path | None, failing: tuple[str, ...] = ()) -> None:
+        self.file, self.release, self.failing = file, release, failing
 
     def _jobs(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.file.read_text()) if self.file.exists() else {}
@@ -201,9 +205,9 @@ class DiskTuner:
 class WorldProvider(ScriptedProvider):
     """The scripted provider with a fine-tuner that survives a restart of the process."""
 
-    def __init__(self, world: World, jobs: Path, release: Path | None = None) -> None:
+    def __init__(self, world: World, jobs: Path, release: Path | None = None, failing: tuple[str, ...] = ()) -> None:
         super().__init__(world, name="scripted")
-        self.tuner = DiskTuner(jobs, release)
+        self.tuner = DiskTuner(jobs, release, failing)
 
     def fine_tuner(self) -> DiskTuner:  # type: ignore[override]
         return self.tuner

@@ -12,6 +12,7 @@ from types import ModuleType
 import pytest
 
 from tunewise import ConfigError
+from tunewise.costs import UnknownPriceWarning
 from tunewise.ladder import build_ladder_report, load_ladder_config, parse_candidates, run_ladder
 
 
@@ -223,7 +224,9 @@ async def test_a_changed_config_does_not_mix_with_an_old_output_folder(tmp_path:
     config = world.write_world(tmp_path)
     provider = world.WorldProvider(world.World(), tmp_path / "jobs.json")
     config.write_text(config.read_text().replace("rungs = [", 'rungs = ["zero_shot"]\n#'))
-    await run_ladder(config, providers={"scripted": provider})
+    with pytest.warns(UnknownPriceWarning, match="scripted:base") as said:
+        await run_ladder(config, providers={"scripted": provider})
+    assert len([w for w in said if "scripted:base" in str(w.message)]) == 1  # once per model, not once per call
     config.write_text(config.read_text().replace("threshold = 0.8", "threshold = 0.5"))
     with pytest.raises(ConfigError, match="different config"):
         await run_ladder(config, providers={"scripted": provider})
@@ -277,3 +280,51 @@ async def test_an_interrupted_instruction_search_resumes_without_rewriting_or_re
     # base calls: 2 new candidates x 8 dev cases, then 20 test cases; nothing of round 0/1 again
     assert resumed.calls.count("base") == 2 * 8 + 20
     assert outcome.recommendation().chosen == "fine_tune"
+
+
+@pytest.mark.anyio
+async def test_rag_rung_on_a_hybrid_index_of_the_knowledge_base(tmp_path: Path) -> None:
+    pytest.importorskip("tunewise.retrieval", reason="the hybrid index comes with tunewise.retrieval")
+    config = world.write_world(tmp_path)
+    config.write_text(
+        config.read_text().replace('knowledge_base = "kb"', 'knowledge_base = "kb"\nretriever = "hybrid"')
+    )
+    provider = world.WorldProvider(world.World(needs_context=True), tmp_path / "jobs.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcome = await run_ladder(config, providers={"scripted": provider})
+    assert outcome.recommendation().chosen == "rag_fine_tuned"
+    assert (outcome.out / "index").is_dir()  # Chroma + BM25 built in the output folder
+
+
+def test_an_unknown_retriever_name_is_a_config_error(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path)
+    config.write_text(
+        config.read_text().replace('knowledge_base = "kb"', 'knowledge_base = "kb"\nretriever = "vector"')
+    )
+    with pytest.raises(ConfigError, match=r"ladder\.toml: retrieval\.retriever"):
+        load_ladder_config(config)
+
+
+@pytest.mark.anyio
+async def test_a_failed_fine_tune_is_reported_and_the_next_run_starts_a_new_job(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path)
+    script = world.World()
+    failing = world.WorldProvider(script, tmp_path / "jobs.json", failing=("ftjob-0001",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcome = await run_ladder(config, providers={"scripted": failing})
+        state = outcome.state
+        assert "fine_tune" not in state.results
+        assert state.skipped["fine_tune"].startswith("the fine-tune failed: job ftjob-0001 failed: training diverged")
+        assert state.skipped["rag_fine_tuned"] == "the fine-tune rung did not produce a model"
+        assert state.fine_tune is not None and state.fine_tune.status == "failed"
+        rec = outcome.recommendation()
+        assert rec.chosen is None and any("fine_tune was not run: the fine-tune failed" in r for r in rec.reasons)
+
+        calls = len(script.calls)
+        outcome = await run_ladder(config, providers={"scripted": world.WorldProvider(script, tmp_path / "jobs.json")})
+    assert outcome.state.fine_tune is not None
+    assert outcome.state.fine_tune.job_id == "ftjob-0002" and outcome.state.fine_tune.previous_jobs == ["ftjob-0001"]
+    assert outcome.recommendation().chosen == "fine_tune"
+    assert set(script.calls[calls:]) == {"ft"}  # the prompt rungs were not run again

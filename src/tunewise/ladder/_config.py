@@ -130,8 +130,9 @@ class RetrievalConfig(_Section):
 
     knowledge_base: Path | None = None
     """A folder of ``.md``/``.txt`` files or a JSONL file of ``{"id", "text", "source"}`` documents."""
-    retriever: str | dict[str, Any] = "memory"
-    """``"memory"`` (exact cosine over the knowledge base), or a ``{type = ..., ...}`` table of a registered kind."""
+    retriever: Literal["memory", "hybrid", "dense", "bm25"] | dict[str, Any] = "memory"
+    """``"memory"`` (exact cosine over the knowledge base); ``"hybrid"``, ``"dense"`` or ``"bm25"`` (a
+    ``tunewise.retrieval`` index of it); or a ``{type = ..., ...}`` table of a registered retriever kind."""
     embedder: str = "hashing"
     k: int = Field(default=4, ge=1, le=50)
     threshold: float = 0.2
@@ -174,7 +175,7 @@ class LadderConfig(_Section):
         if "rag_fine_tuned" in self.rungs:
             if "fine_tune" not in self.rungs:
                 raise ValueError("rungs: rag_fine_tuned uses the fine_tune rung's model; list fine_tune too")
-            if self.retrieval.retriever == "memory" and self.retrieval.knowledge_base is None:
+            if isinstance(self.retrieval.retriever, str) and self.retrieval.knowledge_base is None:
                 raise ValueError("retrieval.knowledge_base: the rag_fine_tuned rung needs a knowledge base")
         if self.prompt.system is not None and self.prompt.system_file is not None:
             raise ValueError("prompt: give system or system_file, not both")

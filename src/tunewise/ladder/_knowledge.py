@@ -37,11 +37,21 @@ def read_knowledge_base(path: Path) -> list[dict[str, Any]]:
     return read_jsonl(path)
 
 
-def build_retriever(config: LadderConfig, registry: Registry | None, embedder: Embedder) -> Retriever:
-    """``retriever = "memory"``: exact cosine over the knowledge base; a table: any registered kind.
+INDEX_KINDS = ("hybrid", "dense", "bm25")
+"""Retrievers served by ``tunewise.retrieval``'s ``Index`` (Chroma + BM25), built in the ladder's output folder."""
 
-    A table without ``documents`` gets the knowledge base's path, so ``{type = "hybrid"}``
-    (from ``tunewise.retrieval``) indexes the same documents.
+
+async def build_retriever(config: LadderConfig, registry: Registry | None, embedder: Embedder) -> Retriever:
+    """The RAG rung's retriever over the knowledge base.
+
+    - ``"memory"``: exact cosine over the documents (``tunewise.testing.InMemoryRetriever``);
+    - ``"hybrid"``, ``"dense"``, ``"bm25"``: a ``tunewise.retrieval.Index`` (Chroma + BM25,
+      chunked) built once in ``<out>/index`` from the knowledge base; re-running adds nothing
+      for unchanged files. ``retrieval.embedder`` is ``hashing`` or a spec the index knows,
+      such as ``sentence-transformers:all-MiniLM-L6-v2``;
+    - a ``{type = ..., ...}`` table: any retriever kind registered with
+      ``tunewise.strategies.register_retriever``; it gets ``documents = <knowledge base>``
+      unless it names its own.
     """
     from tunewise.strategies._factory import BuildContext
     from tunewise.testing._retriever import InMemoryRetriever
@@ -51,8 +61,31 @@ def build_retriever(config: LadderConfig, registry: Registry | None, embedder: E
     if retrieval.retriever == "memory":
         assert retrieval.knowledge_base is not None
         return InMemoryRetriever(read_knowledge_base(retrieval.knowledge_base), embedder, name="knowledge_base")
+    if isinstance(retrieval.retriever, str) and retrieval.retriever in INDEX_KINDS:
+        return await _index_retriever(config, embedder, retrieval.retriever)
     context = BuildContext(registry=registry, base_dir=config.path.parent, embedders={"ladder": embedder})
     spec = retrieval.retriever
     if isinstance(spec, dict) and retrieval.knowledge_base is not None and "documents" not in spec:
         spec = {**spec, "documents": str(retrieval.knowledge_base)}
     return context.retriever(spec, where)
+
+
+async def _index_retriever(config: LadderConfig, embedder: Embedder, kind: str) -> Retriever:
+    import importlib
+
+    try:
+        retrieval_module: Any = importlib.import_module("tunewise.retrieval")
+    except ImportError as exc:
+        raise ConfigError(
+            f"{config.path}: retrieval.retriever = {kind!r} needs tunewise.retrieval and its extras "
+            f"(pip install 'tunewise[rag]'): {exc}"
+        ) from None
+    knowledge_base = config.retrieval.knowledge_base
+    assert knowledge_base is not None
+    spec = config.retrieval.embedder
+    index = retrieval_module.Index.open(
+        config.out / "index", "ladder-kb", embedder=embedder if spec.startswith("hashing") else spec
+    )
+    await index.add(knowledge_base)
+    retriever: Retriever = index.retriever(kind)
+    return retriever

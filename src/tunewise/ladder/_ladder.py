@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from tunewise.interfaces.provider import Provider
     from tunewise.interfaces.retriever import Retriever
     from tunewise.interfaces.strategy import Strategy
+    from tunewise.ladder._recommend import Recommendation
 
 STATE_FILE = "state.json"
 CONFIG_FILE = "config.json"
@@ -73,7 +74,8 @@ class LadderOutcome:
     def out(self) -> Path:
         return self.config.out
 
-    def recommendation(self) -> Any:
+    def recommendation(self) -> Recommendation:
+        """The decision with its reasons (see :func:`tunewise.ladder.recommend`)."""
         from tunewise.ladder._recommend import recommend
 
         return recommend(self.config, self.state)
@@ -111,6 +113,7 @@ class Ladder:
         self.state = LadderState.load(self.state_path, config.fingerprint())
         self._store: RunStore | None = None
         self._retriever: Retriever | None = None
+        self._pending: float | None = 0.0
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -134,7 +137,11 @@ class Ladder:
     def provider(self, prefix: str) -> Provider:
         if prefix in self._providers:
             return self._providers[prefix]
-        return self.model(f"{prefix}:x").provider
+        if self._registry is None:
+            from tunewise._registry import Registry
+
+            self._registry = Registry()
+        return self._registry.provider(prefix)
 
     def cost(self, ref: str, usage: Usage) -> float | None:
         """The evaluation cost function: the price catalog (with settings overrides); unknown said once per model."""
@@ -163,10 +170,15 @@ class Ladder:
         self.state.save(self.state_path)
 
     def budget_left(self) -> float | None:
+        """Dollars the rest of the ladder may spend: the limit less what finished rungs and this rung spent."""
         limit = self.config.budget.max_dollars
         if limit is None or self.state.spent is None:
             return None
-        return max(limit - self.state.spent, 0.0)
+        return max(limit - self.state.spent - (self._pending or 0.0), 0.0)
+
+    def pay(self, dollars: float | None) -> None:
+        """Count spending inside the running rung, so its next evaluation gets only what is left."""
+        self._pending = None if self._pending is None or dollars is None else self._pending + dollars
 
     # --- strategies --------------------------------------------------------------------
 
@@ -198,11 +210,11 @@ class Ladder:
             return SystemPrompt(base, system, name=name)
         return ZeroShot(base, name=name)
 
-    def retriever(self) -> Retriever:
+    async def retriever(self) -> Retriever:
         if self._retriever is None:
             from tunewise.ladder._knowledge import build_retriever
 
-            self._retriever = build_retriever(self.config, self._registry, self.embedder())
+            self._retriever = await build_retriever(self.config, self._registry, self.embedder())
         return self._retriever
 
     # --- evaluation --------------------------------------------------------------------
@@ -212,7 +224,7 @@ class Ladder:
         from tunewise.evaluation._runner import evaluate
 
         budget = self.budget_left()
-        await evaluate(
+        summary = await evaluate(
             [strategy],
             cases,
             [self.metric],
@@ -226,6 +238,7 @@ class Ladder:
             progress=self.progress,
             config={"ladder": self.state.fingerprint},
         )
+        self.pay(summary.cost)
         return self.store.results(run_id, strategy.name)
 
     def spend_of(self, results: Sequence[CaseResult]) -> tuple[float | None, int]:
@@ -452,6 +465,7 @@ class Ladder:
                     self.event(f"stopped: {why}")
                     break
                 self.state.skipped.pop(rung, None)
+                self._pending = 0.0
                 self.event(f"{rung}: starting (estimated {_dollars(estimate.dollars)}, {estimate.tokens:,} tokens)")
                 try:
                     result = await self.run_rung(rung)
@@ -547,6 +561,7 @@ class Ladder:
             writer = self.model(self.config.optimizer_model)
             response = await writer.chat([Message.system(system), Message.user(user)], temperature=opt.temperature)
             paid = self.cost(str(writer.ref), response.usage)
+            self.pay(paid)
             dollars = None if dollars is None or paid is None else dollars + paid
             tokens += (response.usage.prompt_tokens or 0) + (response.usage.completion_tokens or 0)
             written = parse_candidates(
@@ -617,7 +632,8 @@ class Ladder:
         base = ModelRef.parse(config.fine_tune_base)
         tuner = self.provider(base.prefix).fine_tuner()
         record = self.state.fine_tune
-        if record is None:
+        if record is None or record.status in ("failed", "cancelled"):
+            previous = [*record.previous_jobs, record.job_id] if record is not None else []
             rows = self.training_rows()
             if not rows:
                 raise ConfigError(f"{config.dataset.train}: no training example has a reference answer")
@@ -639,6 +655,7 @@ class Ladder:
                 training_file=str(file),
                 training_tokens=self.training_tokens(),
                 epochs=config.fine_tune.epochs,
+                previous_jobs=previous,
             )
             self.state.fine_tune = record
             self.save()
@@ -649,16 +666,23 @@ class Ladder:
         if record.model is None:
             try:
                 trained = await job.wait(poll_interval=config.fine_tune.poll_interval, timeout=config.fine_tune.timeout)
-            except TimeoutError:
+            except (TimeoutError, FineTuneError) as exc:
+                status = job.status
+                if status in ("failed", "cancelled"):
+                    record.status = status
+                    self.save()
+                    raise FineTuneError(
+                        f"job {record.job_id} {status}: {job.error or exc}; run the ladder again to start a new job"
+                    ) from None
                 raise FineTuneError(
-                    f"job {record.job_id} still {job.status} after {config.fine_tune.timeout:g}s; "
-                    "run the ladder again to keep waiting"
+                    f"job {record.job_id} still {status} after waiting; run the ladder again to keep waiting"
                 ) from None
             record.model = str(trained)
             record.status = "succeeded"
             self.save()
             self.event(f"fine_tune: job {record.job_id} succeeded: {record.model}")
         training = self.training_price(record.training_tokens * record.epochs)
+        self.pay(training)
         strategy = FineTuned(self.model(record.model), name="fine_tune")
         results = await self.evaluate(strategy, self.test, "ladder-fine_tune")
         notes = [
@@ -685,7 +709,7 @@ class Ladder:
         retrieval = self.config.retrieval
         strategy = RagFineTuned(
             self.model(record.model),
-            self.retriever(),
+            await self.retriever(),
             threshold=retrieval.threshold,
             on_low_relevance=retrieval.on_low_relevance,
             k=retrieval.k,

@@ -54,6 +54,9 @@ class FineTuneRecord(BaseModel):
     epochs: int
     model: str | None = None
     status: str = "started"
+    """``started``, ``succeeded``, or ``failed``/``cancelled`` (the next run starts a new job)."""
+    previous_jobs: list[str] = Field(default_factory=list)
+    """Jobs that failed before this one."""
 
 
 class Candidate(BaseModel):
