@@ -93,6 +93,11 @@ def test_bad_ratios_are_config_errors() -> None:
         split_sizes(10, {"train": 1.2, "test": -0.2})
 
 
+def test_split_names_must_be_file_names(write_jsonl: Callable[..., Path], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"split name '\.\./evil'"):
+        split(write_jsonl([_chat("x")]), tmp_path, ratios={"../evil": 1.0})
+
+
 def test_split_is_deterministic_exact_and_lossless(write_jsonl: Callable[..., Path], tmp_path: Path) -> None:
     source = write_jsonl([_chat(q) for q in QUESTIONS] + [_chat("same") for _ in range(3)])
     first = split(source, tmp_path / "a", seed=7)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from tunewise._errors import ConfigError
 from tunewise.data._jsonl import load_examples
 from tunewise.data._output import atomic_writer
 
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 DEFAULT_RATIOS: Mapping[str, float] = {"train": 0.8, "validation": 0.1, "test": 0.1}
 
 
@@ -70,6 +72,9 @@ def split(
     names = list(ratios)
     if len(names) > 255:
         raise ConfigError("at most 255 splits")
+    for name in names:
+        if not _NAME.fullmatch(name):
+            raise ConfigError(f"split name {name!r} must be letters, digits, '_', '-' or '.' (it names a file)")
     n = sum(1 for _ in load_examples(path))
     sizes = split_sizes(n, ratios)
     labels = bytearray()

@@ -66,22 +66,19 @@ def count_messages(messages: Sequence[Any], tokens: Callable[[str], int], *, too
         if not isinstance(message, Mapping):
             continue
         total += TOKENS_PER_MESSAGE
+        content = 0
         for key, value in message.items():
             if key == "content":
-                n = tokens(content_text(value))
-            elif key in ("tool_calls", "function_call"):
-                continue
+                content = tokens(value if isinstance(value, str) else content_text(value))
+                total += content
             elif isinstance(value, str):
-                n = tokens(value)
-                if key == "name":
-                    n += TOKENS_PER_NAME
-            else:
-                continue
-            total += n
-        calls = sum(tokens(t) for t in _call_texts(message))
+                total += tokens(value) + (TOKENS_PER_NAME if key == "name" else 0)
+        calls = (
+            sum(tokens(t) for t in _call_texts(message)) if "tool_calls" in message or "function_call" in message else 0
+        )
         total += calls
         if message.get("role") == "assistant":
-            assistant += tokens(content_text(message.get("content"))) + calls
+            assistant += content + calls
     if tools:
         total += tokens(json.dumps(tools, ensure_ascii=False, separators=(",", ":")))
     return total, assistant
@@ -138,7 +135,12 @@ class HuggingFaceCounter:
         directory = Path(path)
         if not directory.is_dir():
             raise ConfigError(f"tokenizer directory {str(directory)!r} does not exist")
-        from transformers import AutoTokenizer
+        try:
+            from transformers import AutoTokenizer
+        except ImportError:
+            raise ConfigError(
+                "counting with a Hugging Face tokenizer needs transformers (pip install tunewise-local)"
+            ) from None
 
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
