@@ -131,3 +131,19 @@ def test_split_dedup_leakage_convert(train: Path, tmp_path: Path) -> None:
         f"1 of 2 rows (csv) -> {tmp_path / 'faq.jsonl'}",
     ]
     assert run("convert", csv_file, "--out", tmp_path / "x.jsonl", "--map", "oops").returncode == 2
+
+
+def test_cli_and_import_stay_light() -> None:
+    code = (
+        "import json, sys\n"
+        "import tunewise\n"
+        "from tunewise.cli import app\n"
+        "heavy = ['tunewise.data', 'tiktoken', 'datasketch', 'numpy', 'transformers']\n"
+        "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert json.loads(out) == []
+    listing = subprocess.run([CLI, "data", "--help"], capture_output=True, text=True, timeout=60)
+    assert listing.returncode == 0
+    for command in ("validate", "stats", "split", "dedup", "leakage", "convert"):
+        assert command in listing.stdout

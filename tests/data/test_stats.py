@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tunewise.data import Histogram, analyze, billed_tokens, default_epochs, training_cost
+from tunewise.data import Histogram, analyze, billed_tokens, default_epochs, training_cost, training_token_limit
 
 
 def _chat(user: str, assistant: str, system: str | None = None) -> dict[str, Any]:
@@ -27,6 +27,17 @@ def _chat(user: str, assistant: str, system: str | None = None) -> dict[str, Any
 def test_default_epochs_follow_openais_rule(n: int, epochs: int) -> None:
     # 3 epochs unless n*3 < 100 (then 100 // n, at most 25) or n*3 > 25000 (then 25000 // n, at least 1)
     assert default_epochs(n) == epochs
+
+
+def test_training_token_limit_by_model(write_jsonl: Callable[..., Path]) -> None:
+    assert training_token_limit("gpt-4o-mini-2024-07-18") == 65_536
+    assert training_token_limit("openai:ft:gpt-4o-2024-08-06:org::x") == 65_536
+    assert training_token_limit("gpt-3.5-turbo-0125") == 16_385
+    assert training_token_limit("o3-mini") is None
+    path = write_jsonl([_chat("Hi", "Hello")] * 10)
+    assert analyze(path, model="gpt-4o-mini").max_tokens == 65_536
+    assert analyze(path, model="o4-mini").max_tokens == 16_385
+    assert analyze(path, model="gpt-4o-mini", max_tokens=100).max_tokens == 100
 
 
 def test_billed_tokens_cap_each_example_and_cost_scales() -> None:

@@ -36,7 +36,9 @@ TokenizerOpt = Annotated[
 ]
 MaxTokensOpt = Annotated[
     int | None,
-    typer.Option("--max-tokens", min=1, help="Per-example token limit of the target model [default: 16385]."),
+    typer.Option(
+        "--max-tokens", min=1, help="Per-example token limit [default: the model's published limit, else 16385]."
+    ),
 ]
 OnOpt = Annotated[
     str, typer.Option("--on", help="Compare on: prompt (user turns), conversation (user+assistant) or all.")

@@ -20,7 +20,13 @@ from tunewise.data._convert import ConvertReport, convert, detect_format
 from tunewise.data._dedup import DedupReport, Duplicate, dedup
 from tunewise.data._distribution import Histogram, Summary
 from tunewise.data._encodings import encoding_for_model, load_encoding
-from tunewise.data._estimate import DEFAULT_MAX_TOKENS, billed_tokens, default_epochs, training_cost
+from tunewise.data._estimate import (
+    DEFAULT_MAX_TOKENS,
+    billed_tokens,
+    default_epochs,
+    training_cost,
+    training_token_limit,
+)
 from tunewise.data._jsonl import Example, load_examples, read_jsonl
 from tunewise.data._leakage import Leak, LeakageReport, leakage
 from tunewise.data._problems import Problem, Severity
@@ -67,4 +73,5 @@ __all__ = [
     "split_sizes",
     "token_counter",
     "training_cost",
+    "training_token_limit",
 ]

@@ -14,7 +14,7 @@ from typing import Any
 
 from tunewise.data._checks import check_example
 from tunewise.data._distribution import Histogram, Summary
-from tunewise.data._estimate import DEFAULT_MAX_TOKENS, default_epochs, training_cost
+from tunewise.data._estimate import DEFAULT_MAX_TOKENS, default_epochs, training_cost, training_token_limit
 from tunewise.data._jsonl import DEFAULT_MAX_LINE_BYTES, read_jsonl
 from tunewise.data._problems import Problem
 from tunewise.data._tokens import TokenCounter, token_counter
@@ -124,8 +124,9 @@ def analyze(
         counter: a ready :class:`TokenCounter`; otherwise one is built from ``model``
             (an OpenAI model name picks its encoding), ``encoding`` (``cl100k_base`` or
             ``o200k_base``) or ``tokenizer`` (a local Hugging Face tokenizer directory).
-        max_tokens: the per-example token limit of the target model (default 16,385,
-            the cookbook's); longer examples are flagged and billed at the limit.
+        max_tokens: the per-example token limit of the target model; longer examples
+            are flagged and billed at the limit. By default the published limit of
+            ``model`` (65,536 for gpt-4o and gpt-4o-mini), else 16,385 (the cookbook's).
         epochs: the epochs you will set; ``None`` uses OpenAI's default rule.
         price_per_1m_training_tokens: when given, the report includes ``estimated_cost``.
         max_problems: how many problems to keep in the report (all are counted).
@@ -134,6 +135,8 @@ def analyze(
         DataError: only when the file cannot be opened at all.
     """
     tokens = counter if counter is not None else token_counter(model=model, encoding=encoding, tokenizer=tokenizer)
+    if max_tokens is None and model is not None:
+        max_tokens = training_token_limit(model)
     limit = DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
     name = str(path)
     report = DataReport(path=name, counter=tokens.name, max_tokens=limit)

@@ -18,6 +18,7 @@ ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function
 MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "function_call", "tool_calls", "tool_call_id"})
 EXAMPLE_KEYS = frozenset({"messages", "tools", "functions", "parallel_tool_calls"})
 _PART_TYPES = frozenset({"text", "image_url"})
+_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
 
 
 def _describe(value: Any) -> str:
@@ -87,6 +88,11 @@ def check_example(data: Any, *, path: str = "<data>", line: int | None = None) -
         return problems
     has_assistant = False
     for i, message in enumerate(messages):
+        if type(message) is dict and len(message) == 2:  # fast path: a plain {"role", "content"} text message
+            role, content = message.get("role"), message.get("content")
+            if type(role) is str and role in _PLAIN_ROLES and type(content) is str and content:
+                has_assistant = has_assistant or role == "assistant"
+                continue
         field = f"messages[{i}]"
         if not isinstance(message, dict):
             add("data_type", f"a message must be an object, got {_describe(message)}", field)

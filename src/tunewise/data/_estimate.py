@@ -16,6 +16,22 @@ MIN_DEFAULT_EPOCHS = 1
 MAX_DEFAULT_EPOCHS = 25
 #: The cookbook's per-example limit (gpt-3.5-turbo's context); pass the target model's own limit where it differs.
 DEFAULT_MAX_TOKENS = 16_385
+#: Training-example context lengths OpenAI publishes, by model-name prefix (first match wins).
+TRAINING_TOKEN_LIMITS: tuple[tuple[str, int], ...] = (
+    ("gpt-4o-mini", 65_536),
+    ("gpt-4o", 65_536),
+    ("gpt-3.5-turbo", 16_385),
+)
+
+
+def training_token_limit(model: str) -> int | None:
+    """The per-example token limit for fine-tuning ``model``, where OpenAI publishes one; else ``None``."""
+    name = model.split(":", 1)[1] if model.startswith("openai:") else model
+    name = name.removeprefix("ft:")
+    for prefix, limit in TRAINING_TOKEN_LIMITS:
+        if name.startswith(prefix):
+            return limit
+    return None
 
 
 def default_epochs(n_examples: int) -> int:

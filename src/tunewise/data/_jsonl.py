@@ -145,7 +145,7 @@ def _lines(handle: IO[bytes], name: str, max_line_bytes: int) -> Iterator[Exampl
                     number,
                 )
                 continue
-            if not text.strip():
+            if not text or text.isspace():
                 yield Problem("blank_line", "blank line", name, number, severity="warning")
                 continue
             try:
