@@ -196,6 +196,9 @@ def test_file_level_failures_are_one_clear_line(tmp_path: Path) -> None:
     assert _raw(tmp_path, b"PK\x03\x04\x00\x00garbage\n" + GOOD + b"\n") == [
         f"{p}:1: NUL byte at column 5: binary data, not JSON text [binary_data]"
     ]
+    assert _raw(tmp_path, (GOOD.decode() + "\n").encode("utf-16") * 3) == [
+        f"{p}:1: file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8 [invalid_utf8]"
+    ]
     assert _raw(tmp_path, GOOD + b"\n\n" + GOOD + b"\n") == [f"{p}:2: warning: blank line [blank_line]"]
     assert _raw(tmp_path, b'{"messages": NaN}\n') == [f"{p}:1: NaN is not valid JSON [invalid_json]"]
     assert _raw(tmp_path, b"[" * 100_000 + b"\n") == [f"{p}:1: JSON nested too deeply to read [invalid_json]"]

@@ -89,6 +89,7 @@ def dedup(
         path=str(path), out=None if out is None else str(out), on=on, threshold=threshold if near else None
     )
     seen: dict[bytes, int] = {}
+    kept_at: list[int] = []  # index slot -> line
 
     def kept_lines() -> Any:
         for example in load_examples(path):
@@ -104,10 +105,11 @@ def dedup(
                     signature = index.sign(text)
                     found = index.matches(signature)
                     if found:
-                        kept, similarity = found[0]
-                        report.duplicates.append(Duplicate(example.line, kept, "near", similarity))
+                        slot, similarity = found[0]
+                        report.duplicates.append(Duplicate(example.line, kept_at[slot], "near", similarity))
                         continue
-                    index.add(example.line, signature)
+                    index.add(signature)
+                    kept_at.append(example.line)
                 seen[key] = example.line
             report.n_kept += 1
             yield example.text

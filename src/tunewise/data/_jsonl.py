@@ -124,6 +124,14 @@ def _lines(handle: IO[bytes], name: str, max_line_bytes: int) -> Iterator[Exampl
                     number,
                 )
                 continue
+            if number == 1 and raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+                yield Problem(
+                    "invalid_utf8",
+                    "file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8",
+                    name,
+                    1,
+                )
+                return
             ends_with_newline = raw.endswith(b"\n")
             raw = raw.rstrip(b"\r\n")
             if number == 1 and raw.startswith(_BOM):

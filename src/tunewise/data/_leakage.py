@@ -132,7 +132,7 @@ def leakage(
                     other, line = where[slot]
                     if other != file_index and other not in partners:
                         partners[other] = (line, "near", similarity)
-                index.add(len(where), signature)
+                index.add(signature)
                 where.append((file_index, example.line))
             leaked += bool(partners)
             for other, (line, kind, similarity) in sorted(partners.items()):

@@ -70,31 +70,26 @@ def shingles(normalized: str, k: int = SHINGLE_CHARS) -> set[bytes]:
 
 
 class MinHasher:
-    """Builds MinHash signatures with fixed permutations and a fast, stable hash (CRC-32).
+    """Builds MinHash signatures (uint32 arrays) with datasketch, using a fast, stable hash (CRC-32).
 
     CRC-32 instead of datasketch's default SHA-1 keeps signatures identical across runs
-    and processes while hashing shingles several times faster.
+    and processes while hashing shingles several times faster. One ``MinHash`` object is
+    reused so its permutations are not rebuilt per text.
     """
 
     def __init__(self, num_perm: int = 128, seed: int = 1) -> None:
         from datasketch import MinHash
 
-        self._minhash = MinHash
         self.num_perm = num_perm
-        self.seed = seed
-        self._permutations = MinHash(num_perm=num_perm, seed=seed, hashfunc=zlib.crc32).permutations
+        self.probe = MinHash(num_perm=num_perm, seed=seed, hashfunc=zlib.crc32, scheme="affine32")
+        self._empty = self.probe.hashvalues.copy()
 
-    def signature(self, normalized: str) -> Any:
-        """A datasketch ``MinHash`` of the text's shingles."""
-        m = self._minhash(
-            num_perm=self.num_perm,
-            seed=self.seed,
-            hashfunc=zlib.crc32,
-            permutations=self._permutations,
-            scheme="affine32",
-        )
-        m.update_batch(shingles(normalized))
-        return m
+    def signature(self, normalized: str) -> np.ndarray[Any, Any]:
+        """The MinHash signature of the text's shingles."""
+        self.probe.hashvalues = self._empty.copy()
+        self.probe.update_batch(shingles(normalized))
+        signature: np.ndarray[Any, Any] = self.probe.hashvalues
+        return signature
 
 
 def estimated_jaccard(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float:
@@ -103,7 +98,11 @@ def estimated_jaccard(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float
 
 
 class NearIndex:
-    """An LSH index of signatures keyed by int: which stored texts are at least ``threshold`` similar?"""
+    """An LSH index of signatures: which stored texts are at least ``threshold`` similar to this one?
+
+    Entries get dense integer slots in insertion order; signatures live in one array so
+    candidates from the LSH are verified in a single vectorized comparison.
+    """
 
     def __init__(self, threshold: float = 0.8, num_perm: int = 128) -> None:
         if not 0.0 < threshold <= 1.0:
@@ -113,21 +112,31 @@ class NearIndex:
         self.threshold = threshold
         self.hasher = MinHasher(num_perm)
         self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self._signatures: dict[int, np.ndarray[Any, Any]] = {}
+        self._signatures = np.empty((1024, num_perm), dtype=self.hasher.probe.hashvalues.dtype)
+        self.size = 0
 
-    def sign(self, normalized: str) -> Any:
+    def sign(self, normalized: str) -> np.ndarray[Any, Any]:
         return self.hasher.signature(normalized)
 
-    def add(self, key: int, signature: Any) -> None:
-        self._lsh.insert(key, signature, check_duplication=False)
-        self._signatures[key] = signature.hashvalues
+    def add(self, signature: np.ndarray[Any, Any]) -> int:
+        """Store a signature; returns its slot."""
+        slot = self.size
+        if slot == len(self._signatures):
+            self._signatures = np.concatenate([self._signatures, np.empty_like(self._signatures)])
+        self._signatures[slot] = signature
+        self.hasher.probe.hashvalues = signature
+        self._lsh.insert(slot, self.hasher.probe, check_duplication=False)
+        self.size += 1
+        return slot
 
-    def matches(self, signature: Any) -> list[tuple[int, float]]:
-        """Stored keys whose estimated Jaccard similarity reaches the threshold, most similar first."""
-        found = []
-        for key in self._lsh.query(signature):
-            similarity = estimated_jaccard(signature.hashvalues, self._signatures[key])
-            if similarity >= self.threshold:
-                found.append((key, similarity))
+    def matches(self, signature: np.ndarray[Any, Any]) -> list[tuple[int, float]]:
+        """Stored slots whose estimated Jaccard similarity reaches the threshold, most similar first."""
+        self.hasher.probe.hashvalues = signature
+        candidates = np.fromiter(self._lsh.query(self.hasher.probe), dtype=np.int64)
+        if not len(candidates):
+            return []
+        similarity = np.count_nonzero(self._signatures[candidates] == signature, axis=1) / len(signature)
+        keep = similarity >= self.threshold
+        found = [(int(slot), float(sim)) for slot, sim in zip(candidates[keep], similarity[keep], strict=True)]
         found.sort(key=lambda pair: (-pair[1], pair[0]))
         return found
