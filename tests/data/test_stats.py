@@ -108,3 +108,17 @@ def test_report_keeps_a_bounded_number_of_problems(write_jsonl: Callable[..., Pa
     report = analyze(write_jsonl([{"messages": []}] * 500), max_problems=20)
     assert len(report.problems) == 20 and report.n_problems == 500
     assert report.format_errors == {"missing_messages_list": 500}
+
+
+def test_examples_in_memory_are_analyzed_like_a_file(write_jsonl: Callable[..., Path]) -> None:
+    rows: list[Any] = [_chat("Hi", "Hello")] * 12 + [{"messages": [{"role": "user", "content": "no answer"}]}]
+    from_file = analyze(write_jsonl(rows), encoding="cl100k_base")
+    in_memory = analyze(iter(rows), encoding="cl100k_base")
+    assert in_memory.to_dict() | {"path": None, "problems": None} == from_file.to_dict() | {
+        "path": None,
+        "problems": None,
+    }
+    assert [str(p) for p in in_memory.problems] == [
+        "<examples>:13: messages: example has no assistant message to learn from [example_missing_assistant_message]",
+        "<examples>: warning: 13 examples; OpenAI recommends at least 50 [few_examples]",
+    ]

@@ -8,6 +8,7 @@ all problems with file, line and field, and never raises on bad data.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from tunewise.data._checks import check_example
 from tunewise.data._distribution import Histogram, Summary
 from tunewise.data._estimate import DEFAULT_MAX_TOKENS, default_epochs, training_cost, training_token_limit
-from tunewise.data._jsonl import DEFAULT_MAX_LINE_BYTES, read_jsonl
+from tunewise.data._jsonl import DEFAULT_MAX_LINE_BYTES, Example, read_jsonl
 from tunewise.data._problems import Problem
 from tunewise.data._tokens import TokenCounter, token_counter
 
@@ -23,6 +24,8 @@ from tunewise.data._tokens import TokenCounter, token_counter
 MIN_EXAMPLES = 10
 #: Below this, OpenAI's guide expects little improvement; a warning.
 RECOMMENDED_MIN_EXAMPLES = 50
+#: The "file name" problems carry when examples come from memory.
+IN_MEMORY = "<examples>"
 
 
 @dataclass
@@ -105,7 +108,7 @@ class _Collector:
 
 
 def analyze(
-    path: str | Path,
+    path: str | Path | Iterable[Any],
     *,
     counter: TokenCounter | None = None,
     model: str | None = None,
@@ -120,7 +123,9 @@ def analyze(
     """Validate a chat fine-tuning file and estimate what training on it costs, in one streaming pass.
 
     Args:
-        path: the JSONL file (OpenAI chat fine-tuning format).
+        path: the JSONL file (OpenAI chat fine-tuning format), or examples already in
+            memory (an iterable of dicts; problems then name ``<examples>`` and the
+            1-based position as the line).
         counter: a ready :class:`TokenCounter`; otherwise one is built from ``model``
             (an OpenAI model name picks its encoding), ``encoding`` (``cl100k_base`` or
             ``o200k_base``) or ``tokenizer`` (a local Hugging Face tokenizer directory).
@@ -138,12 +143,17 @@ def analyze(
     if max_tokens is None and model is not None:
         max_tokens = training_token_limit(model)
     limit = DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
-    name = str(path)
+    name = str(path) if isinstance(path, str | Path) else IN_MEMORY
     report = DataReport(path=name, counter=tokens.name, max_tokens=limit)
     collect = _Collector(report, max_problems)
     totals, assistants = Histogram(), Histogram()
     billed = 0
-    for item in read_jsonl(path, max_line_bytes=max_line_bytes):
+    items: Iterable[Example | Problem]
+    if isinstance(path, str | Path):
+        items = read_jsonl(path, max_line_bytes=max_line_bytes)
+    else:
+        items = (Example(IN_MEMORY, i, data, "") for i, data in enumerate(path, 1))
+    for item in items:
         if isinstance(item, Problem):
             collect.add(item)
             if item.severity == "error" and item.line is not None:
