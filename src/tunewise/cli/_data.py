@@ -180,6 +180,7 @@ def stats_command(
         lines = [
             f"examples: {report.n_examples} ({report.n_valid} valid)",
             f"format errors: {data['format_errors'] or 'none'}",
+            f"warnings: {data['warnings'] or 'none'}",
             f"missing system message: {report.n_missing_system}; missing user message: {report.n_missing_user}",
             f"over the token limit: {report.n_over_limit}",
             f"billed tokens per epoch: {report.billed_tokens_per_epoch:,}",
@@ -189,7 +190,7 @@ def stats_command(
         if report.estimated_cost is not None:
             lines.append(f"estimated training cost: {report.estimated_cost:,.2f}")
         for line in lines:
-            console.print(line, highlight=False)
+            console.print(line, highlight=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(1)
 
