@@ -11,6 +11,7 @@ from tunewise._errors import TunewiseError
 from tunewise._version import __version__
 from tunewise.cli import _eval
 from tunewise.cli._costs import register as register_cost_commands
+from tunewise.cli._data import data_app
 from tunewise.cli._ladder import ladder_app
 from tunewise.cli._providers import providers_command
 
@@ -41,6 +42,7 @@ def root(
 app.command("providers")(providers_command)
 register_cost_commands(app)
 app.add_typer(_eval.eval_app)
+app.add_typer(data_app)
 app.add_typer(ladder_app)
 
 
