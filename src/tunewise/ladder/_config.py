@@ -50,11 +50,43 @@ class _Section(BaseModel):
 
 
 class DatasetConfig(_Section):
-    """Train, dev and test files (JSONL or CSV cases; train in chat format for fine-tuning)."""
+    """Train, dev and test files (JSONL or CSV cases; train in chat format for fine-tuning), or one file to split.
 
-    train: Path
-    dev: Path
-    test: Path
+    With ``file``, the data toolkit (``tunewise.data.split``) splits it deterministically by
+    ``seed`` into ``<out>/splits/{train,dev,test}.jsonl`` with the ``split`` ratios.
+    """
+
+    train: Path | None = None
+    dev: Path | None = None
+    test: Path | None = None
+    file: Path | None = None
+    split: dict[str, float] = Field(default_factory=lambda: {"train": 0.7, "dev": 0.1, "test": 0.2})
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_form(self) -> DatasetConfig:
+        given = [name for name in ("train", "dev", "test") if getattr(self, name) is not None]
+        if self.file is not None:
+            if given:
+                raise ValueError(
+                    f"give file (split by the ladder) or train, dev and test, not both ({', '.join(given)})"
+                )
+            if set(self.split) != {"train", "dev", "test"} or any(v <= 0 for v in self.split.values()):
+                raise ValueError("split needs positive train, dev and test fractions")
+            if abs(sum(self.split.values()) - 1) > 1e-6:
+                raise ValueError(f"split fractions must add up to 1, got {sum(self.split.values()):g}")
+        elif len(given) != 3:
+            missing = sorted({"train", "dev", "test"} - set(given))
+            raise ValueError(f"needs train, dev and test (missing: {', '.join(missing)}), or one file to split")
+        return self
+
+    def paths(self, out: Path) -> tuple[Path, Path, Path]:
+        """(train, dev, test): the files given, or where the split of ``file`` is written."""
+        if self.file is None:
+            assert self.train is not None and self.dev is not None and self.test is not None
+            return self.train, self.dev, self.test
+        folder = out / "splits"
+        return folder / "train.jsonl", folder / "dev.jsonl", folder / "test.jsonl"
 
 
 class TargetConfig(_Section):
@@ -114,7 +146,8 @@ class OptimizerConfig(_Section):
 
 
 class FineTuneConfig(_Section):
-    epochs: int = Field(default=3, ge=1, le=50)
+    epochs: int | None = Field(default=None, ge=1, le=50)
+    """``None``: the provider chooses (OpenAI's rule by data size, which the estimate uses too)."""
     suffix: str = Field(default="ladder", max_length=64)
     learning_rate_multiplier: float | None = Field(default=None, gt=0)
     batch_size: int | None = Field(default=None, ge=1)
@@ -201,9 +234,9 @@ class LadderConfig(_Section):
             mode="json",
             exclude={"path": True, "out": True, "budget": True, "fine_tune": {"poll_interval": True, "timeout": True}},
         )
-        for name in ("train", "dev", "test"):
+        for name in ("train", "dev", "test", "file"):
             file = getattr(self.dataset, name)
-            data["dataset"][name + "_sha"] = hashlib.sha256(file.read_bytes()).hexdigest() if file.is_file() else None
+            data["dataset"][name + "_sha"] = hashlib.sha256(file.read_bytes()).hexdigest() if file else None
         data["system_prompt"] = self.system_prompt
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -238,7 +271,7 @@ def load_ladder_config(path: str | Path, *, model: str | None = None, out: str |
     if not isinstance(data.get("dataset", {}), dict):
         raise ConfigError(f"{file}: dataset: must be a table with train, dev and test")
     for section, keys in (
-        ("dataset", ("train", "dev", "test")),
+        ("dataset", ("train", "dev", "test", "file")),
         ("prompt", ("system_file",)),
         ("retrieval", ("knowledge_base",)),
     ):
@@ -273,9 +306,10 @@ def load_ladder_config(path: str | Path, *, model: str | None = None, out: str |
         elif error["type"] == "missing":
             message = "missing (required)"
         raise ConfigError(f"{file}: {_where(error['loc'])}: {message}") from None
-    for name in ("train", "dev", "test"):
-        if not getattr(config.dataset, name).is_file():
-            raise ConfigError(f"{file}: dataset.{name}: no such file {getattr(config.dataset, name)}")
+    for name in ("train", "dev", "test", "file"):
+        given = getattr(config.dataset, name)
+        if given is not None and not given.is_file():
+            raise ConfigError(f"{file}: dataset.{name}: no such file {given}")
     if config.prompt.system_file is not None and not config.prompt.system_file.is_file():
         raise ConfigError(f"{file}: prompt.system_file: no such file {config.prompt.system_file}")
     from tunewise.evaluation._metrics import as_metric
