@@ -190,6 +190,12 @@ def test_optimizer_answers_are_parsed_without_repeats() -> None:
         ('knowledge_base = "kb"', 'knowledge_base = "nowhere"', "retrieval.knowledge_base: no such file or folder"),
         ('metric = "exact_match"', 'metric = "exactish"', "ladder.toml: target.metric:"),
         ("[dataset]", "[dataset]\nextra = 1", "ladder.toml: dataset.extra: unknown key"),
+        (
+            "concurrency = 4",
+            "options = {temprature = 0}",
+            "ladder.toml: options: unknown request options ['temprature']",
+        ),
+        ("concurrency = 4", "options = {temperature = 5}", "ladder.toml: options: request option temperature:"),
     ],
 )
 def test_config_errors_are_one_line_naming_file_and_field(tmp_path: Path, old: str, new: str, message: str) -> None:
@@ -387,3 +393,17 @@ def test_dataset_forms(tmp_path: Path, dataset: str, message: str) -> None:
     )
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_ladder_config(config)
+
+
+@pytest.mark.anyio
+async def test_request_options_go_with_every_answer_but_not_to_the_optimizer(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path, extra="options = {temperature = 0, max_tokens = 12, seed = 3}")
+    script = world.World()
+    provider = world.WorldProvider(script, tmp_path / "jobs.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        await run_ladder(config, providers={"scripted": provider})
+    answers = [r for r in provider.requests if world.OPTIMIZER_MARK not in (r.messages[0].content or "")]
+    writers = [r for r in provider.requests if world.OPTIMIZER_MARK in (r.messages[0].content or "")]
+    assert answers and all((r.temperature, r.max_tokens, r.seed) == (0, 12, 3) for r in answers)
+    assert writers and all(r.temperature == 0.9 and r.max_tokens is None for r in writers)

@@ -150,6 +150,10 @@ class FineTuneConfig(_Section):
     """``None``: the provider chooses (OpenAI's rule by data size, which the estimate uses too)."""
     suffix: str = Field(default="ladder", max_length=64)
     learning_rate_multiplier: float | None = Field(default=None, gt=0)
+    """OpenAI's multiplier of its own learning rate."""
+    learning_rate: float | None = Field(default=None, gt=0)
+    """An absolute learning rate (local fine-tuning)."""
+    seed: int | None = None
     batch_size: int | None = Field(default=None, ge=1)
     options: dict[str, Any] = Field(default_factory=dict)
     """Plugin-specific settings (LoRA rank, max steps...)."""
@@ -182,6 +186,8 @@ class LadderConfig(_Section):
     concurrency: int = Field(default=8, ge=1)
     timeout: float | None = Field(default=60.0, gt=0)
     retries: int = Field(default=2, ge=0)
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Request options sent with every answer of every rung (``temperature``, ``max_tokens``, ``seed``...)."""
     dataset: DatasetConfig
     target: TargetConfig
     budget: BudgetConfig = BudgetConfig()
@@ -191,6 +197,18 @@ class LadderConfig(_Section):
     optimizer: OptimizerConfig = OptimizerConfig()
     fine_tune: FineTuneConfig = FineTuneConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from tunewise.strategies._call import ModelCaller
+        from tunewise.strategies._factory import REQUEST_OPTIONS
+
+        unknown = sorted(set(value) - REQUEST_OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown request options {unknown}; allowed: {', '.join(sorted(REQUEST_OPTIONS))}")
+        ModelCaller(ModelRef.parse("check:model"), None, value)  # a value no request could carry fails here
+        return value
 
     @field_validator("rungs")
     @classmethod

@@ -219,10 +219,11 @@ class Ladder:
                 diversity=self.config.few_shot.diversity,
                 system=system,
                 name=name,
+                **self.config.options,
             )
         if system:
-            return SystemPrompt(base, system, name=name)
-        return ZeroShot(base, name=name)
+            return SystemPrompt(base, system, name=name, **self.config.options)
+        return ZeroShot(base, name=name, **self.config.options)
 
     async def retriever(self) -> Retriever:
         if self._retriever is None:
@@ -563,7 +564,7 @@ class Ladder:
     def prompt_strategy_zero(self) -> Strategy:
         from tunewise.strategies import ZeroShot
 
-        return ZeroShot(self.model(self.config.models.base), name="zero_shot")
+        return ZeroShot(self.model(self.config.models.base), name="zero_shot", **self.config.options)
 
     async def optimized_prompt(self) -> RungResult:
         """Score the starting instruction on dev, then rounds of written candidates; keep the best."""
@@ -685,6 +686,8 @@ class Ladder:
                 n_epochs=config.fine_tune.epochs,
                 batch_size=config.fine_tune.batch_size,
                 learning_rate_multiplier=config.fine_tune.learning_rate_multiplier,
+                learning_rate=config.fine_tune.learning_rate,
+                seed=config.fine_tune.seed,
                 suffix=config.fine_tune.suffix,
                 options=dict(config.fine_tune.options),
             )
@@ -723,7 +726,7 @@ class Ladder:
             self.event(f"fine_tune: job {record.job_id} succeeded: {record.model}")
         training = self.training_price(record.training_tokens * record.epochs)
         self.pay(training)
-        strategy = FineTuned(self.model(record.model), name="fine_tune")
+        strategy = FineTuned(self.model(record.model), name="fine_tune", **self.config.options)
         results = await self.evaluate(strategy, self.test, "ladder-fine_tune")
         notes = [
             f"job {record.job_id}: {record.training_tokens:,} billed training tokens per epoch x {record.epochs} epochs"
@@ -754,6 +757,7 @@ class Ladder:
             on_low_relevance=retrieval.on_low_relevance,
             k=retrieval.k,
             name="rag_fine_tuned",
+            **self.config.options,
         )
         results = await self.evaluate(strategy, self.test, "ladder-rag_fine_tuned")
         return self.measure(
