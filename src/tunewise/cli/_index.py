@@ -122,8 +122,11 @@ def query_command(
     from rich.table import Table
 
     table = Table(title=f"{mode} results for {text!r}")
-    for column in ("rank", "score", "source", "found by", "text"):
-        table.add_column(column)
+    table.add_column("rank", justify="right")
+    table.add_column("score")
+    table.add_column("source", overflow="fold")
+    table.add_column("found by")
+    table.add_column("text", max_width=60)
     for h in hits:
         found = ", ".join(f"{name}#{rank}" for name, rank in h.found_by.items())
         snippet = " ".join(h.document.split())[:100]
@@ -155,9 +158,10 @@ def remove_command(
     collection: Collection = "default",
     path: PathOpt = None,
     url: UrlOpt = None,
+    embedder: EmbedderOpt = None,
 ) -> None:
     """Delete the chunks of files (they may already be gone from disk)."""
-    index = _open(collection, path, url)
+    index = _open(collection, path, url, embedder)
     removed = anyio.run(lambda: index.remove(paths))
     typer.echo(f"removed {len(removed)} files from [{collection}]")
     for file in removed:
@@ -169,11 +173,12 @@ def drop_command(
     collection: Collection = "default",
     path: PathOpt = None,
     url: UrlOpt = None,
+    embedder: EmbedderOpt = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a whole collection and its BM25 index."""
     if not yes:
         typer.confirm(f"Delete collection {collection!r} and everything in it?", abort=True)
-    index = _open(collection, path, url)
+    index = _open(collection, path, url, embedder)
     anyio.run(index.drop)
     typer.echo(f"dropped [{collection}]")

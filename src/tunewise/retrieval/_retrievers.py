@@ -15,20 +15,38 @@ from tunewise.interfaces.embedder import Embedder
 from tunewise.interfaces.retriever import Hit, Retriever
 from tunewise.retrieval._bm25 import BM25Index
 from tunewise.retrieval._store import ChromaStore, check_embedder
-from tunewise.retrieval.fusion import Normalization, reciprocal_rank_fusion, weighted_score_fusion
+from tunewise.retrieval.fusion import (
+    Normalization,
+    reciprocal_rank_fusion,
+    rrf_scores,
+    weighted_score_fusion,
+    weighted_scores,
+)
 
 Fusion = Literal["rrf", "weighted"]
+_Row = tuple[str, str, Mapping[str, Any], float]
+"""(id, document, metadata, score)"""
 
 
-def _hit(chunk_id: str, document: str, metadata: Mapping[str, Any], score: float, rank: int, name: str) -> Hit:
-    return Hit(
+def _hit(
+    chunk_id: str,
+    document: str,
+    metadata: Mapping[str, Any],
+    score: float,
+    rank: int,
+    name: str,
+    found_by: dict[str, int] | None = None,
+) -> Hit:
+    # model_construct skips validation: every field here is already of the right type,
+    # and building thousands of hits per second is on the query path.
+    return Hit.model_construct(
         id=chunk_id,
         document=document,
         score=score,
         source=str(metadata.get("source", "")),
         rank=rank,
         metadata=dict(metadata),
-        found_by={name: rank},
+        found_by=found_by if found_by is not None else {name: rank},
     )
 
 
@@ -43,8 +61,14 @@ class DenseRetriever:
 
     async def retrieve(self, query: str, k: int = 5, where: Mapping[str, Any] | None = None) -> list[Hit]:
         [vector] = await self.embedder.embed([query])
-        rows = await anyio.to_thread.run_sync(self.store.query, vector, k, where)
-        return [_hit(i, doc, meta, 1.0 - dist, r, self.name) for r, (i, doc, meta, dist) in enumerate(rows, start=1)]
+        return await anyio.to_thread.run_sync(self.search, vector, k, where)
+
+    def search(self, vector: Sequence[float], k: int, where: Mapping[str, Any] | None = None) -> list[Hit]:
+        """The blocking part of :meth:`retrieve`, for an already embedded query."""
+        return [_hit(*row, r, self.name) for r, row in enumerate(self.rows(vector, k, where), start=1)]
+
+    def rows(self, vector: Sequence[float], k: int, where: Mapping[str, Any] | None = None) -> list[_Row]:
+        return [(i, doc, meta, 1.0 - dist) for i, doc, meta, dist in self.store.query(vector, k, where)]
 
 
 class BM25Retriever:
@@ -55,8 +79,14 @@ class BM25Retriever:
         self.name = name
 
     async def retrieve(self, query: str, k: int = 5, where: Mapping[str, Any] | None = None) -> list[Hit]:
-        results = await anyio.to_thread.run_sync(self.index.search, query, k, where)
-        return [_hit(e.id, e.text, e.metadata, s, r, self.name) for r, (e, s) in enumerate(results, start=1)]
+        return await anyio.to_thread.run_sync(self.search, query, k, where)
+
+    def search(self, query: str, k: int, where: Mapping[str, Any] | None = None) -> list[Hit]:
+        """The blocking part of :meth:`retrieve`."""
+        return [_hit(*row, r, self.name) for r, row in enumerate(self.rows(query, k, where), start=1)]
+
+    def rows(self, query: str, k: int, where: Mapping[str, Any] | None = None) -> list[_Row]:
+        return [(e.id, e.text, e.metadata, s) for e, s in self.index.search(query, k, where)]
 
 
 class HybridRetriever:
@@ -100,6 +130,9 @@ class HybridRetriever:
     async def retrieve(self, query: str, k: int = 5, where: Mapping[str, Any] | None = None) -> list[Hit]:
         depth = self.candidates or max(4 * k, 20)
         rankings: dict[str, list[Hit]] = {}
+        local = [r for r in self.retrievers if isinstance(r, DenseRetriever | BM25Retriever)]
+        if len(local) == len(self.retrievers):
+            return await self._retrieve_local(local, query, k, depth, where)
 
         async def run(retriever: Retriever) -> None:
             rankings[retriever.name] = await retriever.retrieve(query, depth, where)
@@ -107,6 +140,48 @@ class HybridRetriever:
         async with anyio.create_task_group() as group:
             for retriever in self.retrievers:
                 group.start_soon(run, retriever)
+        return self._fuse(rankings, k)
+
+    async def _retrieve_local(
+        self,
+        members: list[DenseRetriever | BM25Retriever],
+        query: str,
+        k: int,
+        depth: int,
+        where: Mapping[str, Any] | None,
+    ) -> list[Hit]:
+        """All members in-process: embed once per embedder, search them all in one worker
+        thread, fuse on (id, score) pairs and build ``Hit`` objects for the final ``k`` only."""
+        vectors: dict[int, Sequence[float]] = {}
+        for r in members:
+            if isinstance(r, DenseRetriever) and id(r.embedder) not in vectors:
+                [vectors[id(r.embedder)]] = await r.embedder.embed([query])
+
+        def search_all() -> dict[str, list[_Row]]:
+            return {
+                r.name: r.rows(vectors[id(r.embedder)], depth, where)
+                if isinstance(r, DenseRetriever)
+                else r.rows(query, depth, where)
+                for r in members
+            }
+
+        rows = await anyio.to_thread.run_sync(search_all)
+        pairs = {name: [(row[0], row[3]) for row in found] for name, found in rows.items()}
+        if self.fusion == "rrf":
+            fused = rrf_scores(pairs, k=self.rrf_k, weights=self.weights, limit=k)
+        else:
+            fused = weighted_scores(pairs, weights=self.weights, normalization=self.normalization, limit=k)
+        first: dict[str, _Row] = {}
+        for found in rows.values():
+            for row in found:
+                first.setdefault(row[0], row)
+        hits = []
+        for rank, (key, score, found_by) in enumerate(fused, start=1):
+            chunk_id, document, metadata, _ = first[key]
+            hits.append(_hit(chunk_id, document, metadata, score, rank, self.name, found_by))
+        return hits
+
+    def _fuse(self, rankings: dict[str, list[Hit]], k: int) -> list[Hit]:
         ordered = {r.name: rankings[r.name] for r in self.retrievers}
         if self.fusion == "rrf":
             return reciprocal_rank_fusion(ordered, k=self.rrf_k, weights=self.weights, limit=k)
