@@ -37,10 +37,18 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "retrieval"
 
 
+_CUM_WEIGHTS: dict[int, list[float]] = {}
+
+
 def _words(rng: random.Random, vocab: int, n: int) -> list[str]:
-    # Zipf-like: word i drawn with weight 1/(i+1), like natural text.
-    weights = [1.0 / (i + 1) for i in range(vocab)]
-    return [f"w{i}" for i in rng.choices(range(vocab), weights=weights, k=n)]
+    """``n`` words drawn Zipf-like (word i with weight 1/(i+1)), like natural text."""
+    if vocab not in _CUM_WEIGHTS:
+        total, cum = 0.0, []
+        for i in range(vocab):
+            total += 1.0 / (i + 1)
+            cum.append(total)
+        _CUM_WEIGHTS[vocab] = cum
+    return [f"w{i}" for i in rng.choices(range(vocab), cum_weights=_CUM_WEIGHTS[vocab], k=n)]
 
 
 class RandomEmbedder:

