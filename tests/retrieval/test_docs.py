@@ -1,4 +1,8 @@
-"""Every code block in docs/retrieval.md runs (Python in-process, shell via bash)."""
+"""Every code block in docs/retrieval.md runs (Python in-process, shell via bash).
+
+The shell block also covers the CLI with the default MiniLM embedder, remembered by the
+collection between commands.
+"""
 
 from __future__ import annotations
 
@@ -46,3 +50,4 @@ def test_python_and_shell_examples_run(workspace: Path, minilm: object, capsys: 
         )
         assert result.returncode == 0, result.stderr
         assert "error-e47.md" in result.stdout and '"in_sync": true' in result.stdout
+        assert '"embedder": "sentence-transformers:all-MiniLM-L6-v2"' in result.stdout

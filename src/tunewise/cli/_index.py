@@ -113,6 +113,8 @@ def query_command(
         if not isinstance(filters, dict):
             raise ConfigError("--where must be a JSON object")
     index = _open(collection, path, url, embedder)
+    if not index.store.exists:
+        raise ConfigError(f"no collection {collection!r} at {index.location}; add documents with 'tunewise index add'")
     retriever = index.retriever(mode, fusion=fusion)  # type: ignore[arg-type]
     hits = anyio.run(lambda: retriever.retrieve(text, k, filters))
     if as_json:
