@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import pytest
@@ -75,3 +76,22 @@ def test_where_filters_follow_chroma_semantics() -> None:
     assert not matches({"missing": {"$eq": "x"}}, meta)
     with pytest.raises(ConfigError, match="unknown operator"):
         matches({"year": {"$near": 1}}, meta)
+
+
+rankings_strategy = st.dictionaries(
+    st.sampled_from(["dense", "bm25", "other"]),
+    st.lists(st.tuples(st.sampled_from("abcdefgh"), st.floats(0, 10)), max_size=8, unique_by=lambda p: p[0]),
+    min_size=1,
+)
+
+
+@given(rankings_strategy, st.sampled_from(["rrf", "weighted"]))
+def test_fusion_keeps_every_hit_once_with_its_ranks(raw: dict[str, list[tuple[str, float]]], method: str) -> None:
+    rankings = {name: hits(name, *pairs) for name, pairs in raw.items()}
+    fuse = reciprocal_rank_fusion if method == "rrf" else weighted_score_fusion
+    fused = fuse(rankings)
+    assert sorted(h.id for h in fused) == sorted({i for pairs in raw.values() for i, _ in pairs})
+    assert [h.rank for h in fused] == list(range(1, len(fused) + 1))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(fused))
+    for h in fused:
+        assert h.found_by == {n: r for n, pairs in raw.items() for r, (i, _) in enumerate(pairs, 1) if i == h.id}

@@ -219,3 +219,18 @@ async def test_drop_and_bad_names(where: Where, corpus: Path) -> None:
     assert open_index(where, HashingEmbedder(32)).embedder.name == "hashing-32"  # a fresh collection again
     with pytest.raises(ConfigError, match="collection name 'a'"):
         Index.open(where.location, "a")
+
+
+async def test_a_second_client_catches_up_with_refresh(where: Where, corpus: Path, tmp_path: Path) -> None:
+    writer = open_index(where, HashingEmbedder(64))
+    await writer.add(corpus / "battery.md")
+    other_bm25 = tmp_path / "reader-bm25"  # another machine: its own BM25 copy
+    reader = Index.open(where.location, where.collection, embedder=HashingEmbedder(64), bm25_path=other_bm25)
+    assert len(reader.bm25) == 1
+    assert await reader.refresh() is False
+    await writer.add(corpus / "warranty.md")
+    assert [h.source for h in await reader.retrieve("warranty", k=5, mode="bm25")] == []
+    assert await reader.refresh() is True
+    hits = await reader.retrieve("warranty", k=5, mode="bm25")
+    assert [Path(h.source).name for h in hits] == ["warranty.md"]
+    assert (await reader.stats()).in_sync

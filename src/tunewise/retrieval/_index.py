@@ -129,6 +129,18 @@ class Index:
             rebuild_bm25(store, bm25)
         return index
 
+    async def refresh(self) -> bool:
+        """Catch up with changes another process made to the collection; True if BM25 was rebuilt.
+
+        ``open`` does this once; long-lived readers of a shared server call it now and then.
+        """
+        async with self._lock:
+            await anyio.to_thread.run_sync(self.store.reload)
+            if self.in_sync():
+                return False
+            await anyio.to_thread.run_sync(rebuild_bm25, self.store, self.bm25)
+            return True
+
     def in_sync(self) -> bool:
         """Whether the BM25 side was saved from the collection's current generation."""
         if not self.store.exists:

@@ -76,6 +76,10 @@ class ChromaStore:
                 return None
             raise
 
+    def reload(self) -> None:
+        """Fetch the collection again (its metadata may have been changed by another client)."""
+        self._collection = self._get(self.client, self.name)
+
     @property
     def exists(self) -> bool:
         return self._collection is not None
