@@ -12,6 +12,7 @@ from tunewise._version import __version__
 from tunewise.cli import _eval
 from tunewise.cli._costs import register as register_cost_commands
 from tunewise.cli._data import data_app
+from tunewise.cli._index import index_app
 from tunewise.cli._providers import providers_command
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ app.command("providers")(providers_command)
 register_cost_commands(app)
 app.add_typer(_eval.eval_app)
 app.add_typer(data_app)
+app.add_typer(index_app)
 
 
 def main() -> None:
