@@ -9,6 +9,7 @@ import typer
 
 from tunewise._errors import TunewiseError
 from tunewise._version import __version__
+from tunewise.cli._local import local_app
 from tunewise.cli._providers import providers_command
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ def root(
 
 
 app.command("providers")(providers_command)
+app.add_typer(local_app)
 
 
 def main() -> None:

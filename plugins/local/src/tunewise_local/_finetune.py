@@ -64,6 +64,7 @@ class LocalFineTuner:
     async def start(self, spec: FineTuneSpec) -> LocalFineTuneJob:
         """Validate the spec and data (one-line errors), then launch the worker."""
         hp = resolve(spec)
+        spec = _absolute(spec)  # the worker, or a resumed one, may run from another directory
         await anyio.to_thread.run_sync(_validate, spec)
         job_id = f"ftjob-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         job = JobDir(self.root / job_id)
@@ -97,6 +98,19 @@ class LocalFineTuner:
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir() if (p / "job.json").is_file())
+
+
+def _absolute(spec: FineTuneSpec) -> FineTuneSpec:
+    base, adapter = split_model_name(spec.base_model)
+    name = str(Path(base).expanduser().resolve()) + (f"+{adapter}" if adapter is not None else "")
+    validation = spec.validation_file.expanduser().resolve() if spec.validation_file else None
+    return spec.model_copy(
+        update={
+            "base_model": name,
+            "training_file": spec.training_file.expanduser().resolve(),
+            "validation_file": validation,
+        }
+    )
 
 
 def _validate(spec: FineTuneSpec) -> None:

@@ -16,7 +16,7 @@ from tunewise import ConfigError, FineTuneSpec
 class Hyperparameters(BaseModel):
     """Everything the training loop reads. ``FineTuneSpec.options`` may set any field but the first five."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     method: Literal["lora", "full"] = "lora"
     n_epochs: int = Field(default=3, ge=1)

@@ -138,7 +138,15 @@ def build_tiny_model(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    model.save_pretrained(out)
+    from transformers.utils import logging
+
+    bars = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # a tiny model needs no progress bar, and CLI output stays clean
+    try:
+        model.save_pretrained(out)
+    finally:
+        if bars:
+            logging.enable_progress_bar()  # type: ignore[no-untyped-call]
     (out / "tunewise_tiny.json").write_text(
         json.dumps(
             {
