@@ -41,7 +41,7 @@ async def provider_run(model: str, batch_size: int, tokens: int, device: str) ->
     provider = LocalProvider(
         options=LocalOptions.parse({"max_batch_size": batch_size, "max_wait_ms": 5, "device": device})
     )
-    await provider.model(model)  # loading is not what is measured
+    await provider.load(model)  # loading is not what is measured
     texts: dict[int, str] = {}
     counts: dict[int, int] = {}
 

@@ -111,7 +111,7 @@ async def check(args: argparse.Namespace, root: Path) -> bool:
         print("FAIL: training loss did not go down")
         ok = False
 
-    loaded = await provider.model(ref.model)
+    loaded = await provider.load(ref.model)
     param = next(loaded.model.parameters())
     print(f"adapter model loaded on {param.device} as {param.dtype}")
     if cuda and param.device.type != "cuda":
@@ -126,7 +126,7 @@ async def check(args: argparse.Namespace, root: Path) -> bool:
 
     async def burst(batch_size: int) -> tuple[float, int]:
         local = LocalProvider(options=LocalOptions.parse({"max_batch_size": batch_size, "max_wait_ms": 5}))
-        await local.model(str(model_dir))
+        await local.load(str(model_dir))
         counts: list[int] = []
 
         async def ask(prompt: str) -> None:

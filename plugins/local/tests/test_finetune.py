@@ -265,3 +265,23 @@ def test_assistant_only_labels_respect_weight_zero(tiny_model: Path) -> None:
             add_special_tokens=False,
         )["input_ids"]
     )
+
+
+async def test_gradient_checkpointing_and_accumulation_train(
+    tiny_model: Path, chat_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    provider = LocalProvider(home=tmp_path)
+    spec = FineTuneSpec(
+        base_model=str(tiny_model),
+        training_file=chat_data[0],
+        validation_file=chat_data[1],
+        n_epochs=2,
+        batch_size=1,
+        options={"worker": "thread", "gradient_checkpointing": True, "gradient_accumulation_steps": 2},
+    )
+    job = await provider.fine_tuner().start(spec)
+    await job.wait(poll_interval=0.02, timeout=120)
+    steps = [e.data for e in await collect(job) if e.type == "step"]
+    assert [s["step"] for s in steps] == [1, 2, 3, 4]  # 4 examples / (1 x 2 accumulated) x 2 epochs
+    assert job.metrics["val_loss"] is not None
+    await provider.aclose()

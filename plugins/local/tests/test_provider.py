@@ -111,7 +111,7 @@ async def test_concurrent_requests_are_batched_and_match_one_by_one(tiny_model: 
         results[i] = (await batched.chat(request(tiny_model, prompts[i], temperature=0, max_tokens=16))).text
 
     try:
-        await batched.model(str(tiny_model))  # loaded first, so all eight arrive within the wait window
+        await batched.load(str(tiny_model))  # loaded first, so all eight arrive within the wait window
         async with anyio.create_task_group() as tg:
             for i in range(8):
                 tg.start_soon(ask, i)

@@ -26,8 +26,9 @@ import anyio.from_thread
 from anyio.lowlevel import EventLoopToken
 from anyio.streams.memory import MemoryObjectSendStream
 
+from tunewise._types import FinishReason
 from tunewise_local._loading import LoadedModel
-from tunewise_local._stops import scan
+from tunewise_local._stops import REPLACEMENT, scan
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Piece:
     """A piece of one answer: new text, and on the last piece why it ended."""
 
     delta: str = ""
-    finish_reason: str | None = None
+    finish_reason: FinishReason | None = None
     completion_tokens: int = 0
     error: str | None = None
 
@@ -195,7 +196,7 @@ def decode_batch(
     ids, mask = ids.to(device), mask.to(device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     generators = [_generator(row, device) for row in rows]
-    tokens: list[list[int]] = [[] for _ in rows]
+    decoders = [IncrementalDecoder(tokenizer) for _ in rows]
     emitted = [0] * n
     done = [False] * n
     steps = max(r.max_new_tokens for r in rows)
@@ -221,19 +222,19 @@ def decode_batch(
                     done[i] = True
                     continue
                 token = chosen[i]
-                finish: str | None = None
+                decoder = decoders[i]
+                finish: FinishReason | None = None
                 if token in loaded.eos_token_ids:
                     finish = "stop"
-                    text = tokenizer.decode(tokens[i], skip_special_tokens=True)
-                    end, _ = scan(text, emitted[i], row.stops, final=True)
-                    count = len(tokens[i]) + 1
+                    end, _ = scan(decoder.text, emitted[i], row.stops, final=True)
+                    count = len(decoder.tokens) + 1
                 else:
-                    tokens[i].append(token)
-                    count = len(tokens[i])
-                    text = tokenizer.decode(tokens[i], skip_special_tokens=True)
+                    decoder.add(token)
+                    count = len(decoder.tokens)
                     last = count >= row.max_new_tokens
-                    end, stopped = scan(text, emitted[i], row.stops, final=last)
+                    end, stopped = scan(decoder.text, emitted[i], row.stops, final=last)
                     finish = "stop" if stopped else "length" if last else None
+                text = decoder.text
                 delta = text[emitted[i] : end]
                 emitted[i] = end
                 if finish is not None:
@@ -249,6 +250,31 @@ def decode_batch(
             ids = torch.tensor(feed, dtype=torch.long, device=device).unsqueeze(1)
             mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=device)], dim=1)
             positions = positions[:, -1:] + 1
+
+
+class IncrementalDecoder:
+    """Token ids to text one token at a time, decoding only a short window each step.
+
+    Byte-level tokenizers can split a character (or a word's leading space) across
+    tokens, so the newest tokens are decoded together with a few before them and only
+    text that has settled (no trailing replacement character) is appended.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+        self.tokens: list[int] = []
+        self.text = ""
+        self._prefix = 0
+        self._read = 0
+
+    def add(self, token: int) -> None:
+        self.tokens.append(token)
+        decode = self._tokenizer.decode
+        before = decode(self.tokens[self._prefix : self._read], skip_special_tokens=True)
+        after = decode(self.tokens[self._prefix :], skip_special_tokens=True)
+        if len(after) > len(before) and not after.endswith(REPLACEMENT):
+            self.text += after[len(before) :]
+            self._prefix, self._read = self._read, len(self.tokens)
 
 
 def _cache_argument(model: Any) -> str:

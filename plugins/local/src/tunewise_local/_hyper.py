@@ -38,6 +38,8 @@ class Hyperparameters(BaseModel):
     warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
     weight_decay: float = Field(default=0.0, ge=0)
     max_grad_norm: float | None = Field(default=1.0, gt=0)
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: much less memory, about a third more time."""
     max_steps: int | None = Field(default=None, ge=1)
     """Stop after this many optimizer steps, whatever ``n_epochs`` says."""
     device: str = "auto"

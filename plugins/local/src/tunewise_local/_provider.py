@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -87,9 +88,9 @@ class LocalProvider(BaseProvider):
 
     capabilities: frozenset[Capability] = frozenset({"chat", "stream", "embed", "fine_tune"})
 
-    def __init__(self, *, name: str = "local", home: Any = None, options: LocalOptions | None = None) -> None:
-        from pathlib import Path
-
+    def __init__(
+        self, *, name: str = "local", home: str | Path | None = None, options: LocalOptions | None = None
+    ) -> None:
         self.name = name
         self.options = options or LocalOptions(load=LoadOptions())
         self.home = Path(home) if home is not None else None
@@ -114,8 +115,11 @@ class LocalProvider(BaseProvider):
                 self._loaded[model] = MODELS.acquire(model, self.options.load)
             return self._loaded[model]
 
-    async def model(self, model: str) -> LoadedModel:
-        """The loaded model for a ``ChatRequest.model`` name, loading it off the event loop."""
+    async def load(self, model: str) -> LoadedModel:
+        """Load ``model`` (``base`` or ``base+adapter``) now, off the event loop, and keep it until close.
+
+        Requests load their model on first use; call this to pay the load before the first one.
+        """
         loaded = self._loaded.get(model)
         if loaded is not None:
             return loaded
@@ -124,7 +128,7 @@ class LocalProvider(BaseProvider):
     # -- chat ---------------------------------------------------------------------------
 
     async def _pieces(self, request: ChatRequest) -> AsyncIterator[tuple[Piece, int]]:
-        loaded = await self.model(request.model)
+        loaded = await self.load(request.model)
         messages = [m.to_openai() for m in request.messages]
         tools = [dict(t) for t in request.tools] if request.tools else None
         prompt_ids = await anyio.to_thread.run_sync(loaded.chat_prompt, messages, tools)
@@ -230,7 +234,7 @@ class LocalEmbedder:
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        loaded = await self._provider.model(self._model)
+        loaded = await self._provider.load(self._model)
         self._dimension = loaded.hidden_size
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self._batch_size):

@@ -18,6 +18,7 @@ import os
 import random
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ def token_loss_sum(model: Any, batch: dict[str, Any]) -> Any:
     """Summed next-token cross-entropy over labelled tokens (divide by the step's token count)."""
     import torch
 
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
     predicted = logits[:, :-1, :].reshape(-1, logits.size(-1)).float()
     targets = batch["labels"][:, 1:].reshape(-1)
     return torch.nn.functional.cross_entropy(predicted, targets, ignore_index=IGNORE, reduction="sum")
@@ -290,6 +291,10 @@ def _load_for_training(
     tokenizer = AutoTokenizer.from_pretrained(base_path, **common)
     source = checkpoint if (checkpoint is not None and hp.method == "full") else base_path
     model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, use_safetensors=True, **common)
+    if hp.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hp.method == "lora":
+            model.enable_input_require_grads()  # frozen embeddings would otherwise cut the gradient
     if hp.method == "lora":
         from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
         from safetensors.torch import load_file
@@ -301,7 +306,9 @@ def _load_for_training(
             target_modules=hp.target_modules,
             task_type="CAUSAL_LM",
         )
-        model = get_peft_model(model, config)
+        with warnings.catch_warnings():  # peft calls a transformers method that transformers 5 renamed
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            model = get_peft_model(model, config)
         if checkpoint is not None:
             set_peft_model_state_dict(model, load_file(checkpoint / "adapter_model.safetensors"))
     model.to(device)

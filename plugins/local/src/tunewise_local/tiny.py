@@ -140,8 +140,9 @@ def build_tiny_model(
     )
     from transformers.utils import logging
 
+    # A tiny model needs no progress bar, and CLI output stays clean.
     bars = logging.is_progress_bar_enabled()
-    logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # a tiny model needs no progress bar, and CLI output stays clean
+    logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         model.save_pretrained(out)
     finally:
