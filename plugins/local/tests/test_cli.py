@@ -52,3 +52,9 @@ def test_bad_option_is_a_config_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["local", "train", str(tmp_path), str(tmp_path / "x.jsonl"), "-o", "lora_r"])
     assert result.exit_code != 0
     assert "KEY=VALUE" in str(result.exception)
+
+
+def test_bad_spec_value_names_the_flag(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["local", "train", str(tmp_path), str(tmp_path / "x.jsonl"), "--epochs", "99"])
+    assert result.exit_code != 0
+    assert str(result.exception).startswith("--epochs: ")

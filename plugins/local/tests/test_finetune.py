@@ -173,10 +173,12 @@ async def test_cancel_stops_the_worker(tiny_model: Path, chat_data: tuple[Path, 
         training_file=chat_data[0],
         n_epochs=50,
         batch_size=1,
+        suffix="cancel me",
         options={"num_threads": 1},
     )
     provider = LocalProvider(home=tmp_path)
     job = await provider.fine_tuner().start(spec)
+    assert job.id.startswith("ftjob-") and job.id.endswith("-cancel-me")
     async for event in job.events():
         if event.type == "step":
             break

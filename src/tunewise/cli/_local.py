@@ -88,6 +88,12 @@ def tiny_command(
     typer.echo(f"local:{out.resolve()}")
 
 
+def _spec(**fields: Any) -> Any:
+    from tunewise.interfaces.finetune import FineTuneSpec
+
+    return FineTuneSpec(**fields)
+
+
 @local_app.command("train")
 def train_command(
     base_model: Annotated[str, typer.Argument(help="Model directory to fine-tune.")],
@@ -107,22 +113,27 @@ def train_command(
 ) -> None:
     """Start a fine-tune job; prints its id, then (with --follow) its events and the model ref."""
     import anyio
-
-    from tunewise.interfaces.finetune import FineTuneSpec
+    from pydantic import ValidationError
 
     if method not in ("lora", "full"):
         raise ConfigError(f"--method {method!r}: use lora or full")
-    spec = FineTuneSpec(
-        base_model=base_model,
-        training_file=training_file,
-        validation_file=validation_file,
-        method=method,
-        n_epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        seed=seed,
-        options=_parse_options(option or []),
-    )
+
+    try:
+        spec = _spec(
+            base_model=base_model,
+            training_file=training_file,
+            validation_file=validation_file,
+            method=method,
+            n_epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            seed=seed,
+            options=_parse_options(option or []),
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = {"n_epochs": "epochs"}.get(str(first["loc"][0]), str(first["loc"][0]))
+        raise ConfigError(f"--{field.replace('_', '-')}: {first['msg']}") from None
 
     async def run() -> None:
         provider = _provider(profile)

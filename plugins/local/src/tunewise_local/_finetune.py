@@ -66,7 +66,8 @@ class LocalFineTuner:
         hp = resolve(spec)
         spec = _absolute(spec)  # the worker, or a resumed one, may run from another directory
         await anyio.to_thread.run_sync(_validate, spec)
-        job_id = f"ftjob-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        suffix = "".join(c if c.isalnum() or c in "-_" else "-" for c in spec.suffix or "")
+        job_id = f"ftjob-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}" + (f"-{suffix}" if suffix else "")
         job = JobDir(self.root / job_id)
         job.root.mkdir(parents=True)
         write_json_atomic(

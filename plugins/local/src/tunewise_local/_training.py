@@ -86,8 +86,9 @@ def token_loss_sum(model: Any, batch: dict[str, Any]) -> Any:
     import torch
 
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
-    predicted = logits[:, :-1, :].reshape(-1, logits.size(-1)).float()
-    targets = batch["labels"][:, 1:].reshape(-1)
+    # Shift the labels rather than the logits: no copy of the (batch x length x vocab) tensor.
+    targets = torch.nn.functional.pad(batch["labels"][:, 1:], (0, 1), value=IGNORE).reshape(-1)
+    predicted = logits.reshape(-1, logits.size(-1)).float()
     return torch.nn.functional.cross_entropy(predicted, targets, ignore_index=IGNORE, reduction="sum")
 
 
@@ -136,6 +137,8 @@ def _train(job: JobDir, events: EventWriter, should_stop: Callable[[], bool]) ->
         optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True))
         scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
         torch.set_rng_state(torch.load(checkpoint / "rng.pt", weights_only=True))
+        if (checkpoint / "cuda_rng.pt").is_file() and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(torch.load(checkpoint / "cuda_rng.pt", weights_only=True))
         events.emit(f"Resumed from checkpoint at step {step}", type="resumed", step=step, checkpoint=str(checkpoint))
     else:
         events.emit(
@@ -168,7 +171,7 @@ def _train(job: JobDir, events: EventWriter, should_stop: Callable[[], bool]) ->
         events.emit(f"Checkpoint at step {step}", type="checkpoint", step=step)
 
     model.train()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.thread_time()
     last_loss: float | None = history.get("train_loss")
     windows = _windows(len(train_rows), micro, hp, epoch)
     while step < total_steps and epoch < hp.n_epochs:
@@ -208,6 +211,7 @@ def _train(job: JobDir, events: EventWriter, should_stop: Callable[[], bool]) ->
             tokens_per_s=step_tokens / elapsed if elapsed > 0 else None,
             step_time_s=elapsed,
             elapsed_s=time.perf_counter() - started,
+            cpu_s=time.thread_time() - cpu_started,
         )
         epoch_end = batch_in_epoch >= len(windows)
         if epoch_end:
@@ -346,6 +350,8 @@ def _save_checkpoint(
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
     torch.save(torch.get_rng_state(), tmp / "rng.pt")
+    if torch.cuda.is_available():
+        torch.save(torch.cuda.get_rng_state_all(), tmp / "cuda_rng.pt")
     (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
