@@ -13,6 +13,7 @@ settings, which is what batching independent requests needs.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 import time
@@ -158,13 +159,21 @@ def _drain(q: queue.Queue[GenerationRequest | None]) -> list[GenerationRequest]:
 
 
 def _deliver(pieces: list[tuple[GenerationRequest, Piece]]) -> None:
-    """Hand pieces to their event loops: one cross-thread call per loop per step."""
+    """Hand pieces to their event loops: one cross-thread call per loop per step.
+
+    On asyncio the call is queued without waiting (the decode loop never waits on a busy
+    event loop); on other anyio backends it waits for the loop to take the pieces.
+    """
     by_loop: dict[int, list[tuple[GenerationRequest, Piece]]] = {}
     for request, piece in pieces:
         by_loop.setdefault(id(request.token), []).append((request, piece))
     for group in by_loop.values():
+        token = group[0][0].token
         try:
-            anyio.from_thread.run_sync(_send_all, group, token=group[0][0].token)
+            if isinstance(token.native_token, asyncio.AbstractEventLoop):
+                token.native_token.call_soon_threadsafe(_send_all, group)
+            else:
+                anyio.from_thread.run_sync(_send_all, group, token=token)
         except Exception:  # the caller's loop is gone: nobody is listening any more
             for request, _ in group:
                 request.cancelled.set()

@@ -231,9 +231,9 @@ def _train(job: JobDir, events: EventWriter, should_stop: Callable[[], bool]) ->
     output = _output_dir(job, hp)
     metrics = {**history, "steps": step, "tokens_seen": tokens_seen, "train_loss": last_loss}
     ref = _save_result(model, tokenizer, spec, hp, output, metrics, prefix=record.get("provider", "local"))
+    shutil.rmtree(job.checkpoints, ignore_errors=True)  # optimizer states are large; the result is saved
     events.emit(f"Training finished; model saved to {output}", type="succeeded", model=ref, **metrics)
     job.update_state(status="succeeded", result={"model": ref, "output_dir": str(output), "metrics": metrics})
-    shutil.rmtree(job.checkpoints, ignore_errors=True)  # optimizer states are large; the result is saved
 
 
 def _windows(n_rows: int, micro: int, hp: Hyperparameters, epoch: int) -> list[list[list[int]]]:
