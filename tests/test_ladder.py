@@ -289,12 +289,16 @@ async def test_an_interrupted_instruction_search_resumes_without_rewriting_or_re
     assert outcome.recommendation().chosen == "fine_tune"
 
 
+@pytest.mark.parametrize(
+    "embedder", ["hashing", pytest.param("sentence-transformers:all-MiniLM-L6-v2", marks=pytest.mark.slow)]
+)
 @pytest.mark.anyio
-async def test_rag_rung_on_a_hybrid_index_of_the_knowledge_base(tmp_path: Path) -> None:
-    pytest.importorskip("tunewise.retrieval", reason="the hybrid index comes with tunewise.retrieval")
+async def test_rag_rung_on_a_hybrid_index_of_the_knowledge_base(tmp_path: Path, embedder: str) -> None:
     config = world.write_world(tmp_path)
     config.write_text(
-        config.read_text().replace('knowledge_base = "kb"', 'knowledge_base = "kb"\nretriever = "hybrid"')
+        config.read_text().replace(
+            'knowledge_base = "kb"', f'knowledge_base = "kb"\nretriever = "hybrid"\nembedder = "{embedder}"'
+        )
     )
     provider = world.WorldProvider(world.World(needs_context=True), tmp_path / "jobs.json")
     with warnings.catch_warnings():

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from tunewise.evaluation._cases import Case
     from tunewise.evaluation._metrics import Metric
     from tunewise.evaluation._runstore import CaseResult, RunStore
+    from tunewise.interfaces.embedder import Embedder
     from tunewise.interfaces.provider import Provider
     from tunewise.interfaces.retriever import Retriever
     from tunewise.interfaces.strategy import Strategy
@@ -118,6 +119,7 @@ class Ladder:
         self._retriever: Retriever | None = None
         self._pending: float | None = 0.0
         self._training: DataReport | None = None
+        self._embedder: Embedder | None = None
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -199,11 +201,31 @@ class Ladder:
     def examples(self) -> list[dict[str, str]]:
         return [{"input": c.question, "output": c.reference} for c in self.train if c.reference]
 
-    def embedder(self) -> Any:
-        from tunewise.strategies._factory import BuildContext
+    def embedder(self) -> Embedder:
+        """``retrieval.embedder``: ``hashing`` (instant, lexical), ``sentence-transformers:all-MiniLM-L6-v2``
+        (packaged, offline) or ``PREFIX:MODEL`` served by a provider; used by few-shot selection and retrieval."""
+        if self._embedder is None:
+            spec = self.config.retrieval.embedder
+            if spec == "hashing" or spec.startswith("hashing-"):
+                from tunewise.testing import HashingEmbedder
 
-        context = BuildContext(registry=self._registry, base_dir=self.config.path.parent)
-        return context.embedder(self.config.retrieval.embedder, f"{self.config.path}: retrieval.embedder")
+                size = spec.removeprefix("hashing").lstrip("-")
+                if size and not size.isdigit():
+                    raise ConfigError(
+                        f"{self.config.path}: retrieval.embedder: write hashing or hashing-N, got {spec!r}"
+                    )
+                self._embedder = HashingEmbedder(int(size) if size else 64)
+            elif spec.partition(":")[0] in self._providers:
+                prefix, _, name = spec.partition(":")
+                self._embedder = self._providers[prefix].embedder(name)
+            else:
+                from tunewise.retrieval import resolve_embedder
+
+                try:
+                    self._embedder = resolve_embedder(spec, registry=self._registry)
+                except ConfigError as exc:
+                    raise ConfigError(f"{self.config.path}: retrieval.embedder: {exc}") from None
+        return self._embedder
 
     def prompt_strategy(self, name: str, system: str | None) -> Strategy:
         """The prompt rung's strategy: few-shot examples when that rung is on the ladder, plus ``system``."""
