@@ -53,12 +53,9 @@ async def serve(app: ASGIApp, *, host: str = DEFAULT_HOST, port: int = DEFAULT_P
 class BackgroundServer:
     """``app`` served by uvicorn on a thread, for tests, notebooks and scripts.
 
-    ```python
-    with BackgroundServer(create_app(strategies)) as server:
-        client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused")
-    ```
-
-    ``port=0`` (the default) picks a free port; ``url`` tells which.
+    Use it as a context manager: inside the ``with`` block the server is listening and
+    ``url`` is its base URL (add ``/v1`` for an OpenAI client). ``port=0`` (the default)
+    picks a free port.
     """
 
     def __init__(self, app: ASGIApp, *, host: str = DEFAULT_HOST, port: int = 0, log_level: str = "warning") -> None:
