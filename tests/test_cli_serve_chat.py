@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import openai
 import pytest
+
+from tunewise_openai.fake import FakeServer, run_fake_openai
 
 CLI = shutil.which("tunewise") or str(Path(sys.executable).parent / "tunewise")
 TOKEN = "sk-cli-serve-4d5e6f7a8b"
@@ -219,3 +222,110 @@ def test_chat_without_streaming_and_bad_targets(config: Path) -> None:
     result = run("chat", f"{config}:nope", stdin="hi\n")
     assert result.returncode == 2
     assert "no strategy named 'nope' (known: plain, support-bot)" in result.stderr
+
+
+# --- end to end over real HTTP on both sides: the official openai client -> tunewise serve (a subprocess)
+# -> a RAG strategy -> the OpenAI plugin -> the fake OpenAI server (tunewise_openai.fake)
+
+UPSTREAM_KEY = "sk-upstream-right-key-5a6b7c8d9e"
+WRONG_KEY = "sk-upstream-wrong-key-0f1e2d3c4b"
+E2E_TOKEN = "sk-e2e-serve-token-11223344"
+
+E2E_CONFIG = """\
+[retrievers.kb]
+type = "memory"
+documents = "kb.jsonl"
+embedder = "hashing-256"
+
+[[strategies]]
+name = "rag"
+type = "rag"
+model = "fake:gpt-4o-mini"
+retriever = "kb"
+k = 1
+
+[[strategies]]
+name = "wrong-key"
+type = "zero_shot"
+model = "badfake:gpt-4o-mini"
+"""
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FakeServer]:
+    with run_fake_openai(api_key=UPSTREAM_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def e2e_served(upstream: FakeServer, tmp_path: Path) -> Iterator[Served]:
+    upstream.reset()
+    settings = tmp_path / "tunewise.toml"
+    settings.write_text(
+        "[profiles.fake]\n"
+        'plugin = "openai"\n'
+        f'base_url = "{upstream.base_url}"\n'
+        'api_key_env = "FAKE_UPSTREAM_KEY"\n'
+        "options = {max_retries = 0}\n\n"
+        "[profiles.badfake]\n"
+        'plugin = "openai"\n'
+        f'base_url = "{upstream.base_url}"\n'
+        f'api_key = "{WRONG_KEY}"\n'
+        "options = {max_retries = 0}\n"
+    )
+    (tmp_path / "kb.jsonl").write_text(KB, encoding="utf-8")
+    (tmp_path / "bot.toml").write_text(E2E_CONFIG, encoding="utf-8")
+    env = {"TUNEWISE_CONFIG": str(settings), "FAKE_UPSTREAM_KEY": UPSTREAM_KEY, "SERVE_E2E_TOKEN": E2E_TOKEN}
+    server = Served(str(tmp_path / "bot.toml"), "--api-key-env", "SERVE_E2E_TOKEN", env=env)
+    try:
+        assert server.ready.wait(60) and server.url, server.log
+        yield server
+    finally:
+        server.stop()
+        upstream.faults.off()
+
+
+def test_a_rag_strategy_on_the_openai_plugin_end_to_end(e2e_served: Served, upstream: FakeServer) -> None:
+    client = openai.OpenAI(base_url=e2e_served.url + "/v1", api_key=E2E_TOKEN, max_retries=0)
+    question = [{"role": "user", "content": "How many days do refunds take?"}]
+    whole = client.chat.completions.create(model="rag", messages=question)
+    text = whole.choices[0].message.content or ""
+    assert text.startswith("You said: Sources:\n[1] (refunds.md) Refunds are issued within 14 days")
+    assert (whole.model_extra or {})["tunewise"]["sources"][0]["id"] == "refunds"
+    assert whole.usage is not None and whole.usage.completion_tokens > 10
+
+    chunks = list(
+        client.chat.completions.create(
+            model="rag", messages=question, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    deltas = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(deltas) > 10  # the fake server's token-sized chunks, passed on as they came
+    assert "".join(deltas) == text
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+    assert chunks[-1].usage.prompt_tokens_details is not None
+    assert chunks[-1].usage.prompt_tokens_details.cached_tokens == whole.usage.prompt_tokens  # the fake's cache
+
+    upstream.faults.configure(rate=1.0, kinds=("server_error",))
+    with pytest.raises(openai.InternalServerError) as raised:
+        client.chat.completions.create(model="rag", messages=question)
+    assert raised.value.status_code == 502
+
+    upstream.faults.configure(rate=1.0, kinds=("truncate",))  # the upstream stream is cut before [DONE]
+    seen: list[str] = []
+
+    def read_all() -> None:
+        for chunk in client.chat.completions.create(model="rag", messages=question, stream=True):
+            seen.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
+
+    with pytest.raises(openai.APIError):
+        read_all()
+    upstream.faults.off()
+
+    with pytest.raises(openai.InternalServerError) as raised:  # the upstream 401 quotes the key it got
+        client.chat.completions.create(model="wrong-key", messages=question)
+    body = json.dumps(raised.value.body)
+    assert raised.value.status_code == 502 and "401" in body
+    assert WRONG_KEY not in body and UPSTREAM_KEY not in body
+    assert e2e_served.stop() == 0
+    assert WRONG_KEY not in e2e_served.log and UPSTREAM_KEY not in e2e_served.log and E2E_TOKEN not in e2e_served.log

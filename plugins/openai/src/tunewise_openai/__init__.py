@@ -2,23 +2,46 @@
 
 This module stays light (no httpx import) so that listing plugins is cheap; the
 provider is built on first use of an ``openai:`` (or profile) model reference.
+
+Public names (imported on first access): :class:`OpenAIProvider`, :class:`OpenAIOptions`,
+:class:`OpenAIEmbedder`, :class:`OpenAIFineTuner`, :class:`OpenAIFineTuneJob`,
+:class:`Files`, :class:`FileObject`, :class:`Batches`, :class:`BatchResult`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from tunewise import ProviderPlugin
 from tunewise_openai._version import __version__
 
 if TYPE_CHECKING:
     from tunewise import Provider, ProviderConfig
+    from tunewise_openai._batches import Batches, BatchResult
+    from tunewise_openai._embeddings import OpenAIEmbedder
+    from tunewise_openai._files import FileObject, Files
+    from tunewise_openai._finetune import OpenAIFineTuneJob, OpenAIFineTuner
+    from tunewise_openai._options import OpenAIOptions
+    from tunewise_openai._provider import OpenAIProvider
+
+_EXPORTS = {
+    "OpenAIProvider": "tunewise_openai._provider",
+    "OpenAIOptions": "tunewise_openai._options",
+    "OpenAIEmbedder": "tunewise_openai._embeddings",
+    "OpenAIFineTuner": "tunewise_openai._finetune",
+    "OpenAIFineTuneJob": "tunewise_openai._finetune",
+    "Files": "tunewise_openai._files",
+    "FileObject": "tunewise_openai._files",
+    "Batches": "tunewise_openai._batches",
+    "BatchResult": "tunewise_openai._batches",
+}
 
 
 def _create(config: ProviderConfig) -> Provider:
-    from tunewise import ConfigError
+    from tunewise_openai._provider import OpenAIProvider
 
-    raise ConfigError(f"tunewise-openai {__version__}: the OpenAI provider is not built yet")
+    return OpenAIProvider.from_config(config)
 
 
 plugin = ProviderPlugin(
@@ -27,4 +50,26 @@ plugin = ProviderPlugin(
     description="OpenAI API and OpenAI-compatible servers (Ollama, vLLM, llama.cpp, LM Studio)",
 )
 
-__all__ = ["__version__", "plugin"]
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tunewise_openai' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "BatchResult",
+    "Batches",
+    "FileObject",
+    "Files",
+    "OpenAIEmbedder",
+    "OpenAIFineTuneJob",
+    "OpenAIFineTuner",
+    "OpenAIOptions",
+    "OpenAIProvider",
+    "__version__",
+    "plugin",
+]

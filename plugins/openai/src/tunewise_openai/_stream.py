@@ -1,0 +1,111 @@
+"""Streamed chat completions: SSE events (parsed by httpx-sse) to :class:`ChatChunk` s.
+
+OpenAI ends a stream with a chunk carrying ``finish_reason``, then (with
+``stream_options.include_usage``) a chunk with ``usage`` and no choices, then
+``data: [DONE]``. tunewise's contract is that exactly the last chunk carries
+``finish_reason`` and usage, so the tail is held back and merged into one final chunk.
+A stream that ends before ``[DONE]`` raises :class:`StreamInterruptedError`: a partial
+answer is never returned as if it were whole.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource, SSEError
+
+from tunewise import ChatChunk, StreamInterruptedError, StructuredOutputError, Usage
+from tunewise._types import FinishReason
+from tunewise_openai._chat import finish_reason, parse_completion, parse_usage
+from tunewise_openai._errors import error_from_status, one_line
+
+
+async def iter_chunks(response: httpx.Response, *, provider: str) -> AsyncIterator[ChatChunk]:
+    """Yield the chunks of an open streaming response; close it at the end, however it ends."""
+    request_id = response.headers.get("x-request-id")
+    model: str | None = None
+    finish: FinishReason | None = None
+    usage: Usage | None = None
+    tail = ""  # text that arrived on the finish_reason chunk, sent with the final chunk
+    refusal: list[str] = []
+    received = 0
+    done = False
+    if "application/json" in response.headers.get("content-type", ""):
+        # Some compatible servers ignore stream=true and answer in one piece.
+        yield await _whole_answer(response, provider=provider)
+        return
+    try:
+        async for event in EventSource(response).aiter_sse():
+            if event.data == "[DONE]":
+                done = True
+                break
+            if not event.data:
+                continue
+            try:
+                data: Any = json.loads(event.data)
+            except ValueError:
+                raise _interrupted(f"malformed chunk after {received} chunks", provider, request_id) from None
+            if isinstance(data, dict) and "error" in data:
+                raise error_from_status(
+                    500, response.headers, event.data, provider=provider, action="POST chat/completions (stream)"
+                )
+            received += 1
+            model = data.get("model") or model
+            if data.get("usage"):
+                usage = parse_usage(data["usage"])
+            for choice in data.get("choices") or ():
+                delta = choice.get("delta") or {}
+                if delta.get("refusal"):
+                    refusal.append(delta["refusal"])
+                text = delta.get("content") or ""
+                reason = finish_reason(choice.get("finish_reason"))
+                if reason is not None:
+                    finish, tail = reason, tail + text
+                elif text:
+                    yield ChatChunk(delta=text, model=model, request_id=request_id)
+    except httpx.TransportError as exc:
+        detail = f"connection lost after {received} chunks ({type(exc).__name__}: {one_line(str(exc))})"
+        raise _interrupted(detail, provider, request_id) from None
+    except SSEError as exc:
+        raise _interrupted(f"not an event stream: {one_line(str(exc))}", provider, request_id) from None
+    finally:
+        await response.aclose()
+    if not done:
+        raise _interrupted(f"stream ended after {received} chunks without [DONE]", provider, request_id)
+    if refusal:
+        raise StructuredOutputError(
+            f"the model refused: {one_line(''.join(refusal))}", request_id=request_id, provider=provider
+        )
+    yield ChatChunk(delta=tail, finish_reason=finish or "stop", usage=usage, model=model, request_id=request_id)
+
+
+async def _whole_answer(response: httpx.Response, *, provider: str) -> ChatChunk:
+    request_id = response.headers.get("x-request-id")
+    try:
+        content = await response.aread()
+    except httpx.TransportError as exc:
+        detail = f"connection lost ({type(exc).__name__}: {one_line(str(exc))})"
+        raise _interrupted(detail, provider, request_id) from None
+    finally:
+        await response.aclose()
+    try:
+        data = json.loads(content)
+    except ValueError:
+        raise _interrupted("malformed JSON answer to a stream request", provider, request_id) from None
+    answer = parse_completion(data, provider=provider, request_id=request_id)
+    return ChatChunk(
+        delta=answer.text,
+        finish_reason=answer.finish_reason or "stop",
+        usage=answer.usage,
+        model=answer.model,
+        request_id=answer.request_id,
+    )
+
+
+def _interrupted(detail: str, provider: str, request_id: str | None) -> StreamInterruptedError:
+    return StreamInterruptedError(
+        f"POST chat/completions: the answer was cut off: {detail}", request_id=request_id, provider=provider
+    )

@@ -1,0 +1,5 @@
+"""``python -m tunewise_openai.fake``: serve the fake OpenAI API in its own process."""
+
+from tunewise_openai.fake._server import main
+
+main()
