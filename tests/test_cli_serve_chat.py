@@ -224,6 +224,22 @@ def test_chat_without_streaming_and_bad_targets(config: Path) -> None:
     assert "no strategy named 'nope' (known: plain, support-bot)" in result.stderr
 
 
+def test_chat_in_a_terminal_prompts_and_quits_on_ctrl_d() -> None:
+    import pty
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [CLI, "chat", "scripted:echo"], stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    os.close(terminal)
+    os.write(controller, b"hello terminal\n\x04")  # a question, then Ctrl-D
+    out, err = process.communicate(timeout=60)
+    os.close(controller)
+    assert process.returncode == 0, err
+    assert "you> assistant> hello terminal\n" in out
+    assert out.count("you> ") == 2
+
+
 # --- end to end over real HTTP on both sides: the official openai client -> tunewise serve (a subprocess)
 # -> a RAG strategy -> the OpenAI plugin -> the fake OpenAI server (tunewise_openai.fake)
 

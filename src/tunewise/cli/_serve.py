@@ -84,16 +84,32 @@ def serve_command(
             max_concurrency=settings.get("max_concurrency"),
             on_shutdown=registry.aclose,
         )
+        _log_to_stderr(log_level)
         warn_if_exposed(bind, secret is not None)
         auth = f"bearer token from ${settings['api_key_env']}" if secret is not None else "none"
         names = ", ".join(sorted(served.strategies))
-        typer.echo(f"tunewise serve: {names} (auth: {auth}); OpenAI base URL: http://HOST:PORT/v1", err=True)
+        typer.echo(f"tunewise serve: {names} (auth: {auth}); OpenAI clients use the URL below + /v1", err=True)
         await serve(app, host=bind, port=int(settings.get("port", DEFAULT_PORT)), log_level=log_level)
 
     try:
         anyio.run(main)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+
+
+def _log_to_stderr(level: str) -> None:
+    """tunewise's own log lines (requests, warnings) on stderr, next to uvicorn's and in its format."""
+    import logging
+
+    class Format(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return f"{record.levelname + ':':<10}{record.getMessage()}"
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(Format())
+    log = logging.getLogger("tunewise")
+    log.addHandler(handler)
+    log.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else logging.INFO)
 
 
 def _api_key(variable: str | None) -> str | None:
