@@ -66,9 +66,11 @@ async def test_1000_calls_at_20_percent_faults_all_answer_correctly_once(
         while fake.fake.state.in_flight:  # held "timeout" answers finish after the client gave up
             await anyio.sleep(0.05)
     # each caller got one completion; the server also made those whose answers were dropped
-    # ("lost", and "timeout" ones the client gave up on; a slow machine can add timeouts of its own)
+    # ("lost"). A held "timeout" answer is made only if the server was not cancelled when the
+    # client hung up, which depends on timing, so those count toward the upper bound only.
     served = fake.stats()["completions_served"]
-    assert 1000 + injected["lost"] + injected["timeout"] <= served
+    assert 1000 + injected["lost"] <= served
+    assert served <= 1000 + injected["lost"] + injected["timeout"] + 100  # +100: timeouts a slow machine adds
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from tunewise._version import __version__
 from tunewise.cli import _eval
 from tunewise.cli._chat import register as register_chat_command
 from tunewise.cli._costs import register as register_cost_commands
+from tunewise.cli._data import data_app
 from tunewise.cli._providers import providers_command
 from tunewise.cli._serve import register as register_serve_command
 
@@ -42,6 +43,7 @@ def root(
 app.command("providers")(providers_command)
 register_cost_commands(app)
 app.add_typer(_eval.eval_app)
+app.add_typer(data_app)
 register_serve_command(app)
 register_chat_command(app)
 
