@@ -70,6 +70,17 @@ class Endless(ScriptedProvider):
             self.cancelled.set()
 
 
+HUNG_UP = threading.Event()
+
+
+async def hang(request: ChatRequest) -> str:
+    try:
+        await anyio.sleep(60)
+    finally:
+        HUNG_UP.set()
+    return "never"
+
+
 def fail(request: ChatRequest) -> str:
     raise ServerError(f"upstream exploded, auth={LEAKED}", status=500, provider="scripted", request_id="req_9")
 
@@ -120,6 +131,7 @@ class Fixture:
             "limited": ZeroShot(model(ScriptedProvider(limited)), name="limited"),
             "mid-stream": ZeroShot(model(BrokenMidStream()), name="mid-stream"),
             "endless": ZeroShot(model(self.endless), name="endless"),
+            "hanging": ChainOfThought(model(ScriptedProvider(hang)), name="hanging"),
             "local:/models/qwen+/adapters/support": ZeroShot(model(ScriptedProvider()), name="x"),
         }
 
@@ -417,6 +429,14 @@ def test_client_disconnect_cancels_the_answer(server: BackgroundServer, fx: Fixt
             if "forever" in line:
                 break
     assert fx.endless.cancelled.wait(10), "the strategy kept running after the client left"
+
+
+def test_client_leaving_before_the_first_text_cancels_the_answer(server: BackgroundServer) -> None:
+    body = {"model": "hanging", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(server.url + "/v1/chat/completions", json=body, headers=headers, timeout=0.5)
+    assert HUNG_UP.wait(10), "the strategy kept running after the client left"
 
 
 def test_wrong_method_and_path_use_the_error_shape(http: httpx.Client) -> None:

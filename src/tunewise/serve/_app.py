@@ -305,10 +305,12 @@ class _AnswerStream(Response):
         sender, events = anyio.create_memory_object_stream[_Event](math.inf)
         async with anyio.create_task_group() as tasks, events:
             tasks.start_soon(self._produce, sender)
+            tasks.start_soon(self._watch_disconnect, receive, tasks.cancel_scope)  # also while the first text waits
             first = await events.receive()
             if isinstance(first, ApiError):
                 _log.info("%s stream -> %d %s", self.ask.model, first.status, first.code)
                 await JSONResponse(first.body(), status_code=first.status, headers=first.headers)(scope, receive, send)
+                tasks.cancel_scope.cancel()
                 return
             await send(
                 {
@@ -321,7 +323,6 @@ class _AnswerStream(Response):
                     ],
                 }
             )
-            tasks.start_soon(self._watch_disconnect, receive, tasks.cancel_scope)
             await self._write(first, events, send)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             tasks.cancel_scope.cancel()
