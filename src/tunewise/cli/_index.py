@@ -1,0 +1,186 @@
+"""``tunewise index``: add files to a knowledge base, query it, inspect it, remove from it.
+
+Heavy libraries (chromadb, sentence-transformers, bm25s) load inside the commands, so
+``tunewise --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import anyio
+import typer
+
+from tunewise._errors import ConfigError
+
+if TYPE_CHECKING:
+    from tunewise.retrieval import Index
+
+index_app = typer.Typer(
+    name="index",
+    help="Build and search knowledge bases (Chroma vectors + BM25, hybrid search).",
+    no_args_is_help=True,
+)
+
+Collection = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
+PathOpt = Annotated[
+    Path | None, typer.Option("--path", help="Index directory (default: <home>/indexes).", file_okay=False)
+]
+UrlOpt = Annotated[str | None, typer.Option("--url", help="A Chroma server, e.g. http://127.0.0.1:8000.")]
+EmbedderOpt = Annotated[
+    str | None,
+    typer.Option("--embedder", help="e.g. sentence-transformers:all-MiniLM-L6-v2 (default: the collection's own)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _open(collection: str, path: Path | None, url: str | None, embedder: str | None = None) -> Index:
+    from tunewise.retrieval import Index
+
+    if path is not None and url is not None:
+        raise ConfigError("give --path or --url, not both")
+    return Index.open(url if url is not None else path, collection, embedder=embedder)
+
+
+def _short(source: str) -> str:
+    """A source path relative to the working directory when it lies under it."""
+    cwd = Path.cwd().as_posix().rstrip("/") + "/"
+    return source[len(cwd) :] if source.startswith(cwd) else source
+
+
+@index_app.command("add")
+def add_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories (.md .txt .html .jsonl .csv).")],
+    collection: Collection = "default",
+    path: PathOpt = None,
+    url: UrlOpt = None,
+    embedder: EmbedderOpt = None,
+    chunk_size: Annotated[int, typer.Option(help="Tokens per chunk.")] = 200,
+    chunk_overlap: Annotated[int, typer.Option(help="Tokens shared by neighbouring chunks.")] = 40,
+    text_field: Annotated[
+        list[str] | None, typer.Option("--text-field", help="JSONL/CSV field(s) with the text.")
+    ] = None,
+    id_field: Annotated[str | None, typer.Option("--id-field", help="JSONL/CSV field with a record id.")] = None,
+    prune: Annotated[bool, typer.Option(help="Also delete chunks of files gone from the given directories.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest files; unchanged files are skipped, changed files replace only their own chunks."""
+    from tunewise.retrieval import FieldMap, MarkdownChunker
+
+    try:
+        chunker = MarkdownChunker(size=chunk_size, overlap=chunk_overlap)
+    except ValueError as exc:
+        raise ConfigError(f"--chunk-size/--chunk-overlap: {exc}") from None
+    fields = FieldMap(text=text_field or "text", id=id_field)
+    index = _open(collection, path, url, embedder)
+    report = anyio.run(lambda: index.add(paths, fields=fields, chunker=chunker, prune=prune, progress=not as_json))
+    if as_json:
+        typer.echo(json.dumps(asdict(report), indent=2))
+        return
+    typer.echo(
+        f"{report.files} files, {report.chunks} chunks: {report.embedded} embedded, {report.unchanged} unchanged, "
+        f"{report.deleted} deleted ({report.seconds:.1f}s) -> {index.location} [{collection}]"
+    )
+
+
+@index_app.command("query")
+def query_command(
+    text: Annotated[str, typer.Argument(help="The query.")],
+    collection: Collection = "default",
+    path: PathOpt = None,
+    url: UrlOpt = None,
+    k: Annotated[int, typer.Option("--k", "-k", help="How many hits.")] = 5,
+    embedder: EmbedderOpt = None,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
+    fusion: Annotated[str, typer.Option(help="Hybrid fusion: weighted or rrf.")] = "weighted",
+    where: Annotated[str | None, typer.Option(help='Metadata filter as JSON, e.g. {"kind": "markdown"}.')] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search a collection and print the hits with the retrievers that found each."""
+    if mode not in ("hybrid", "dense", "bm25"):
+        raise ConfigError(f"--mode {mode!r}: use hybrid, dense or bm25")
+    if fusion not in ("weighted", "rrf"):
+        raise ConfigError(f"--fusion {fusion!r}: use weighted or rrf")
+    filters: dict[str, Any] | None = None
+    if where:
+        try:
+            filters = json.loads(where)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--where is not valid JSON: {exc.msg}") from None
+        if not isinstance(filters, dict):
+            raise ConfigError("--where must be a JSON object")
+    index = _open(collection, path, url, embedder)
+    if not index.store.exists:
+        raise ConfigError(f"no collection {collection!r} at {index.location}; add documents with 'tunewise index add'")
+    retriever = index.retriever(mode, fusion=fusion)  # type: ignore[arg-type]
+    hits = anyio.run(lambda: retriever.retrieve(text, k, filters))
+    if as_json:
+        typer.echo(json.dumps([h.model_dump() for h in hits], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{mode} results for {text!r}")
+    table.add_column("rank", justify="right")
+    table.add_column("score")
+    table.add_column("source", overflow="fold")
+    table.add_column("found by")
+    table.add_column("text", max_width=60)
+    for h in hits:
+        found = ", ".join(f"{name}#{rank}" for name, rank in h.found_by.items())
+        snippet = " ".join(h.document.split())[:100]
+        table.add_row(str(h.rank), f"{h.score:.4f}", _short(h.source), found, snippet)
+    Console().print(table)
+
+
+@index_app.command("stats")
+def stats_command(
+    collection: Collection = "default",
+    path: PathOpt = None,
+    url: UrlOpt = None,
+    embedder: EmbedderOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Chunks, files, embedder and BM25 state of a collection."""
+    index = _open(collection, path, url, embedder)
+    stats = anyio.run(index.stats)
+    if as_json:
+        typer.echo(json.dumps(asdict(stats), indent=2))
+        return
+    for key, value in asdict(stats).items():
+        typer.echo(f"{key:12} {value}")
+
+
+@index_app.command("remove")
+def remove_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files, or directories whose files to drop.")],
+    collection: Collection = "default",
+    path: PathOpt = None,
+    url: UrlOpt = None,
+    embedder: EmbedderOpt = None,
+) -> None:
+    """Delete the chunks of files (they may already be gone from disk)."""
+    index = _open(collection, path, url, embedder)
+    removed = anyio.run(lambda: index.remove(paths))
+    typer.echo(f"removed {len(removed)} files from [{collection}]")
+    for file in removed:
+        typer.echo(f"  {file}")
+
+
+@index_app.command("drop")
+def drop_command(
+    collection: Collection = "default",
+    path: PathOpt = None,
+    url: UrlOpt = None,
+    embedder: EmbedderOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a whole collection and its BM25 index."""
+    if not yes:
+        typer.confirm(f"Delete collection {collection!r} and everything in it?", abort=True)
+    index = _open(collection, path, url, embedder)
+    anyio.run(index.drop)
+    typer.echo(f"dropped [{collection}]")
