@@ -121,12 +121,17 @@ def run_page(page: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> Page:
     return runner
 
 
+@pytest.mark.slow
 def test_serve_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
     runner = run_page("serve.md", tmp_path, monkeypatch)
     assert runner.url != DOC_URL  # the server of the page really ran
     assert '"object":"chat.completion"' in runner.last_output  # the curl call
     out = capsys.readouterr().out
     assert "['billing-refund-policy.md'" in out and "hand-off: False" in out
+    assert "46 articles" in out
+    assert "Can I get a refund on my annual plan? -> ['billing-refund-policy.md'" in out
+    assert "What is the capital of Peru? -> hand-off" in out
 
 
 def test_chat_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
