@@ -13,6 +13,7 @@ from tunewise.cli import _eval
 from tunewise.cli._costs import register as register_cost_commands
 from tunewise.cli._data import data_app
 from tunewise.cli._index import index_app
+from tunewise.cli._local import local_app
 from tunewise.cli._providers import providers_command
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ register_cost_commands(app)
 app.add_typer(_eval.eval_app)
 app.add_typer(data_app)
 app.add_typer(index_app)
+app.add_typer(local_app)
 
 
 def main() -> None:

@@ -1,24 +1,31 @@
 """tunewise's local plugin: Hugging Face transformers models and LoRA fine-tuning.
 
 This module imports neither torch nor transformers; they load on first use of a
-``local:`` model reference.
+``local:`` model reference. The public names below are loaded on first access.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from tunewise import ProviderPlugin
 from tunewise_local._version import __version__
 
 if TYPE_CHECKING:
     from tunewise import Provider, ProviderConfig
+    from tunewise_local._engine import EngineStats
+    from tunewise_local._finetune import LocalFineTuneJob, LocalFineTuner
+    from tunewise_local._hyper import Hyperparameters
+    from tunewise_local._provider import LocalEmbedder, LocalOptions, LocalProvider
+    from tunewise_local.merge import merge_adapter
+    from tunewise_local.tiny import build_tiny_model
 
 
 def _create(config: ProviderConfig) -> Provider:
-    from tunewise import ConfigError
+    from tunewise_local._provider import LocalProvider
 
-    raise ConfigError(f"tunewise-local {__version__}: the local provider is not built yet")
+    return LocalProvider.from_config(config)
 
 
 plugin = ProviderPlugin(
@@ -27,4 +34,37 @@ plugin = ProviderPlugin(
     description="Hugging Face transformers models on this machine; LoRA / full fine-tuning with peft",
 )
 
-__all__ = ["__version__", "plugin"]
+_EXPORTS = {
+    "EngineStats": "tunewise_local._engine",
+    "Hyperparameters": "tunewise_local._hyper",
+    "LocalEmbedder": "tunewise_local._provider",
+    "LocalFineTuneJob": "tunewise_local._finetune",
+    "LocalFineTuner": "tunewise_local._finetune",
+    "LocalOptions": "tunewise_local._provider",
+    "LocalProvider": "tunewise_local._provider",
+    "build_tiny_model": "tunewise_local.tiny",
+    "merge_adapter": "tunewise_local.merge",
+}
+
+__all__ = [
+    "EngineStats",
+    "Hyperparameters",
+    "LocalEmbedder",
+    "LocalFineTuneJob",
+    "LocalFineTuner",
+    "LocalOptions",
+    "LocalProvider",
+    "__version__",
+    "build_tiny_model",
+    "merge_adapter",
+    "plugin",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tunewise_local' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

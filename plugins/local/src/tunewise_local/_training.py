@@ -1,0 +1,401 @@
+"""The training loop a fine-tune worker runs: LoRA (peft) or full, with checkpoints and resume.
+
+It reads everything from the job directory and writes everything back there: events,
+state, checkpoints and the final adapter with its metadata. It is a plain function so
+the same code runs in a worker process (the default, which can be killed and resumed)
+or in a thread.
+
+Loss is summed over assistant tokens and divided by the number of assistant tokens in
+the whole optimizer step (all gradient-accumulation micro-batches), so accumulation
+gives the same gradient as one big batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tunewise import FineTuneSpec
+from tunewise_local._chatdata import IGNORE, Example, file_sha256, read_chat_jsonl, tokenize_conversation
+from tunewise_local._devices import resolve_device, resolve_dtype
+from tunewise_local._hyper import Hyperparameters
+from tunewise_local._jobdir import EventWriter, JobDir, write_json_atomic
+from tunewise_local._version import __version__
+
+METADATA_FILE = "tunewise_finetune.json"
+
+
+class Cancelled(Exception):
+    """The job was asked to stop."""
+
+
+def run_job(root: Path, *, stop: Callable[[], bool] | None = None) -> None:
+    """Train the job in ``root`` to the end (or from its last checkpoint), recording the outcome."""
+    job = JobDir(root)
+    events = EventWriter(job)
+    should_stop = stop or job.cancel_requested
+    try:
+        job.update_state(status="running", pid=os.getpid())
+        _train(job, events, should_stop)
+    except Cancelled:
+        events.emit("Job cancelled", type="cancelled", level="warn")
+        job.update_state(status="cancelled", error="cancelled by user")
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        events.emit(f"Training failed: {message}", type="error", level="error")
+        job.update_state(status="failed", error=message)
+
+
+def split_examples(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """A seeded validation split; at least one example each side once there are 5 or more."""
+    if fraction <= 0 or len(examples) < 5:
+        return examples, []
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    n_val = max(1, round(len(examples) * fraction))
+    val = set(order[:n_val])
+    return [e for i, e in enumerate(examples) if i not in val], [examples[i] for i in sorted(val)]
+
+
+def collate(batch: list[Example], pad_id: int) -> dict[str, Any]:
+    """Right-padded tensors for one micro-batch (labels ``IGNORE`` on padding)."""
+    import torch
+
+    width = max(len(e.input_ids) for e in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, example in enumerate(batch):
+        n = len(example.input_ids)
+        ids[i, :n] = torch.tensor(example.input_ids)
+        labels[i, :n] = torch.tensor(example.labels)
+        mask[i, :n] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def token_loss_sum(model: Any, batch: dict[str, Any]) -> Any:
+    """Summed next-token cross-entropy over labelled tokens (divide by the step's token count)."""
+    import torch
+
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
+    # Shift the labels rather than the logits: no copy of the (batch x length x vocab) tensor.
+    targets = torch.nn.functional.pad(batch["labels"][:, 1:], (0, 1), value=IGNORE).reshape(-1)
+    predicted = logits.reshape(-1, logits.size(-1)).float()
+    return torch.nn.functional.cross_entropy(predicted, targets, ignore_index=IGNORE, reduction="sum")
+
+
+def _train(job: JobDir, events: EventWriter, should_stop: Callable[[], bool]) -> None:
+    import torch
+
+    record = job.read_job()
+    spec = FineTuneSpec.model_validate(record["spec"])
+    hp = Hyperparameters.model_validate(record["hyperparameters"])
+    if should_stop():
+        raise Cancelled
+    device = resolve_device(hp.device)
+    dtype = resolve_dtype(hp.dtype, device, full_training=hp.method == "full")
+    checkpoint = job.latest_checkpoint()
+    trainer_state: dict[str, Any] = {}
+    if checkpoint is not None:
+        trainer_state = json.loads((checkpoint / "trainer_state.json").read_text())
+    torch.manual_seed(hp.seed)
+    if hp.num_threads is not None:
+        torch.set_num_threads(hp.num_threads)
+
+    model, tokenizer = _load_for_training(spec, hp, device, dtype, checkpoint)
+    train_rows, val_rows = _dataset(spec, hp, tokenizer)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    micro = hp.batch_size
+    steps_per_epoch = math.ceil(len(train_rows) / (micro * hp.gradient_accumulation_steps))
+    total_steps = steps_per_epoch * hp.n_epochs
+    if hp.max_steps is not None:
+        total_steps = min(total_steps, hp.max_steps)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=hp.learning_rate, weight_decay=hp.weight_decay)
+    warmup = int(total_steps * hp.warmup_ratio)
+
+    def schedule(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    step = int(trainer_state.get("step", 0))
+    epoch = int(trainer_state.get("epoch", 0))
+    batch_in_epoch = int(trainer_state.get("batch_in_epoch", 0))
+    history: dict[str, Any] = trainer_state.get("metrics", {"initial_val_loss": None, "val_loss": None})
+    tokens_seen = int(trainer_state.get("tokens_seen", 0))
+    if checkpoint is not None:
+        optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True))
+        scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
+        torch.set_rng_state(torch.load(checkpoint / "rng.pt", weights_only=True))
+        if (checkpoint / "cuda_rng.pt").is_file() and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(torch.load(checkpoint / "cuda_rng.pt", weights_only=True))
+        events.emit(f"Resumed from checkpoint at step {step}", type="resumed", step=step, checkpoint=str(checkpoint))
+    else:
+        events.emit(
+            f"Training {hp.method} on {len(train_rows)} examples ({len(val_rows)} held out) "
+            f"for {total_steps} steps on {device}",
+            type="started",
+            method=hp.method,
+            train_examples=len(train_rows),
+            val_examples=len(val_rows),
+            total_steps=total_steps,
+            device=device,
+            trainable_parameters=sum(p.numel() for p in trainable),
+        )
+        if val_rows:
+            history["initial_val_loss"] = _evaluate(model, val_rows, micro, pad_id, device)
+            history["val_loss"] = history["initial_val_loss"]
+            events.emit(
+                f"Step 0: validation loss={history['initial_val_loss']:.4f}",
+                type="metrics",
+                step=0,
+                val_loss=history["initial_val_loss"],
+            )
+
+    def save_checkpoint() -> None:
+        _save_checkpoint(
+            job, model, optimizer, scheduler, hp,
+            {"step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch, "metrics": history,
+             "tokens_seen": tokens_seen},
+        )  # fmt: skip
+        events.emit(f"Checkpoint at step {step}", type="checkpoint", step=step)
+
+    model.train()
+    started, cpu_started = time.perf_counter(), time.thread_time()
+    last_loss: float | None = history.get("train_loss")
+    windows = _windows(len(train_rows), micro, hp, epoch)
+    while step < total_steps and epoch < hp.n_epochs:
+        if should_stop():
+            raise Cancelled
+        step_started = time.perf_counter()
+        window = [[train_rows[i] for i in mb] for mb in windows[batch_in_epoch]]
+        n_tokens = sum(e.target_tokens for mb in window for e in mb)
+        loss_total = 0.0
+        step_tokens = 0
+        for mb in window:
+            batch = {k: v.to(device) for k, v in collate(mb, pad_id).items()}
+            loss = token_loss_sum(model, batch) / max(1, n_tokens)
+            loss.backward()
+            loss_total += float(loss.detach())
+            step_tokens += int(batch["attention_mask"].sum())
+        if hp.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(trainable, hp.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        batch_in_epoch += 1
+        tokens_seen += step_tokens
+        last_loss = loss_total
+        history["train_loss"] = last_loss
+        elapsed = time.perf_counter() - step_started
+        events.emit(
+            f"Step {step}/{total_steps}: training loss={last_loss:.4f}",
+            type="step",
+            step=step,
+            total_steps=total_steps,
+            epoch=epoch + 1,
+            loss=last_loss,
+            learning_rate=scheduler.get_last_lr()[0],
+            tokens=step_tokens,
+            tokens_per_s=step_tokens / elapsed if elapsed > 0 else None,
+            step_time_s=elapsed,
+            elapsed_s=time.perf_counter() - started,
+            cpu_s=time.thread_time() - cpu_started,
+        )
+        epoch_end = batch_in_epoch >= len(windows)
+        if epoch_end:
+            epoch, batch_in_epoch = epoch + 1, 0
+            windows = _windows(len(train_rows), micro, hp, epoch)
+        if val_rows and ((hp.eval_every and step % hp.eval_every == 0) or (not hp.eval_every and epoch_end)):
+            _validation_event(events, history, model, val_rows, micro, pad_id, device, step)
+        due = step % hp.checkpoint_every == 0 if hp.checkpoint_every else epoch_end
+        if due and step < total_steps and epoch < hp.n_epochs:
+            save_checkpoint()
+
+    if val_rows and history.get("val_step") != step:
+        _validation_event(events, history, model, val_rows, micro, pad_id, device, step)
+    if should_stop():
+        raise Cancelled
+    model.eval()
+    output = _output_dir(job, hp)
+    metrics = {**history, "steps": step, "tokens_seen": tokens_seen, "train_loss": last_loss}
+    ref = _save_result(model, tokenizer, spec, hp, output, metrics, prefix=record.get("provider", "local"))
+    shutil.rmtree(job.checkpoints, ignore_errors=True)  # optimizer states are large; the result is saved
+    events.emit(f"Training finished; model saved to {output}", type="succeeded", model=ref, **metrics)
+    job.update_state(status="succeeded", result={"model": ref, "output_dir": str(output), "metrics": metrics})
+
+
+def _windows(n_rows: int, micro: int, hp: Hyperparameters, epoch: int) -> list[list[list[int]]]:
+    """The optimizer steps of one epoch: seeded shuffle, micro-batches, grouped for accumulation."""
+    order = list(range(n_rows))
+    random.Random(hp.seed * 1000 + epoch).shuffle(order)
+    micro_batches = [order[i : i + micro] for i in range(0, n_rows, micro)]
+    size = hp.gradient_accumulation_steps
+    return [micro_batches[i : i + size] for i in range(0, len(micro_batches), size)]
+
+
+def _validation_event(
+    events: EventWriter,
+    history: dict[str, Any],
+    model: Any,
+    rows: list[Example],
+    micro: int,
+    pad_id: int,
+    device: str,
+    step: int,
+) -> None:
+    history["val_loss"] = _evaluate(model, rows, micro, pad_id, device)
+    history["val_step"] = step
+    loss = history["val_loss"]
+    events.emit(f"Step {step}: validation loss={loss:.4f}", type="metrics", step=step, val_loss=loss)
+
+
+def _evaluate(model: Any, rows: list[Example], micro: int, pad_id: int, device: str) -> float:
+    """Mean loss per assistant token over ``rows``."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(rows), micro):
+            chunk = rows[i : i + micro]
+            batch = {k: v.to(device) for k, v in collate(chunk, pad_id).items()}
+            total += float(token_loss_sum(model, batch))
+            count += sum(e.target_tokens for e in chunk)
+    if was_training:
+        model.train()
+    return total / max(1, count)
+
+
+def _load_for_training(
+    spec: FineTuneSpec, hp: Hyperparameters, device: str, dtype: Any, checkpoint: Path | None
+) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tunewise_local._loading import check_model_dir, split_model_name
+
+    base, adapter = split_model_name(spec.base_model)
+    if adapter is not None:
+        raise ValueError("fine-tune a base model, not base+adapter (merge the adapter first)")
+    base_path = Path(base).expanduser()
+    check_model_dir(base_path)
+    common: dict[str, Any] = {"trust_remote_code": hp.trust_remote_code, "local_files_only": True}
+    tokenizer = AutoTokenizer.from_pretrained(base_path, **common)
+    source = checkpoint if (checkpoint is not None and hp.method == "full") else base_path
+    model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, use_safetensors=True, **common)
+    if hp.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hp.method == "lora":
+            model.enable_input_require_grads()  # frozen embeddings would otherwise cut the gradient
+    if hp.method == "lora":
+        from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        config = LoraConfig(
+            r=hp.lora_r,
+            lora_alpha=hp.lora_alpha,  # type: ignore[arg-type]  # peft takes any number
+            lora_dropout=hp.lora_dropout,
+            target_modules=hp.target_modules,
+            task_type="CAUSAL_LM",
+        )
+        with warnings.catch_warnings():  # peft calls a transformers method that transformers 5 renamed
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            model = get_peft_model(model, config)
+        if checkpoint is not None:
+            set_peft_model_state_dict(model, load_file(checkpoint / "adapter_model.safetensors"))
+    model.to(device)
+    return model, tokenizer
+
+
+def _dataset(spec: FineTuneSpec, hp: Hyperparameters, tokenizer: Any) -> tuple[list[Example], list[Example]]:
+    def tokenize(path: Path) -> list[Example]:
+        from tunewise import DataError
+
+        rows = []
+        for number, messages in enumerate(read_chat_jsonl(path), start=1):
+            try:
+                rows.append(tokenize_conversation(tokenizer, messages, max_length=hp.max_length))
+            except DataError as exc:
+                raise DataError(exc.reason, path=path, line=number, field=exc.field) from None
+        return rows
+
+    train = tokenize(spec.training_file)
+    if spec.validation_file is not None:
+        return train, tokenize(spec.validation_file)
+    return split_examples(train, hp.validation_split, hp.seed)
+
+
+def _save_checkpoint(
+    job: JobDir, model: Any, optimizer: Any, scheduler: Any, hp: Hyperparameters, state: dict[str, Any]
+) -> None:
+    import torch
+
+    job.checkpoints.mkdir(parents=True, exist_ok=True)
+    final = job.checkpoints / f"step-{state['step']:08d}"
+    tmp = job.checkpoints / f".{final.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+    torch.save(torch.get_rng_state(), tmp / "rng.pt")
+    if torch.cuda.is_available():
+        torch.save(torch.cuda.get_rng_state_all(), tmp / "cuda_rng.pt")
+    (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    kept = sorted(p for p in job.checkpoints.iterdir() if p.name.startswith("step-"))
+    for old in kept[: -hp.keep_checkpoints]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _output_dir(job: JobDir, hp: Hyperparameters) -> Path:
+    if hp.output_dir:
+        return Path(hp.output_dir).expanduser().resolve()
+    return job.root / ("adapter" if hp.method == "lora" else "model")
+
+
+def _save_result(
+    model: Any,
+    tokenizer: Any,
+    spec: FineTuneSpec,
+    hp: Hyperparameters,
+    output: Path,
+    metrics: dict[str, Any],
+    *,
+    prefix: str,
+) -> str:
+    """Write the adapter (or full model) and its metadata; return the model reference to use it."""
+    from tunewise import ModelRef
+    from tunewise_local._loading import split_model_name
+
+    base = str(Path(split_model_name(spec.base_model)[0]).expanduser().resolve())
+    output.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output)
+    if hp.method == "full":
+        tokenizer.save_pretrained(output)
+    metadata = {
+        "created_at": time.time(),
+        "tunewise_local": __version__,
+        "base_model": base,
+        "method": hp.method,
+        "training_file": str(spec.training_file),
+        "validation_file": str(spec.validation_file) if spec.validation_file else None,
+        "dataset_sha256": file_sha256(spec.training_file, spec.validation_file),
+        "hyperparameters": hp.model_dump(),
+        "metrics": metrics,
+    }
+    write_json_atomic(output / METADATA_FILE, metadata)
+    ref = ModelRef(prefix, base, str(output)) if hp.method == "lora" else ModelRef(prefix, str(output))
+    return str(ref)
