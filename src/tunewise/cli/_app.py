@@ -13,6 +13,7 @@ from tunewise.cli import _eval
 from tunewise.cli._costs import register as register_cost_commands
 from tunewise.cli._data import data_app
 from tunewise.cli._index import index_app
+from tunewise.cli._ladder import ladder_app
 from tunewise.cli._local import local_app
 from tunewise.cli._providers import providers_command
 
@@ -46,6 +47,7 @@ app.add_typer(_eval.eval_app)
 app.add_typer(data_app)
 app.add_typer(index_app)
 app.add_typer(local_app)
+app.add_typer(ladder_app)
 
 
 def main() -> None:

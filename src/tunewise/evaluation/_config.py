@@ -7,10 +7,10 @@ run_id = "support-v1"           # default: a fingerprint of the config (re-runni
 concurrency = 8
 timeout = 60                    # seconds per case
 retries = 2                     # retries of retryable provider errors (rate limits, 5xx)
-budget = 5.0                    # dollars this invocation may spend; needs prices
+budget = 5.0                    # dollars this invocation may spend (prices from the catalog)
 cache = "cache.sqlite"          # optional response cache; off when absent
 metrics = ["exact_match", "token_f1", {type = "regex", pattern = "refund"}]
-prices = {"openai:gpt-4o-mini" = {input = 0.15, output = 0.60}}  # $ per 1M tokens; or cost = "module:function"
+prices = {"openai:gpt-4o-mini" = {input = 0.15, output = 0.60}}  # over the price catalog; or cost = "module:function"
 
 [[strategies]]
 type = "zero_shot"
@@ -54,29 +54,24 @@ _KEYS = {
 
 
 class PriceTable:
-    """A cost function from ``{model_ref: {input, output, cached_input}}`` in dollars per million tokens.
+    """The price catalog (shipped prices and settings) with a config's ``prices`` laid over it: one price mechanism.
 
-    Unknown models and unknown token counts give ``None`` (unknown), never 0.
+    ``prices`` is ``{model_ref: {input, output, cached_input, ...}}`` in dollars per million
+    tokens, the same tables as ``[prices]`` in ``tunewise.toml``: a key naming a catalog
+    entry changes only the fields given, any other key adds an entry. Unknown models and
+    unknown token counts give ``None`` (unknown, with a warning), never 0.
     """
 
-    def __init__(self, prices: Mapping[str, Mapping[str, float]]) -> None:
+    def __init__(self, prices: Mapping[str, Mapping[str, Any]], *, where: str = "prices") -> None:
+        from tunewise.costs import default_catalog
+
         self.prices = {ref: dict(p) for ref, p in prices.items()}
-        for ref, p in self.prices.items():
-            unknown = set(p) - {"input", "output", "cached_input"}
-            if unknown or "input" not in p or "output" not in p:
-                raise ConfigError(f"prices.{ref}: needs input and output (dollars per 1M tokens), got {sorted(p)}")
+        self.catalog = default_catalog().with_overrides(self.prices, where=where)
 
     def __call__(self, model_ref: str, usage: Usage) -> float | None:
-        price = self.prices.get(model_ref)
-        if price is None or usage.prompt_tokens is None or usage.completion_tokens is None:
-            return None
-        cached = usage.cached_prompt_tokens or 0
-        cached_price = price.get("cached_input", price["input"])
-        return (
-            (usage.prompt_tokens - cached) * price["input"]
-            + cached * cached_price
-            + usage.completion_tokens * price["output"]
-        ) / 1_000_000
+        from tunewise.costs import cost_of
+
+        return cost_of(model_ref, usage, catalog=self.catalog)
 
 
 @dataclass
@@ -170,13 +165,15 @@ def load_config(path: str | Path, *, registry: Registry | None = None) -> EvalCo
     if "prices" in raw:
         if not isinstance(raw["prices"], dict):
             raise ConfigError(f"{file}: prices must be a table")
-        cost = PriceTable(raw["prices"])
+        cost = PriceTable(raw["prices"], where=str(file))
     elif "cost" in raw:
         from tunewise.evaluation._metrics import _import
 
         cost = _import(str(raw["cost"]), f"{file}: cost")  # type: ignore[assignment]
-    if budget is not None and cost is None:
-        raise ConfigError(f"{file}: a budget needs prices (or cost) to measure spending")
+    if cost is None:  # the catalog: shipped prices plus the settings' [prices]
+        from tunewise.costs import cost_of
+
+        cost = cost_of
     return EvalConfig(
         path=file,
         raw=raw,

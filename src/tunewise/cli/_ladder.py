@@ -1,0 +1,108 @@
+"""``tunewise ladder``: climb zero-shot -> few-shot -> optimized prompt -> fine-tune -> RAG + fine-tune."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from tunewise.ladder._report import LadderReport
+
+ladder_app = typer.Typer(
+    name="ladder",
+    help="Prompt harder or fine-tune? Climb the ladder until quality is good enough, then see what it costs.",
+    no_args_is_help=True,
+)
+
+
+def _summary(report: LadderReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    rec = report.recommendation
+    console = Console()
+    table = Table(title=f"{rec.metric}, target: lower {rec.confidence:.0%} bound >= {rec.threshold:g}")
+    for column in ("rung", "mean", "CI", "status", "per 1k requests", "per month"):
+        table.add_column(column)
+    for row in report.rows:
+        cost = rec.costs[row.rung]
+        table.add_row(
+            row.rung,
+            f"{row.mean:.3f}",
+            f"{row.ci_low:.3f}..{row.ci_high:.3f}",
+            row.status,
+            "unknown" if cost.per_1k_requests is None else f"${cost.per_1k_requests:.4f}",
+            "unknown" if cost.per_month is None else f"${cost.per_month:,.2f}",
+        )
+    for rung, why in report.state.skipped.items():
+        table.add_row(rung, "", "", f"not run: {why}", "", "")
+    console.print(table)
+    decision = f"use {rec.chosen}" if rec.chosen else "no rung reached the target"
+    console.print(f"[bold]Decision:[/bold] {decision}")
+    for reason in rec.reasons[:3]:
+        console.print(f"  - {reason}", soft_wrap=True)
+    if rec.break_even is not None:
+        console.print(f"[bold]Break-even:[/bold] {rec.break_even.summary()}", soft_wrap=True)
+    for step in rec.next_steps:
+        console.print(f"  next: {step}", soft_wrap=True)
+
+
+@ladder_app.command("run")
+def run_command(
+    config: Annotated[Path, typer.Argument(help="Ladder TOML: dataset, target, budget, models, rungs.")],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Base (and fine-tune base) model, e.g. openai:gpt-4o-mini or local:/models/x."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (state, run store, report).")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")] = True,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the recommendation as JSON.")] = False,
+) -> None:
+    """Run the ladder; killed or stopped by the budget, the same command resumes where it was."""
+    import anyio
+    from rich.console import Console
+
+    from tunewise.ladder import build_ladder_report, run_ladder
+
+    err = Console(stderr=True)
+
+    def say(message: str) -> None:
+        if progress and not json_output:
+            err.log(message)
+
+    try:
+        outcome = anyio.run(
+            lambda: run_ladder(config, model=model, out=out, progress=progress and not json_output, on_event=say)
+        )
+    except KeyboardInterrupt:
+        typer.secho("interrupted: progress is saved; run the same command again to resume", err=True)
+        raise typer.Exit(130) from None
+    report = build_ladder_report(outcome.out)
+    if json_output:
+        data = {
+            "out": str(outcome.out),
+            "recommendation": report.recommendation.model_dump(mode="json"),
+            "rungs": {r.rung: r.model_dump(mode="json") for r in report.rows},
+            "skipped": report.state.skipped,
+            "spent": report.state.spent,
+            "tokens": report.state.tokens,
+        }
+        typer.echo(json.dumps(data))
+        return
+    _summary(report)
+    typer.echo(f"report: {outcome.out / 'report.md'} and {outcome.out / 'report.html'}")
+
+
+@ladder_app.command("report")
+def report_command(
+    out: Annotated[Path, typer.Argument(help="The ladder's output folder.")] = Path("ladder-out"),
+) -> None:
+    """Rewrite report.md and report.html from a ladder's output folder (finished or not) and print the summary."""
+    from tunewise.ladder import build_ladder_report, write_report
+
+    md, html = write_report(out)
+    _summary(build_ladder_report(out))
+    typer.echo(f"report: {md} and {html}")

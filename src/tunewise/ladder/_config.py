@@ -1,0 +1,290 @@
+"""The ladder's TOML config: what to climb, on which data, to what target, within what budget.
+
+```toml
+rungs = ["zero_shot", "few_shot", "optimized_prompt", "fine_tune", "rag_fine_tuned"]
+requests_per_month = 100000     # your volume: monthly cost and break-even are projected at it
+
+[dataset]                       # paths are relative to this file
+train = "train.jsonl"
+dev = "dev.jsonl"
+test = "test.jsonl"
+
+[target]
+metric = "token_f1"             # any evaluation metric: a name or a {type = ...} table
+threshold = 0.6                 # stop at the first rung whose lower confidence bound reaches it
+confidence = 0.95
+
+[budget]
+max_dollars = 5.0
+max_tokens = 2_000_000
+
+[models]
+base = "openai:gpt-4o-mini"
+fine_tune_base = "openai:gpt-4o-mini-2024-07-18"   # default: base
+optimizer = "openai:gpt-4o-mini"                    # writes candidate instructions; default: base
+```
+
+Every problem is a one-line :class:`~tunewise.ConfigError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tunewise._errors import ConfigError
+from tunewise._refs import ModelRef
+
+RungKind = Literal["zero_shot", "few_shot", "optimized_prompt", "fine_tune", "rag_fine_tuned"]
+RUNG_ORDER: tuple[RungKind, ...] = ("zero_shot", "few_shot", "optimized_prompt", "fine_tune", "rag_fine_tuned")
+"""Cheapest to most expensive: the order the ladder climbs."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetConfig(_Section):
+    """Train, dev and test files (JSONL or CSV cases; train in chat format for fine-tuning)."""
+
+    train: Path
+    dev: Path
+    test: Path
+
+
+class TargetConfig(_Section):
+    """What "good enough" means: a metric, a threshold on its mean, and the confidence of the bound."""
+
+    metric: str | dict[str, Any] = "token_f1"
+    threshold: float = Field(ge=0)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+
+
+class BudgetConfig(_Section):
+    """The most the whole ladder may spend; the next rung is estimated first and skipped if it would not fit."""
+
+    max_dollars: float | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0)
+
+
+class ModelsConfig(_Section):
+    """Model references: the one prompted, the one fine-tuned, the one writing instructions, the judge."""
+
+    base: str
+    fine_tune_base: str | None = None
+    optimizer: str | None = None
+    judge: str | None = None
+
+    @field_validator("base", "fine_tune_base", "optimizer", "judge")
+    @classmethod
+    def _ref(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ModelRef.parse(value)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+
+class PromptConfig(_Section):
+    """The starting system prompt (text or a file), used by the prompt rungs and in fine-tune training data."""
+
+    system: str | None = None
+    system_file: Path | None = None
+
+
+class FewShotConfig(_Section):
+    k: int = Field(default=4, ge=1, le=64)
+    diversity: float = Field(default=0.3, ge=0, le=1)
+
+
+class OptimizerConfig(_Section):
+    """The instruction search: a few candidates per round, a couple of rounds, failures shown to the writer."""
+
+    candidates: int = Field(default=4, ge=1, le=20)
+    rounds: int = Field(default=2, ge=1, le=10)
+    failures: int = Field(default=8, ge=1, le=50)
+    """Dev-set failures shown to the optimizer model per round."""
+    temperature: float = Field(default=0.9, ge=0, le=2)
+
+
+class FineTuneConfig(_Section):
+    epochs: int = Field(default=3, ge=1, le=50)
+    suffix: str = Field(default="ladder", max_length=64)
+    learning_rate_multiplier: float | None = Field(default=None, gt=0)
+    batch_size: int | None = Field(default=None, ge=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Plugin-specific settings (LoRA rank, max steps...)."""
+    poll_interval: float = Field(default=10.0, ge=0)
+    timeout: float | None = Field(default=None, gt=0)
+    """Seconds to wait for the job; ``None`` waits as long as it takes."""
+
+
+class RetrievalConfig(_Section):
+    """The knowledge base the RAG rung retrieves from, and how."""
+
+    knowledge_base: Path | None = None
+    """A folder of ``.md``/``.txt`` files or a JSONL file of ``{"id", "text", "source"}`` documents."""
+    retriever: Literal["memory", "hybrid", "dense", "bm25"] | dict[str, Any] = "memory"
+    """``"memory"`` (exact cosine over the knowledge base); ``"hybrid"``, ``"dense"`` or ``"bm25"`` (a
+    ``tunewise.retrieval`` index of it); or a ``{type = ..., ...}`` table of a registered retriever kind."""
+    embedder: str = "hashing"
+    k: int = Field(default=4, ge=1, le=50)
+    threshold: float = 0.2
+    on_low_relevance: Literal["no_context", "handoff"] = "no_context"
+
+
+class LadderConfig(_Section):
+    """A parsed, checked ladder config; paths are absolute."""
+
+    path: Path
+    out: Path
+    rungs: tuple[RungKind, ...] = RUNG_ORDER
+    requests_per_month: float | None = Field(default=None, gt=0)
+    concurrency: int = Field(default=8, ge=1)
+    timeout: float | None = Field(default=60.0, gt=0)
+    retries: int = Field(default=2, ge=0)
+    dataset: DatasetConfig
+    target: TargetConfig
+    budget: BudgetConfig = BudgetConfig()
+    models: ModelsConfig
+    prompt: PromptConfig = PromptConfig()
+    few_shot: FewShotConfig = FewShotConfig()
+    optimizer: OptimizerConfig = OptimizerConfig()
+    fine_tune: FineTuneConfig = FineTuneConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
+
+    @field_validator("rungs")
+    @classmethod
+    def _rungs(cls, value: tuple[RungKind, ...]) -> tuple[RungKind, ...]:
+        if not value:
+            raise ValueError("name at least one rung")
+        if len(set(value)) != len(value):
+            raise ValueError("a rung is listed twice")
+        if list(value) != sorted(value, key=RUNG_ORDER.index):
+            raise ValueError(f"rungs climb from cheap to expensive; keep this order: {', '.join(RUNG_ORDER)}")
+        return value
+
+    @model_validator(mode="after")
+    def _needs(self) -> LadderConfig:
+        if "rag_fine_tuned" in self.rungs:
+            if "fine_tune" not in self.rungs:
+                raise ValueError("rungs: rag_fine_tuned uses the fine_tune rung's model; list fine_tune too")
+            if isinstance(self.retrieval.retriever, str) and self.retrieval.knowledge_base is None:
+                raise ValueError("retrieval.knowledge_base: the rag_fine_tuned rung needs a knowledge base")
+        if self.prompt.system is not None and self.prompt.system_file is not None:
+            raise ValueError("prompt: give system or system_file, not both")
+        return self
+
+    @property
+    def fine_tune_base(self) -> str:
+        return self.models.fine_tune_base or self.models.base
+
+    @property
+    def optimizer_model(self) -> str:
+        return self.models.optimizer or self.models.base
+
+    @property
+    def system_prompt(self) -> str | None:
+        if self.prompt.system_file is not None:
+            return self.prompt.system_file.read_text(encoding="utf-8").strip() or None
+        return self.prompt.system
+
+    def fingerprint(self) -> str:
+        """What a resumed ladder must share with the one it resumes (everything but where it writes)."""
+        data = self.model_dump(
+            mode="json",
+            exclude={"path": True, "out": True, "budget": True, "fine_tune": {"poll_interval": True, "timeout": True}},
+        )
+        for name in ("train", "dev", "test"):
+            file = getattr(self.dataset, name)
+            data["dataset"][name + "_sha"] = hashlib.sha256(file.read_bytes()).hexdigest() if file.is_file() else None
+        data["system_prompt"] = self.system_prompt
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "config"
+
+
+def load_ladder_config(path: str | Path, *, model: str | None = None, out: str | Path | None = None) -> LadderConfig:
+    """Read and check a ladder TOML file.
+
+    ``model`` replaces ``models.base`` and ``models.fine_tune_base`` (run the same ladder on
+    ``openai:gpt-4o-mini``, ``ollama:llama3.2`` or ``local:/models/x``); ``out`` replaces
+    the output folder (default: ``out`` in the file, else ``ladder-out`` beside it).
+    """
+    file = Path(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such file") from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+    base = file.parent.resolve()
+
+    def rel(value: Any) -> Any:
+        if isinstance(value, str):
+            p = Path(value).expanduser()
+            return p if p.is_absolute() else base / p
+        return value
+
+    data = dict(raw)
+    if not isinstance(data.get("dataset", {}), dict):
+        raise ConfigError(f"{file}: dataset: must be a table with train, dev and test")
+    for section, keys in (
+        ("dataset", ("train", "dev", "test")),
+        ("prompt", ("system_file",)),
+        ("retrieval", ("knowledge_base",)),
+    ):
+        table = data.get(section)
+        if isinstance(table, dict):
+            data[section] = {k: rel(v) if k in keys else v for k, v in table.items()}
+    if model is not None:
+        try:
+            ModelRef.parse(model)
+        except ConfigError as exc:
+            raise ConfigError(f"--model: {exc}") from None
+        models = dict(data.get("models") or {})
+        models["base"] = model
+        models["fine_tune_base"] = model
+        data["models"] = models
+    target = data.get("target")
+    if isinstance(target, dict) and isinstance(target.get("metric"), dict):
+        metric = dict(target["metric"])
+        named: dict[str, Any] = data["models"] if isinstance(data.get("models"), dict) else {}
+        if metric.get("type") in ("judge", "llm_judge") and "model" not in metric:
+            metric["model"] = named.get("judge") or named.get("base")
+        data["target"] = {**target, "metric": metric}
+    data["out"] = Path(out).resolve() if out is not None else rel(data.get("out", "ladder-out"))
+    data["path"] = file.resolve()
+    try:
+        config = LadderConfig.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif error["type"] == "missing":
+            message = "missing (required)"
+        raise ConfigError(f"{file}: {_where(error['loc'])}: {message}") from None
+    for name in ("train", "dev", "test"):
+        if not getattr(config.dataset, name).is_file():
+            raise ConfigError(f"{file}: dataset.{name}: no such file {getattr(config.dataset, name)}")
+    if config.prompt.system_file is not None and not config.prompt.system_file.is_file():
+        raise ConfigError(f"{file}: prompt.system_file: no such file {config.prompt.system_file}")
+    from tunewise.evaluation._metrics import as_metric
+
+    try:
+        as_metric(config.target.metric)
+    except ConfigError as exc:
+        raise ConfigError(f"{file}: target.metric: {exc}") from None
+    kb = config.retrieval.knowledge_base
+    if kb is not None and not kb.exists():
+        raise ConfigError(f"{file}: retrieval.knowledge_base: no such file or folder {kb}")
+    return config

@@ -1,0 +1,209 @@
+"""The ladder's answer: which rung to ship, what it costs per month, when a fine-tune pays back, what next.
+
+A pure function of the config and the measured state, so the report can be rebuilt
+from the output folder at any time.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tunewise.costs import BreakEven, CostEstimate, MeanUsage, break_even_from_usage, estimate, quote
+from tunewise.ladder._config import LadderConfig
+from tunewise.ladder._state import LadderState, RungResult
+
+PROMPT_RUNGS = ("zero_shot", "few_shot", "optimized_prompt")
+FINE_TUNE_RUNGS = ("fine_tune", "rag_fine_tuned")
+
+
+class RungCost(BaseModel):
+    """A rung's running cost at the user's volume; ``None`` fields mean unknown, never zero."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rung: str
+    per_request: float | None
+    per_1k_requests: float | None
+    per_month: float | None
+    priced_as: str | None
+
+
+class Recommendation(BaseModel):
+    """The decision with its reasons."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chosen: str | None
+    """The first rung whose lower confidence bound reached the target; ``None`` if none did."""
+    best: str | None
+    """The rung with the highest mean (the chosen one if any passed)."""
+    reached_target: bool
+    metric: str
+    threshold: float
+    confidence: float
+    costs: dict[str, RungCost]
+    break_even: BreakEven | None = None
+    break_even_note: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    next_steps: list[str] = Field(default_factory=list)
+    requests_per_month: float | None = None
+
+
+def _fmt_money(value: float | None, digits: int = 4) -> str:
+    return "unknown" if value is None else f"${value:,.{digits}f}"
+
+
+def rung_cost(result: RungResult, requests_per_month: float | None) -> RungCost:
+    """Cost per request, per 1k and per month (``tunewise.costs.estimate`` on the measured mean usage)."""
+    found: CostEstimate | None = None
+    if result.prompt_tokens is not None and result.completion_tokens is not None and quote(result.model) is not None:
+        usage = MeanUsage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = estimate(result.model, usage, requests_per_month=requests_per_month)
+    if found is None:
+        return RungCost(rung=result.rung, per_request=None, per_1k_requests=None, per_month=None, priced_as=None)
+    return RungCost(
+        rung=result.rung,
+        per_request=found.per_request,
+        per_1k_requests=found.per_1k_requests,
+        per_month=found.per_month,
+        priced_as=found.priced_as,
+    )
+
+
+def recommend(config: LadderConfig, state: LadderState) -> Recommendation:
+    """Pick the rung, price every rung, compare the best fine-tune with the best prompt rung."""
+    results = [state.results[r] for r in config.rungs if r in state.results]
+    volume = config.requests_per_month
+    costs = {r.rung: rung_cost(r, volume) for r in results}
+    passed = [r for r in results if r.status == "passed"]
+    chosen = passed[0] if passed else None
+    best = chosen or (max(results, key=lambda r: r.mean) if results else None)
+    metric = _metric_name(config)
+    level = f"{config.target.confidence:.0%}"
+    reasons: list[str] = []
+    next_steps: list[str] = []
+    if chosen is not None:
+        cost = costs[chosen.rung]
+        reasons.append(
+            f"{chosen.rung} is the cheapest rung tried whose {level} lower bound on {metric} "
+            f"({chosen.ci_low:.3f}) reaches the target {config.target.threshold:g} "
+            f"(mean {chosen.mean:.3f}, CI {chosen.ci_low:.3f}..{chosen.ci_high:.3f}, {chosen.n} test cases)."
+        )
+        below = [r for r in results if r is not chosen]
+        for r in below:
+            reasons.append(
+                f"{r.rung} stayed below: mean {r.mean:.3f}, lower bound {r.ci_low:.3f} < {config.target.threshold:g}."
+            )
+        reasons.append(
+            f"It costs {_fmt_money(cost.per_1k_requests)} per 1k requests"
+            + (f" and {_fmt_money(cost.per_month, 2)} a month at {volume:,.0f} requests" if volume else "")
+            + (f"; mean latency {chosen.latency_mean_s:.2f}s" if chosen.latency_mean_s is not None else "")
+            + "."
+        )
+    elif best is not None:
+        reasons.append(
+            f"No rung reached the target: the best, {best.rung}, has {metric} {best.mean:.3f} "
+            f"with a {level} lower bound of {best.ci_low:.3f} < {config.target.threshold:g}."
+        )
+        next_steps.extend(_next_steps(config, state, best))
+    if state.stopped and state.stopped.startswith("budget"):
+        reasons.append(f"The ladder stopped early: {state.stopped.removeprefix('budget: ')}.")
+        next_steps.append("Raise the budget (max_dollars / max_tokens) and run the same command again: it resumes.")
+    for rung, why in state.skipped.items():
+        if not (state.stopped and why in state.stopped):
+            reasons.append(f"{rung} was not run: {why}.")
+    if state.unknown_prices:
+        reasons.append(
+            "Unknown prices (costs shown as unknown, never zero): "
+            + ", ".join(state.unknown_prices)
+            + "; add them under [prices] in tunewise.toml."
+        )
+    breakeven, note = _break_even(config, state, results)
+    return Recommendation(
+        chosen=chosen.rung if chosen else None,
+        best=best.rung if best else None,
+        reached_target=chosen is not None,
+        metric=metric,
+        threshold=config.target.threshold,
+        confidence=config.target.confidence,
+        costs=costs,
+        break_even=breakeven,
+        break_even_note=note,
+        reasons=reasons,
+        next_steps=next_steps,
+        requests_per_month=volume,
+    )
+
+
+def _metric_name(config: LadderConfig) -> str:
+    spec = config.target.metric
+    if isinstance(spec, str):
+        return spec
+    return str(spec.get("name", spec.get("type", "metric")))
+
+
+def _break_even(
+    config: LadderConfig, state: LadderState, results: list[RungResult]
+) -> tuple[BreakEven | None, str | None]:
+    prompts = [r for r in results if r.rung in PROMPT_RUNGS]
+    tuned = [r for r in results if r.rung in FINE_TUNE_RUNGS]
+    if not prompts or not tuned:
+        return None, "break-even needs both a prompt rung and a fine-tune rung measured"
+    if config.requests_per_month is None:
+        return None, "set requests_per_month in the ladder config to project break-even"
+    prompt = max(prompts, key=lambda r: r.mean)
+    fine = max(tuned, key=lambda r: r.mean)
+    if None in (prompt.prompt_tokens, prompt.completion_tokens, fine.prompt_tokens, fine.completion_tokens):
+        return None, "token counts were not reported, so break-even is unknown"
+    if quote(prompt.model) is None or quote(fine.model) is None:
+        return None, f"break-even of {fine.rung} vs {prompt.rung} is unknown: a price is missing"
+    record = state.fine_tune
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = break_even_from_usage(
+            prompt_model=prompt.model,
+            prompt_usage=MeanUsage(
+                prompt_tokens=prompt.prompt_tokens or 0, completion_tokens=prompt.completion_tokens or 0
+            ),
+            finetuned_model=fine.model,
+            finetuned_usage=MeanUsage(
+                prompt_tokens=fine.prompt_tokens or 0, completion_tokens=fine.completion_tokens or 0
+            ),
+            requests_per_month=config.requests_per_month,
+            training_cost=fine.training_cost,
+            training_tokens=float(record.training_tokens) if record and fine.training_cost is None else None,
+            epochs=float(record.epochs) if record and fine.training_cost is None else None,
+        )
+    if result is None:
+        return None, f"break-even of {fine.rung} vs {prompt.rung} is unknown: a price is missing"
+    return result, f"{fine.rung} ({fine.model}) against {prompt.rung} ({prompt.model})"
+
+
+def _next_steps(config: LadderConfig, state: LadderState, best: RungResult) -> list[str]:
+    steps: list[str] = []
+    gap = config.target.threshold - best.ci_low
+    if best.mean >= config.target.threshold:
+        steps.append(
+            f"{best.rung}'s mean ({best.mean:.3f}) already meets the target but its interval is wide; "
+            f"more test cases (now {best.n}) would narrow it - roughly {max(best.n * 2, best.n + 50)} cases."
+        )
+    tried = set(state.results)
+    if "fine_tune" not in tried and "fine_tune" not in config.rungs:
+        steps.append("Add the fine_tune rung: prompting alone did not get there.")
+    if "fine_tune" in tried:
+        steps.append(
+            "Improve the training data: more and more varied examples in the house style, "
+            f"or more epochs (now {config.fine_tune.epochs})."
+        )
+    if "rag_fine_tuned" not in config.rungs and config.retrieval.knowledge_base is not None:
+        steps.append("Add the rag_fine_tuned rung: answers may need facts only the knowledge base has.")
+    elif "rag_fine_tuned" in tried:
+        steps.append("Check retrieval: raise retrieval.k, lower retrieval.threshold, or try the hybrid retriever.")
+    steps.append(f"Try a stronger base model (now {config.models.base}) with --model.")
+    if gap > 0.2:
+        steps.append("Check the metric and references: a gap this large often means the metric misjudges good answers.")
+    return steps

@@ -1,0 +1,115 @@
+"""The ladder's state file: what is done, what is in flight, what was spent; rewritten atomically.
+
+It lives in the output folder next to the run store. A ladder killed at any moment
+resumes from it: finished rungs are read back, not run again; an optimizer round
+re-scores the candidates it had already written (their answers come back from the run
+store); a fine-tune job recorded here is re-attached, never started twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from tunewise._errors import ConfigError
+
+
+class RungResult(BaseModel):
+    """One rung, measured on the test split."""
+
+    rung: str
+    strategy: str
+    run_id: str
+    model: str
+    status: Literal["passed", "below_target", "error"]
+    n: int
+    errors: int = 0
+    mean: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    cost_per_request: float | None
+    """Mean measured cost of one answer on the test split; ``None`` when a price is unknown."""
+    prompt_tokens: float | None
+    completion_tokens: float | None
+    latency_mean_s: float | None
+    latency_p95_s: float | None
+    spent: float | None
+    """Everything this rung cost to find out (test and dev evaluations, instruction writing, training)."""
+    tokens: int
+    training_cost: float | None = None
+    system_prompt: str | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class FineTuneRecord(BaseModel):
+    job_id: str
+    base_model: str
+    training_file: str
+    training_tokens: int
+    epochs: int
+    model: str | None = None
+    status: str = "started"
+    """``started``, ``succeeded``, or ``failed``/``cancelled`` (the next run starts a new job)."""
+    previous_jobs: list[str] = Field(default_factory=list)
+    """Jobs that failed before this one."""
+
+
+class Candidate(BaseModel):
+    instruction: str
+    round: int
+    run_id: str | None = None
+    dev_score: float | None = None
+
+
+class LadderState(BaseModel):
+    """Everything the ladder has learned so far; the single source of truth for resuming."""
+
+    fingerprint: str
+    results: dict[str, RungResult] = Field(default_factory=dict)
+    skipped: dict[str, str] = Field(default_factory=dict)
+    """Rungs not run, and why (target already reached, budget)."""
+    spent: float | None = 0.0
+    """Dollars spent so far; ``None`` once any price was unknown."""
+    tokens: int = 0
+    fine_tune: FineTuneRecord | None = None
+    candidates: list[Candidate] = Field(default_factory=list)
+    stopped: str | None = None
+    unknown_prices: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path, fingerprint: str) -> LadderState:
+        if not path.is_file():
+            return cls(fingerprint=fingerprint)
+        try:
+            state = cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ConfigError(f"{path}: unreadable ladder state ({' '.join(str(exc).split())[:200]})") from None
+        if state.fingerprint != fingerprint:
+            raise ConfigError(
+                f"{path.parent}: holds a ladder with a different config or data; "
+                "choose another --out folder (or delete this one) to start afresh"
+            )
+        return state
+
+    def save(self, path: Path) -> None:
+        """Write to a temporary file and rename: a kill mid-write leaves the previous state intact."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(self.model_dump_json(indent=2))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+    def add_spend(self, dollars: float | None, tokens: int) -> None:
+        self.spent = None if self.spent is None or dollars is None else self.spent + dollars
+        self.tokens += tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.model_dump_json())
+        return data

@@ -1,0 +1,330 @@
+"""The ladder end to end on the scripted provider: the right rung is chosen, budgets stop it, it resumes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tunewise import ConfigError
+from tunewise.costs import UnknownPriceWarning
+from tunewise.ladder import build_ladder_report, load_ladder_config, parse_candidates, run_ladder
+
+
+def _world() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("ladder_world", Path(__file__).with_name("ladder_world.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["ladder_world"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+world = _world()
+
+
+@pytest.mark.anyio
+async def test_prompting_fails_and_the_fine_tune_is_chosen(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path)
+    script = world.World()
+    provider = world.WorldProvider(script, tmp_path / "jobs.json")
+    events: list[str] = []
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        outcome = await run_ladder(config, providers={"scripted": provider}, on_event=events.append)
+    state = outcome.state
+    assert list(state.results) == ["zero_shot", "few_shot", "optimized_prompt", "fine_tune"]
+    for rung in ("zero_shot", "few_shot", "optimized_prompt"):
+        assert state.results[rung].status == "below_target"
+        assert state.results[rung].mean == 0.0
+    tuned = state.results["fine_tune"]
+    assert tuned.status == "passed" and tuned.mean == 1.0 and tuned.ci_low >= 0.8
+    assert tuned.model.startswith("scripted:ft:base:ladder:ftjob-0001")
+    assert state.skipped == {"rag_fine_tuned": "the target was reached at fine_tune"}
+    # the instruction search really ran: the writer was asked twice, candidates were scored on dev
+    assert script.calls.count("writer") == 2
+    assert len(state.candidates) == 5 and all(c.dev_score is not None for c in state.candidates)
+    assert state.results["optimized_prompt"].system_prompt in [c.instruction for c in state.candidates]
+    # the fine-tune was trained on the train split, in chat format
+    rows = [json.loads(line) for line in (outcome.out / "fine_tune_train.jsonl").read_text().splitlines()]
+    assert len(rows) == 24 and rows[0]["messages"][-1] == {"role": "assistant", "content": "code-0"}
+    rec = outcome.recommendation()
+    assert rec.chosen == "fine_tune" and rec.reached_target
+    assert any("fine_tune is the cheapest rung" in r for r in rec.reasons)
+    # scripted models have no price: unknown, never zero
+    assert rec.costs["fine_tune"].per_1k_requests is None
+    assert state.spent is None and "scripted:base" in state.unknown_prices
+    md = (outcome.out / "report.md").read_text()
+    assert "use **fine_tune**" in md and "| unknown |" in md
+    html = (outcome.out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "<script" not in html
+
+
+@pytest.mark.anyio
+async def test_when_the_fine_tune_needs_the_knowledge_base_rag_plus_fine_tune_is_chosen(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path)
+    script = world.World(needs_context=True)
+    provider = world.WorldProvider(script, tmp_path / "jobs.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcome = await run_ladder(config, providers={"scripted": provider})
+    state = outcome.state
+    assert state.results["fine_tune"].status == "below_target" and state.results["fine_tune"].mean == 0.0
+    rag = state.results["rag_fine_tuned"]
+    assert rag.status == "passed" and rag.mean == 1.0
+    assert rag.model == state.results["fine_tune"].model  # the same trained model, now grounded
+    assert outcome.recommendation().chosen == "rag_fine_tuned" and state.skipped == {}
+    assert len(json.loads((tmp_path / "jobs.json").read_text())) == 1  # one job serves both rungs
+
+
+@pytest.mark.anyio
+async def test_a_known_price_gives_costs_and_break_even(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prices = {
+        "scripted:base": {
+            "input": 0.15,
+            "output": 0.6,
+            "finetune_training": 3.0,
+            "finetune_input": 0.3,
+            "finetune_output": 1.2,
+        },
+        "scripted:writer": {"input": 2.5, "output": 10.0},
+    }
+    monkeypatch.setenv("TUNEWISE_PRICES", json.dumps(prices))
+    config = world.write_world(tmp_path)
+    provider = world.WorldProvider(world.World(), tmp_path / "jobs.json")
+    outcome = await run_ladder(config, providers={"scripted": provider})
+    state = outcome.state
+    assert state.spent is not None and state.spent > 0 and not state.unknown_prices
+    rec = outcome.recommendation()
+    zero = rec.costs["zero_shot"]
+    result = state.results["zero_shot"]
+    assert result.prompt_tokens is not None and result.completion_tokens is not None
+    expected = (result.prompt_tokens * 0.15 + result.completion_tokens * 0.6) / 1e6
+    assert zero.per_request == pytest.approx(expected)
+    assert zero.per_month == pytest.approx(expected * 100_000)
+    tuned = state.results["fine_tune"]
+    assert tuned.training_cost == pytest.approx(state.fine_tune.training_tokens * 2 * 3.0 / 1e6)
+    assert rec.break_even is not None and rec.break_even.requests_per_month == 100_000
+    assert "fine_tune" in (rec.break_even_note or "")
+    report = build_ladder_report(outcome.out)
+    assert rec.break_even.summary() in report.markdown()
+
+
+@pytest.mark.anyio
+async def test_the_budget_stops_before_a_rung_that_would_exceed_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "TUNEWISE_PRICES",
+        json.dumps(
+            {
+                "scripted:*": {
+                    "input": 1000.0,
+                    "output": 1000.0,
+                    "finetune_training": 10.0,
+                    "finetune_input": 1000.0,
+                    "finetune_output": 1000.0,
+                }
+            }
+        ),
+    )
+    config = world.write_world(tmp_path, extra="")
+    text = config.read_text() + "\n[budget]\nmax_dollars = 1.0\n"
+    config.write_text(text)
+    script = world.World()
+    provider = world.WorldProvider(script, tmp_path / "jobs.json")
+    outcome = await run_ladder(config, providers={"scripted": provider})
+    state = outcome.state
+    assert list(state.results) == ["zero_shot"]
+    assert state.stopped is not None and state.stopped.startswith("budget: few_shot is estimated at $")
+    assert set(state.skipped) == {"few_shot", "optimized_prompt", "fine_tune", "rag_fine_tuned"}
+    assert script.calls == ["base"] * 20  # few-shot never sent a request
+    assert not (tmp_path / "jobs.json").exists()
+    rec = outcome.recommendation()
+    assert not rec.reached_target and any("Raise the budget" in s for s in rec.next_steps)
+
+    # a bigger budget resumes: zero-shot is not run again
+    config.write_text(text.replace("max_dollars = 1.0", "max_dollars = 50.0"))
+    outcome = await run_ladder(config, providers={"scripted": provider})
+    assert outcome.state.stopped is None, outcome.state.stopped
+    assert outcome.state.results["fine_tune"].status == "passed"
+    assert script.calls[:20] == ["base"] * 20 and len(script.calls) > 20
+    assert sum(1 for _ in json.loads((tmp_path / "jobs.json").read_text())) == 1
+
+
+@pytest.mark.anyio
+async def test_a_token_budget_stops_too(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path)
+    config.write_text(config.read_text() + "\n[budget]\nmax_tokens = 400\n")
+    provider = world.WorldProvider(world.World(), tmp_path / "jobs.json")
+    outcome = await run_ladder(config, providers={"scripted": provider})
+    assert outcome.state.results == {}
+    assert outcome.state.stopped is not None and "400-token budget" in outcome.state.stopped
+
+
+def test_optimizer_answers_are_parsed_without_repeats() -> None:
+    text = (
+        "<instruction>Be brief.</instruction> <instruction> be   BRIEF. </instruction><instruction>Cite.</instruction>"
+    )
+    assert parse_candidates(text, n=5, seen=["Cite."]) == ["Be brief."]
+    assert parse_candidates("1. Answer with the code only\n2. Always give the item code", n=1) == [
+        "Answer with the code only"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("threshold = 0.8", 'threshold = "high"', "ladder.toml: target.threshold: Input should be a valid number"),
+        ('base = "scripted:base"', 'base = "gpt-4o"', "ladder.toml: models.base: model reference 'gpt-4o' has no"),
+        ('test = "test.jsonl"', 'test = "missing.jsonl"', "ladder.toml: dataset.test: no such file"),
+        ("concurrency = 4", "concurency = 4", "ladder.toml: concurency: unknown key"),
+        ('"fine_tune", "rag_fine_tuned"]', '"rag_fine_tuned", "fine_tune"]', "ladder.toml: rungs: rungs climb"),
+        ('"fine_tune", "rag_fine_tuned"]', '"rag_fine_tuned"]', "rag_fine_tuned uses the fine_tune rung"),
+        ('knowledge_base = "kb"', 'knowledge_base = "nowhere"', "retrieval.knowledge_base: no such file or folder"),
+        ('metric = "exact_match"', 'metric = "exactish"', "ladder.toml: target.metric:"),
+        ("[dataset]", "[dataset]\nextra = 1", "ladder.toml: dataset.extra: unknown key"),
+    ],
+)
+def test_config_errors_are_one_line_naming_file_and_field(tmp_path: Path, old: str, new: str, message: str) -> None:
+    config = world.write_world(tmp_path)
+    config.write_text(config.read_text().replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        load_ladder_config(config)
+    text = str(info.value)
+    assert message in text and "\n" not in text
+
+
+def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_ladder_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("rungs = [")
+    with pytest.raises(ConfigError, match=r"bad\.toml"):
+        load_ladder_config(bad)
+
+
+def test_model_override_and_paths_relative_to_the_file(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path / "project")
+    parsed = load_ladder_config(config, model="openai:gpt-4o-mini", out=tmp_path / "elsewhere")
+    assert parsed.models.base == parsed.fine_tune_base == "openai:gpt-4o-mini"
+    assert parsed.optimizer_model == "scripted:writer"
+    assert parsed.dataset.train == (tmp_path / "project" / "train.jsonl").resolve()
+    assert parsed.out == (tmp_path / "elsewhere").resolve()
+    assert load_ladder_config(config).out == (tmp_path / "project" / "ladder-out").resolve()
+
+
+@pytest.mark.anyio
+async def test_a_changed_config_does_not_mix_with_an_old_output_folder(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path)
+    provider = world.WorldProvider(world.World(), tmp_path / "jobs.json")
+    config.write_text(config.read_text().replace("rungs = [", 'rungs = ["zero_shot"]\n#'))
+    with pytest.warns(UnknownPriceWarning, match="scripted:base") as said:
+        await run_ladder(config, providers={"scripted": provider})
+    assert len([w for w in said if "scripted:base" in str(w.message)]) == 1  # once per model, not once per call
+    config.write_text(config.read_text().replace("threshold = 0.8", "threshold = 0.5"))
+    with pytest.raises(ConfigError, match="different config"):
+        await run_ladder(config, providers={"scripted": provider})
+
+
+def test_the_support_bot_ladder_is_valid_and_its_whole_climb_fits_its_budget(tmp_path: Path) -> None:
+    from tunewise.ladder import Ladder
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "support-bot" / "ladder.toml"
+    config = load_ladder_config(example, out=tmp_path / "out")
+    assert config.system_prompt and config.retrieval.knowledge_base is not None
+    ladder = Ladder(config)
+    assert (len(ladder.train), len(ladder.dev), len(ladder.test)) == (174, 20, 65)
+    estimates = {rung: ladder.estimate(rung) for rung in config.rungs}
+    assert all(e.dollars is not None and e.dollars > 0 for e in estimates.values()), estimates
+    assert config.budget.max_dollars is not None
+    assert sum(e.dollars or 0 for e in estimates.values()) < config.budget.max_dollars
+    # the fine-tune is the expensive step: training dominates its estimate
+    assert (estimates["fine_tune"].dollars or 0) > (estimates["zero_shot"].dollars or 0) * 5
+
+
+@pytest.mark.anyio
+async def test_an_interrupted_instruction_search_resumes_without_rewriting_or_rescoring(tmp_path: Path) -> None:
+    from tunewise import BadRequestError
+
+    config = world.write_world(tmp_path)
+    script = world.World()
+
+    def failing_second_round(request: world.ChatRequest) -> str:  # type: ignore[name-defined]
+        if world.OPTIMIZER_MARK in (request.messages[0].content or "") and script.calls.count("writer") == 1:
+            raise BadRequestError("the optimizer model went away", provider="scripted")
+        return str(script(request))
+
+    provider = world.WorldProvider(script, tmp_path / "jobs.json")
+    provider._handler = failing_second_round
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(BadRequestError):
+            await run_ladder(config, providers={"scripted": provider})
+        first = list(script.calls)
+        state = json.loads((tmp_path / "ladder-out" / "state.json").read_text())
+        assert set(state["results"]) == {"zero_shot", "few_shot"}
+        assert [c["round"] for c in state["candidates"]] == [0, 1, 1]  # round 1 written and scored, round 2 not
+        assert all(c["dev_score"] is not None for c in state["candidates"])
+
+        resumed = world.World(first_round=2)
+        again = world.WorldProvider(resumed, tmp_path / "jobs.json")
+        outcome = await run_ladder(config, providers={"scripted": again})
+    assert first.count("writer") == 1
+    assert resumed.calls.count("writer") == 1  # only round 2 is written
+    # base calls: 2 new candidates x 8 dev cases, then 20 test cases; nothing of round 0/1 again
+    assert resumed.calls.count("base") == 2 * 8 + 20
+    assert outcome.recommendation().chosen == "fine_tune"
+
+
+@pytest.mark.anyio
+async def test_rag_rung_on_a_hybrid_index_of_the_knowledge_base(tmp_path: Path) -> None:
+    pytest.importorskip("tunewise.retrieval", reason="the hybrid index comes with tunewise.retrieval")
+    config = world.write_world(tmp_path)
+    config.write_text(
+        config.read_text().replace('knowledge_base = "kb"', 'knowledge_base = "kb"\nretriever = "hybrid"')
+    )
+    provider = world.WorldProvider(world.World(needs_context=True), tmp_path / "jobs.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcome = await run_ladder(config, providers={"scripted": provider})
+    assert outcome.recommendation().chosen == "rag_fine_tuned"
+    assert (outcome.out / "index").is_dir()  # Chroma + BM25 built in the output folder
+
+
+def test_an_unknown_retriever_name_is_a_config_error(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path)
+    config.write_text(
+        config.read_text().replace('knowledge_base = "kb"', 'knowledge_base = "kb"\nretriever = "vector"')
+    )
+    with pytest.raises(ConfigError, match=r"ladder\.toml: retrieval\.retriever"):
+        load_ladder_config(config)
+
+
+@pytest.mark.anyio
+async def test_a_failed_fine_tune_is_reported_and_the_next_run_starts_a_new_job(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path)
+    script = world.World()
+    failing = world.WorldProvider(script, tmp_path / "jobs.json", failing=("ftjob-0001",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcome = await run_ladder(config, providers={"scripted": failing})
+        state = outcome.state
+        assert "fine_tune" not in state.results
+        assert state.skipped["fine_tune"].startswith("the fine-tune failed: job ftjob-0001 failed: training diverged")
+        assert state.skipped["rag_fine_tuned"] == "the fine-tune rung did not produce a model"
+        assert state.fine_tune is not None and state.fine_tune.status == "failed"
+        rec = outcome.recommendation()
+        assert rec.chosen is None and any("fine_tune was not run: the fine-tune failed" in r for r in rec.reasons)
+
+        calls = len(script.calls)
+        outcome = await run_ladder(config, providers={"scripted": world.WorldProvider(script, tmp_path / "jobs.json")})
+    assert outcome.state.fine_tune is not None
+    assert outcome.state.fine_tune.job_id == "ftjob-0002" and outcome.state.fine_tune.previous_jobs == ["ftjob-0001"]
+    assert outcome.recommendation().chosen == "fine_tune"
+    assert set(script.calls[calls:]) == {"ft"}  # the prompt rungs were not run again
