@@ -12,6 +12,7 @@ from tunewise._version import __version__
 from tunewise.cli import _eval
 from tunewise.cli._costs import register as register_cost_commands
 from tunewise.cli._data import data_app
+from tunewise.cli._demo import demo_app
 from tunewise.cli._index import index_app
 from tunewise.cli._ladder import ladder_app
 from tunewise.cli._local import local_app
@@ -48,6 +49,7 @@ app.add_typer(data_app)
 app.add_typer(index_app)
 app.add_typer(local_app)
 app.add_typer(ladder_app)
+app.add_typer(demo_app)
 
 
 def main() -> None:
