@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -189,6 +190,12 @@ def test_optimizer_answers_are_parsed_without_repeats() -> None:
         ('knowledge_base = "kb"', 'knowledge_base = "nowhere"', "retrieval.knowledge_base: no such file or folder"),
         ('metric = "exact_match"', 'metric = "exactish"', "ladder.toml: target.metric:"),
         ("[dataset]", "[dataset]\nextra = 1", "ladder.toml: dataset.extra: unknown key"),
+        (
+            "concurrency = 4",
+            "options = {temprature = 0}",
+            "ladder.toml: options: unknown request options ['temprature']",
+        ),
+        ("concurrency = 4", "options = {temperature = 5}", "ladder.toml: options: request option temperature:"),
     ],
 )
 def test_config_errors_are_one_line_naming_file_and_field(tmp_path: Path, old: str, new: str, message: str) -> None:
@@ -282,12 +289,16 @@ async def test_an_interrupted_instruction_search_resumes_without_rewriting_or_re
     assert outcome.recommendation().chosen == "fine_tune"
 
 
+@pytest.mark.parametrize(
+    "embedder", ["hashing", pytest.param("sentence-transformers:all-MiniLM-L6-v2", marks=pytest.mark.slow)]
+)
 @pytest.mark.anyio
-async def test_rag_rung_on_a_hybrid_index_of_the_knowledge_base(tmp_path: Path) -> None:
-    pytest.importorskip("tunewise.retrieval", reason="the hybrid index comes with tunewise.retrieval")
+async def test_rag_rung_on_a_hybrid_index_of_the_knowledge_base(tmp_path: Path, embedder: str) -> None:
     config = world.write_world(tmp_path)
     config.write_text(
-        config.read_text().replace('knowledge_base = "kb"', 'knowledge_base = "kb"\nretriever = "hybrid"')
+        config.read_text().replace(
+            'knowledge_base = "kb"', f'knowledge_base = "kb"\nretriever = "hybrid"\nembedder = "{embedder}"'
+        )
     )
     provider = world.WorldProvider(world.World(needs_context=True), tmp_path / "jobs.json")
     with warnings.catch_warnings():
@@ -328,3 +339,75 @@ async def test_a_failed_fine_tune_is_reported_and_the_next_run_starts_a_new_job(
     assert outcome.state.fine_tune.job_id == "ftjob-0002" and outcome.state.fine_tune.previous_jobs == ["ftjob-0001"]
     assert outcome.recommendation().chosen == "fine_tune"
     assert set(script.calls[calls:]) == {"ft"}  # the prompt rungs were not run again
+
+
+@pytest.mark.anyio
+async def test_one_file_is_split_by_the_data_toolkit(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path, train=30, dev=10, test=10)
+    rows = "".join((tmp_path / f"{name}.jsonl").read_text() for name in ("train", "dev", "test"))
+    (tmp_path / "all.jsonl").write_text(rows)
+    text = config.read_text().replace(
+        'train = "train.jsonl"\ndev = "dev.jsonl"\ntest = "test.jsonl"',
+        'file = "all.jsonl"\nsplit = {train = 0.6, dev = 0.2, test = 0.2}\nseed = 7',
+    )
+    config.write_text(text.replace("rungs = [", 'rungs = ["zero_shot", "fine_tune"]\n#'))
+    provider = world.WorldProvider(world.World(), tmp_path / "jobs.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcome = await run_ladder(config, providers={"scripted": provider})
+    splits = {
+        name: (outcome.out / "splits" / f"{name}.jsonl").read_text().splitlines() for name in ("train", "dev", "test")
+    }
+    assert {name: len(lines) for name, lines in splits.items()} == {"train": 30, "dev": 10, "test": 10}
+    assert sorted(line for lines in splits.values() for line in lines) == sorted(
+        rows.splitlines()
+    )  # every example in exactly one split
+    assert outcome.state.results["fine_tune"].n == 10
+    assert outcome.state.fine_tune is not None and outcome.state.fine_tune.training_tokens > 0
+
+
+@pytest.mark.anyio
+async def test_a_training_split_too_small_to_fine_tune_is_refused_before_any_job(tmp_path: Path) -> None:
+    from tunewise import DataError
+
+    config = world.write_world(tmp_path, train=5)
+    provider = world.WorldProvider(world.World(), tmp_path / "jobs.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(DataError, match=r"train\.jsonl: the training split cannot be used for fine-tuning: .*10"):
+            await run_ladder(config, providers={"scripted": provider})
+    assert not (tmp_path / "jobs.json").exists()
+    state = json.loads((tmp_path / "ladder-out" / "state.json").read_text())
+    assert set(state["results"]) == {"zero_shot", "few_shot", "optimized_prompt"}  # kept for the next run
+
+
+@pytest.mark.parametrize(
+    ("dataset", "message"),
+    [
+        ('train = "train.jsonl"\ndev = "dev.jsonl"', "dataset: needs train, dev and test (missing: test)"),
+        ('file = "train.jsonl"\ntrain = "train.jsonl"', "give file (split by the ladder) or train, dev and test"),
+        ('file = "train.jsonl"\nsplit = {train = 0.5, dev = 0.1, test = 0.1}', "split fractions must add up to 1"),
+        ('file = "nope.jsonl"', "dataset.file: no such file"),
+    ],
+)
+def test_dataset_forms(tmp_path: Path, dataset: str, message: str) -> None:
+    config = world.write_world(tmp_path)
+    config.write_text(
+        config.read_text().replace('train = "train.jsonl"\ndev = "dev.jsonl"\ntest = "test.jsonl"', dataset)
+    )
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_ladder_config(config)
+
+
+@pytest.mark.anyio
+async def test_request_options_go_with_every_answer_but_not_to_the_optimizer(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path, extra="options = {temperature = 0, max_tokens = 12, seed = 3}")
+    script = world.World()
+    provider = world.WorldProvider(script, tmp_path / "jobs.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        await run_ladder(config, providers={"scripted": provider})
+    answers = [r for r in provider.requests if world.OPTIMIZER_MARK not in (r.messages[0].content or "")]
+    writers = [r for r in provider.requests if world.OPTIMIZER_MARK in (r.messages[0].content or "")]
+    assert answers and all((r.temperature, r.max_tokens, r.seed) == (0, 12, 3) for r in answers)
+    assert writers and all(r.temperature == 0.9 and r.max_tokens is None for r in writers)

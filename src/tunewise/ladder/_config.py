@@ -50,11 +50,43 @@ class _Section(BaseModel):
 
 
 class DatasetConfig(_Section):
-    """Train, dev and test files (JSONL or CSV cases; train in chat format for fine-tuning)."""
+    """Train, dev and test files (JSONL or CSV cases; train in chat format for fine-tuning), or one file to split.
 
-    train: Path
-    dev: Path
-    test: Path
+    With ``file``, the data toolkit (``tunewise.data.split``) splits it deterministically by
+    ``seed`` into ``<out>/splits/{train,dev,test}.jsonl`` with the ``split`` ratios.
+    """
+
+    train: Path | None = None
+    dev: Path | None = None
+    test: Path | None = None
+    file: Path | None = None
+    split: dict[str, float] = Field(default_factory=lambda: {"train": 0.7, "dev": 0.1, "test": 0.2})
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_form(self) -> DatasetConfig:
+        given = [name for name in ("train", "dev", "test") if getattr(self, name) is not None]
+        if self.file is not None:
+            if given:
+                raise ValueError(
+                    f"give file (split by the ladder) or train, dev and test, not both ({', '.join(given)})"
+                )
+            if set(self.split) != {"train", "dev", "test"} or any(v <= 0 for v in self.split.values()):
+                raise ValueError("split needs positive train, dev and test fractions")
+            if abs(sum(self.split.values()) - 1) > 1e-6:
+                raise ValueError(f"split fractions must add up to 1, got {sum(self.split.values()):g}")
+        elif len(given) != 3:
+            missing = sorted({"train", "dev", "test"} - set(given))
+            raise ValueError(f"needs train, dev and test (missing: {', '.join(missing)}), or one file to split")
+        return self
+
+    def paths(self, out: Path) -> tuple[Path, Path, Path]:
+        """(train, dev, test): the files given, or where the split of ``file`` is written."""
+        if self.file is None:
+            assert self.train is not None and self.dev is not None and self.test is not None
+            return self.train, self.dev, self.test
+        folder = out / "splits"
+        return folder / "train.jsonl", folder / "dev.jsonl", folder / "test.jsonl"
 
 
 class TargetConfig(_Section):
@@ -114,9 +146,14 @@ class OptimizerConfig(_Section):
 
 
 class FineTuneConfig(_Section):
-    epochs: int = Field(default=3, ge=1, le=50)
+    epochs: int | None = Field(default=None, ge=1, le=50)
+    """``None``: the provider chooses (OpenAI's rule by data size, which the estimate uses too)."""
     suffix: str = Field(default="ladder", max_length=64)
     learning_rate_multiplier: float | None = Field(default=None, gt=0)
+    """OpenAI's multiplier of its own learning rate."""
+    learning_rate: float | None = Field(default=None, gt=0)
+    """An absolute learning rate (local fine-tuning)."""
+    seed: int | None = None
     batch_size: int | None = Field(default=None, ge=1)
     options: dict[str, Any] = Field(default_factory=dict)
     """Plugin-specific settings (LoRA rank, max steps...)."""
@@ -149,6 +186,8 @@ class LadderConfig(_Section):
     concurrency: int = Field(default=8, ge=1)
     timeout: float | None = Field(default=60.0, gt=0)
     retries: int = Field(default=2, ge=0)
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Request options sent with every answer of every rung (``temperature``, ``max_tokens``, ``seed``...)."""
     dataset: DatasetConfig
     target: TargetConfig
     budget: BudgetConfig = BudgetConfig()
@@ -158,6 +197,18 @@ class LadderConfig(_Section):
     optimizer: OptimizerConfig = OptimizerConfig()
     fine_tune: FineTuneConfig = FineTuneConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from tunewise.strategies._call import ModelCaller
+        from tunewise.strategies._factory import REQUEST_OPTIONS
+
+        unknown = sorted(set(value) - REQUEST_OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown request options {unknown}; allowed: {', '.join(sorted(REQUEST_OPTIONS))}")
+        ModelCaller(ModelRef.parse("check:model"), None, value)  # a value no request could carry fails here
+        return value
 
     @field_validator("rungs")
     @classmethod
@@ -201,9 +252,9 @@ class LadderConfig(_Section):
             mode="json",
             exclude={"path": True, "out": True, "budget": True, "fine_tune": {"poll_interval": True, "timeout": True}},
         )
-        for name in ("train", "dev", "test"):
+        for name in ("train", "dev", "test", "file"):
             file = getattr(self.dataset, name)
-            data["dataset"][name + "_sha"] = hashlib.sha256(file.read_bytes()).hexdigest() if file.is_file() else None
+            data["dataset"][name + "_sha"] = hashlib.sha256(file.read_bytes()).hexdigest() if file else None
         data["system_prompt"] = self.system_prompt
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -238,7 +289,7 @@ def load_ladder_config(path: str | Path, *, model: str | None = None, out: str |
     if not isinstance(data.get("dataset", {}), dict):
         raise ConfigError(f"{file}: dataset: must be a table with train, dev and test")
     for section, keys in (
-        ("dataset", ("train", "dev", "test")),
+        ("dataset", ("train", "dev", "test", "file")),
         ("prompt", ("system_file",)),
         ("retrieval", ("knowledge_base",)),
     ):
@@ -273,9 +324,10 @@ def load_ladder_config(path: str | Path, *, model: str | None = None, out: str |
         elif error["type"] == "missing":
             message = "missing (required)"
         raise ConfigError(f"{file}: {_where(error['loc'])}: {message}") from None
-    for name in ("train", "dev", "test"):
-        if not getattr(config.dataset, name).is_file():
-            raise ConfigError(f"{file}: dataset.{name}: no such file {getattr(config.dataset, name)}")
+    for name in ("train", "dev", "test", "file"):
+        given = getattr(config.dataset, name)
+        if given is not None and not given.is_file():
+            raise ConfigError(f"{file}: dataset.{name}: no such file {given}")
     if config.prompt.system_file is not None and not config.prompt.system_file.is_file():
         raise ConfigError(f"{file}: prompt.system_file: no such file {config.prompt.system_file}")
     from tunewise.evaluation._metrics import as_metric

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from tunewise._errors import ConfigError
 
@@ -47,8 +47,7 @@ async def build_retriever(config: LadderConfig, registry: Registry | None, embed
     - ``"memory"``: exact cosine over the documents (``tunewise.testing.InMemoryRetriever``);
     - ``"hybrid"``, ``"dense"``, ``"bm25"``: a ``tunewise.retrieval.Index`` (Chroma + BM25,
       chunked) built once in ``<out>/index`` from the knowledge base; re-running adds nothing
-      for unchanged files. ``retrieval.embedder`` is ``hashing`` or a spec the index knows,
-      such as ``sentence-transformers:all-MiniLM-L6-v2``;
+      for unchanged files;
     - a ``{type = ..., ...}`` table: any retriever kind registered with
       ``tunewise.strategies.register_retriever``; it gets ``documents = <knowledge base>``
       unless it names its own.
@@ -61,7 +60,7 @@ async def build_retriever(config: LadderConfig, registry: Registry | None, embed
     if retrieval.retriever == "memory":
         assert retrieval.knowledge_base is not None
         return InMemoryRetriever(read_knowledge_base(retrieval.knowledge_base), embedder, name="knowledge_base")
-    if isinstance(retrieval.retriever, str) and retrieval.retriever in INDEX_KINDS:
+    if retrieval.retriever in ("hybrid", "dense", "bm25"):
         return await _index_retriever(config, embedder, retrieval.retriever)
     context = BuildContext(registry=registry, base_dir=config.path.parent, embedders={"ladder": embedder})
     spec = retrieval.retriever
@@ -70,22 +69,13 @@ async def build_retriever(config: LadderConfig, registry: Registry | None, embed
     return context.retriever(spec, where)
 
 
-async def _index_retriever(config: LadderConfig, embedder: Embedder, kind: str) -> Retriever:
-    import importlib
+async def _index_retriever(
+    config: LadderConfig, embedder: Embedder, kind: Literal["hybrid", "dense", "bm25"]
+) -> Retriever:
+    from tunewise.retrieval import Index
 
-    try:
-        retrieval_module: Any = importlib.import_module("tunewise.retrieval")
-    except ImportError as exc:
-        raise ConfigError(
-            f"{config.path}: retrieval.retriever = {kind!r} needs tunewise.retrieval and its extras "
-            f"(pip install 'tunewise[rag]'): {exc}"
-        ) from None
     knowledge_base = config.retrieval.knowledge_base
     assert knowledge_base is not None
-    spec = config.retrieval.embedder
-    index = retrieval_module.Index.open(
-        config.out / "index", "ladder-kb", embedder=embedder if spec.startswith("hashing") else spec
-    )
+    index = Index.open(config.out / "index", "ladder-kb", embedder=embedder)
     await index.add(knowledge_base)
-    retriever: Retriever = index.retriever(kind)
-    return retriever
+    return index.retriever(kind)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from tunewise._errors import BudgetExceededError, ConfigError, FineTuneError, ProviderError
+from tunewise._errors import BudgetExceededError, ConfigError, DataError, FineTuneError, ProviderError
 from tunewise._refs import ModelRef
 from tunewise._types import Message, Usage
 from tunewise.ladder._config import LadderConfig, RungKind, load_ladder_config
@@ -30,9 +30,11 @@ from tunewise.ladder._state import Candidate, FineTuneRecord, LadderState, RungR
 if TYPE_CHECKING:
     from tunewise._model import Model
     from tunewise._registry import Registry
+    from tunewise.data import DataReport
     from tunewise.evaluation._cases import Case
     from tunewise.evaluation._metrics import Metric
     from tunewise.evaluation._runstore import CaseResult, RunStore
+    from tunewise.interfaces.embedder import Embedder
     from tunewise.interfaces.provider import Provider
     from tunewise.interfaces.retriever import Retriever
     from tunewise.interfaces.strategy import Strategy
@@ -101,9 +103,11 @@ class Ladder:
         self._providers = dict(providers or {})
         self.progress = progress
         self._on_event = on_event
-        self.train = load_cases(config.dataset.train)
-        self.dev = load_cases(config.dataset.dev)
-        self.test = load_cases(config.dataset.test)
+        train, dev, test = self._dataset_files()
+        self.train_path = train
+        self.train = load_cases(train)
+        self.dev = load_cases(dev)
+        self.test = load_cases(test)
         try:
             self.metric: Metric = as_metric(config.target.metric, registry=registry)
         except ConfigError as exc:
@@ -114,8 +118,20 @@ class Ladder:
         self._store: RunStore | None = None
         self._retriever: Retriever | None = None
         self._pending: float | None = 0.0
+        self._training: DataReport | None = None
+        self._embedder: Embedder | None = None
 
     # --- plumbing --------------------------------------------------------------------
+
+    def _dataset_files(self) -> tuple[Path, Path, Path]:
+        """The three splits; one ``file`` is split by the data toolkit (deterministic, so a resume sees the same)."""
+        dataset = self.config.dataset
+        train, dev, test = dataset.paths(self.config.out)
+        if dataset.file is not None:
+            from tunewise.data import split
+
+            split(dataset.file, train.parent, ratios=dataset.split, seed=dataset.seed)
+        return train, dev, test
 
     def event(self, message: str) -> None:
         if self._on_event is not None:
@@ -185,11 +201,31 @@ class Ladder:
     def examples(self) -> list[dict[str, str]]:
         return [{"input": c.question, "output": c.reference} for c in self.train if c.reference]
 
-    def embedder(self) -> Any:
-        from tunewise.strategies._factory import BuildContext
+    def embedder(self) -> Embedder:
+        """``retrieval.embedder``: ``hashing`` (instant, lexical), ``sentence-transformers:all-MiniLM-L6-v2``
+        (packaged, offline) or ``PREFIX:MODEL`` served by a provider; used by few-shot selection and retrieval."""
+        if self._embedder is None:
+            spec = self.config.retrieval.embedder
+            if spec == "hashing" or spec.startswith("hashing-"):
+                from tunewise.testing import HashingEmbedder
 
-        context = BuildContext(registry=self._registry, base_dir=self.config.path.parent)
-        return context.embedder(self.config.retrieval.embedder, f"{self.config.path}: retrieval.embedder")
+                size = spec.removeprefix("hashing").lstrip("-")
+                if size and not size.isdigit():
+                    raise ConfigError(
+                        f"{self.config.path}: retrieval.embedder: write hashing or hashing-N, got {spec!r}"
+                    )
+                self._embedder = HashingEmbedder(int(size) if size else 64)
+            elif spec.partition(":")[0] in self._providers:
+                prefix, _, name = spec.partition(":")
+                self._embedder = self._providers[prefix].embedder(name)
+            else:
+                from tunewise.retrieval import resolve_embedder
+
+                try:
+                    self._embedder = resolve_embedder(spec, registry=self._registry)
+                except ConfigError as exc:
+                    raise ConfigError(f"{self.config.path}: retrieval.embedder: {exc}") from None
+        return self._embedder
 
     def prompt_strategy(self, name: str, system: str | None) -> Strategy:
         """The prompt rung's strategy: few-shot examples when that rung is on the ladder, plus ``system``."""
@@ -205,10 +241,11 @@ class Ladder:
                 diversity=self.config.few_shot.diversity,
                 system=system,
                 name=name,
+                **self.config.options,
             )
         if system:
-            return SystemPrompt(base, system, name=name)
-        return ZeroShot(base, name=name)
+            return SystemPrompt(base, system, name=name, **self.config.options)
+        return ZeroShot(base, name=name, **self.config.options)
 
     async def retriever(self) -> Retriever:
         if self._retriever is None:
@@ -368,7 +405,7 @@ class Ladder:
             ft = self._finetuned_price_ref()
             parts.append((ft, self._prompt_tokens(self.test, None, 0), completion, n))
             if self.state.fine_tune is None:
-                training = self.training_tokens() * config.fine_tune.epochs
+                training = self.training_tokens() * self.epochs()
                 training_dollars = self.training_price(training)
         if rung == "rag_fine_tuned":
             ft = self._finetuned_price_ref()
@@ -400,12 +437,38 @@ class Ladder:
             rows.append({"messages": messages})
         return rows
 
+    def training_data(self) -> DataReport:
+        """The training file checked and counted by the data toolkit: billed tokens per epoch and the epochs.
+
+        OpenAI models are counted with their own encoding; other models with ``o200k_base``
+        (an estimate). A training set with format errors is refused before any job starts.
+        """
+        if self._training is None:
+            from tunewise.data import analyze, encoding_for_model
+
+            ref = ModelRef.parse(self.config.fine_tune_base)
+            model: str | None = None
+            if ref.prefix == "openai":
+                try:
+                    encoding_for_model(ref.name)
+                    model = ref.name
+                except ConfigError:
+                    model = None
+            report = analyze(self.training_rows(), model=model, epochs=self.config.fine_tune.epochs)
+            if not report.ok:
+                first = report.errors[0] if report.errors else None
+                where = f"example {first.line}: " if first is not None and first.line else ""
+                detail = f"{where}{first.message}" if first is not None else "format errors"
+                raise DataError(f"the training split cannot be used for fine-tuning: {detail}", path=self.train_path)
+            self._training = report
+        return self._training
+
     def training_tokens(self) -> int:
-        """One pass over the training file, estimated (what the provider bills per epoch)."""
-        total = 0.0
-        for row in self.training_rows():
-            total += sum(estimate_tokens(m["content"]) + 4 for m in row["messages"]) + 3
-        return int(total)
+        """One pass over the training data (what the provider bills per epoch), counted by the data toolkit."""
+        return self.training_data().billed_tokens_per_epoch
+
+    def epochs(self) -> int:
+        return self.config.fine_tune.epochs or self.training_data().epochs
 
     def training_price(self, billed_tokens: float) -> float | None:
         from tunewise.costs import quote, training_cost
@@ -523,7 +586,7 @@ class Ladder:
     def prompt_strategy_zero(self) -> Strategy:
         from tunewise.strategies import ZeroShot
 
-        return ZeroShot(self.model(self.config.models.base), name="zero_shot")
+        return ZeroShot(self.model(self.config.models.base), name="zero_shot", **self.config.options)
 
     async def optimized_prompt(self) -> RungResult:
         """Score the starting instruction on dev, then rounds of written candidates; keep the best."""
@@ -636,7 +699,7 @@ class Ladder:
             previous = [*record.previous_jobs, record.job_id] if record is not None else []
             rows = self.training_rows()
             if not rows:
-                raise ConfigError(f"{config.dataset.train}: no training example has a reference answer")
+                raise DataError("no training example has a reference answer", path=self.train_path)
             file = config.out / "fine_tune_train.jsonl"
             file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
             spec = FineTuneSpec(
@@ -645,6 +708,8 @@ class Ladder:
                 n_epochs=config.fine_tune.epochs,
                 batch_size=config.fine_tune.batch_size,
                 learning_rate_multiplier=config.fine_tune.learning_rate_multiplier,
+                learning_rate=config.fine_tune.learning_rate,
+                seed=config.fine_tune.seed,
                 suffix=config.fine_tune.suffix,
                 options=dict(config.fine_tune.options),
             )
@@ -654,7 +719,7 @@ class Ladder:
                 base_model=str(base),
                 training_file=str(file),
                 training_tokens=self.training_tokens(),
-                epochs=config.fine_tune.epochs,
+                epochs=self.epochs(),
                 previous_jobs=previous,
             )
             self.state.fine_tune = record
@@ -683,10 +748,10 @@ class Ladder:
             self.event(f"fine_tune: job {record.job_id} succeeded: {record.model}")
         training = self.training_price(record.training_tokens * record.epochs)
         self.pay(training)
-        strategy = FineTuned(self.model(record.model), name="fine_tune")
+        strategy = FineTuned(self.model(record.model), name="fine_tune", **self.config.options)
         results = await self.evaluate(strategy, self.test, "ladder-fine_tune")
         notes = [
-            f"job {record.job_id}: {record.training_tokens:,} training tokens (estimated) x {record.epochs} epochs"
+            f"job {record.job_id}: {record.training_tokens:,} billed training tokens per epoch x {record.epochs} epochs"
         ]
         if training is None:
             notes.append(f"no training price known for {config.fine_tune_base}: training cost unknown")
@@ -714,6 +779,7 @@ class Ladder:
             on_low_relevance=retrieval.on_low_relevance,
             k=retrieval.k,
             name="rag_fine_tuned",
+            **self.config.options,
         )
         results = await self.evaluate(strategy, self.test, "ladder-rag_fine_tuned")
         return self.measure(
