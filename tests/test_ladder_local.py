@@ -28,7 +28,7 @@ async def test_tiny_local_model_fine_tunes_and_the_fine_tune_is_chosen(
 
     from tunewise_local.tiny import DEFAULT_CORPUS, build_tiny_model
 
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the fine-tune worker: one thread is fastest for a tiny model
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # one thread is fastest for a tiny model
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -74,7 +74,7 @@ learning_rate = 0.01
 poll_interval = 0.05
 timeout = 120
 seed = 0
-options = {{lora_r = 16, lora_alpha = 64, lora_dropout = 0.0, num_threads = 1}}
+options = {{lora_r = 16, lora_alpha = 64, lora_dropout = 0.0, num_threads = 1, worker = "thread"}}
 """
     )
     with warnings.catch_warnings():

@@ -147,3 +147,12 @@ def test_cli_and_import_stay_light() -> None:
     assert listing.returncode == 0
     for command in ("validate", "stats", "split", "dedup", "leakage", "convert"):
         assert command in listing.stdout
+
+
+def test_stats_takes_the_training_price_from_the_catalog(train: Path) -> None:
+    # gpt-4o-mini trains at $3.00 per 1M billed tokens in the shipped catalog (prices.toml)
+    data = json.loads(run("stats", train, "--model", "gpt-4o-mini", "--json").stdout)
+    assert data["price_per_1m_training_tokens"] == 3.00
+    assert data["estimated_cost"] == pytest.approx(data["billed_training_tokens"] * 3.00 / 1e6)
+    unknown = json.loads(run("stats", train, "--model", "o1", "--json").stdout)  # priced, but not for training
+    assert unknown["estimated_cost"] is None

@@ -10,6 +10,7 @@ import typer
 from tunewise._errors import TunewiseError
 from tunewise._version import __version__
 from tunewise.cli import _eval
+from tunewise.cli._chat import register as register_chat_command
 from tunewise.cli._costs import register as register_cost_commands
 from tunewise.cli._data import data_app
 from tunewise.cli._demo import demo_app
@@ -17,6 +18,7 @@ from tunewise.cli._index import index_app
 from tunewise.cli._ladder import ladder_app
 from tunewise.cli._local import local_app
 from tunewise.cli._providers import providers_command
+from tunewise.cli._serve import register as register_serve_command
 
 app = typer.Typer(
     name="tunewise",
@@ -48,6 +50,8 @@ app.add_typer(_eval.eval_app)
 app.add_typer(data_app)
 app.add_typer(index_app)
 app.add_typer(local_app)
+register_serve_command(app)
+register_chat_command(app)
 app.add_typer(ladder_app)
 app.add_typer(demo_app)
 

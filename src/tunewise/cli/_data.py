@@ -146,12 +146,16 @@ def stats_command(
     price: Annotated[
         float | None,
         typer.Option(
-            "--price-per-1m-training-tokens", min=0.0, help="Training price per 1M tokens; adds estimated_cost."
+            "--price-per-1m-training-tokens",
+            min=0.0,
+            help="Training price per 1M tokens; adds estimated_cost [default: the price catalog's, for --model].",
         ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Token distributions, billed tokens, default epochs and (with a price) the training cost."""
+    if price is None and model is not None:
+        price = _catalog_training_price(model)
     report = _analyze(file, model, encoding, tokenizer, max_tokens, epochs, price, max_problems=0)
     data = report.to_dict()
     for key in ("problems", "n_problems"):
@@ -193,6 +197,14 @@ def stats_command(
             console.print(line, highlight=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _catalog_training_price(model: str) -> float | None:
+    """The catalog's training price per 1M tokens for ``model`` (``openai:`` assumed), if known."""
+    from tunewise.costs import quote
+
+    found = quote(model if ":" in model and not model.startswith("ft:") else f"openai:{model}")
+    return found.entry.finetune_training if found is not None else None
 
 
 def _ratios(train: float, validation: float, test: float) -> dict[str, float]:

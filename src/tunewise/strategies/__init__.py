@@ -18,11 +18,13 @@ from tunewise.strategies._factory import (
 from tunewise.strategies._fewshot import Example, FewShot, mmr_select
 from tunewise.strategies._prompting import ChainOfThought, FineTuned, SystemPrompt, ZeroShot, extract_answer
 from tunewise.strategies._rag import RAG, RagFineTuned, cited_sources, format_context
+from tunewise.strategies._streaming import ChunkSink, stream_calls
 
 __all__ = [
     "RAG",
     "REQUEST_OPTIONS",
     "BuildContext",
+    "ChunkSink",
     "ChainOfThought",
     "Example",
     "FewShot",
@@ -39,5 +41,6 @@ __all__ = [
     "mmr_select",
     "register_retriever",
     "register_strategy",
+    "stream_calls",
     "strategy_kinds",
 ]

@@ -60,14 +60,23 @@ class ModelCaller:
         return self._model
 
     def request(self, messages: Sequence[Message], **overrides: Any) -> ChatRequest:
-        """The exact request this strategy sends for ``messages``."""
-        return self.model.request(list(messages), **{**self.options, **overrides})
+        """The exact request this strategy sends for ``messages`` (options of an active ``stream_calls`` win)."""
+        from tunewise.strategies._streaming import active_tap
+
+        tap = active_tap()
+        ambient = dict(tap.options) if tap is not None else {}
+        return self.model.request(list(messages), **{**self.options, **ambient, **overrides})
 
     async def send(self, request: ChatRequest) -> tuple[ChatResponse, str | None, CacheHit | None]:
         """Send ``request``, or replay it from the response cache when one is in use (see ``use_cache``)."""
         from tunewise.evaluation._cache import active_cache
+        from tunewise.strategies._streaming import active_tap, collect_stream
 
         cache = active_cache()
+        tap = active_tap()
+        if cache is None and tap is not None and tap.on_chunk is not None:
+            provider = self.model.provider
+            return await collect_stream(provider.stream(request), request, tap.on_chunk), None, None
         if cache is None:
             return await self.model.provider.chat(request), None, None
         key = cache.key(str(self.ref), request)

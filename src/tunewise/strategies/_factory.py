@@ -117,6 +117,30 @@ def _memory_retriever(spec: dict[str, Any], ctx: BuildContext, where: str) -> Re
 
 register_retriever("memory", _memory_retriever)
 
+_INDEX_KEYS = {"location", "collection", "mode", "embedder", "fusion", "rrf_k", "weights"}
+
+
+def _index_retriever(spec: dict[str, Any], ctx: BuildContext, where: str) -> Retriever:
+    """``{type = "index", location = "kb-index", collection = "kb", mode = "hybrid"}``: an existing
+    ``tunewise.retrieval.Index`` (built with ``tunewise index add``), embedded folder or Chroma server URL."""
+    from tunewise.retrieval import Index
+
+    unknown = set(spec) - _INDEX_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: index retriever has unknown keys {sorted(unknown)}; known: {sorted(_INDEX_KEYS)}")
+    location = str(spec.get("location", "")) or None
+    if location is not None and not location.startswith(("http://", "https://")):
+        location = str(ctx.path(location))
+    mode = spec.get("mode", "hybrid")
+    if mode not in ("hybrid", "dense", "bm25"):
+        raise ConfigError(f"{where}: mode must be hybrid, dense or bm25, not {mode!r}")
+    index = Index.open(location, str(spec.get("collection", "default")), embedder=spec.get("embedder"))
+    options: dict[str, Any] = {k: spec[k] for k in ("fusion", "rrf_k", "weights") if k in spec}
+    return index.retriever(mode, **options)
+
+
+register_retriever("index", _index_retriever)
+
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Objects from a JSONL file; a bad line is a DataError naming file and line."""

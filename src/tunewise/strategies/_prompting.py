@@ -29,6 +29,8 @@ class ZeroShot:
     """The conversation as it is, to one model: the baseline every other strategy is measured against."""
 
     kind = "zero_shot"
+    streams_answer = True
+    """The answer's text is the text of the model call, so it can be streamed as it is written."""
 
     def __init__(
         self,
@@ -132,6 +134,7 @@ class ChainOfThought(ZeroShot):
     """
 
     kind = "chain_of_thought"
+    streams_answer = False  # the answer is extracted from the reasoning once it is complete
 
     def __init__(
         self,

@@ -1,0 +1,125 @@
+"""``tunewise serve CONFIG_OR_MODEL``: strategies behind an OpenAI-compatible endpoint.
+
+The server itself is :mod:`tunewise.serve` (imported when the command runs); this module
+turns flags and the config's ``[serve]`` table into one running uvicorn server.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import typer
+
+from tunewise._errors import ConfigError
+
+
+def serve_command(
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="CONFIG_OR_MODEL",
+            help="A TOML file of [[strategies]] (served by their names), or a model reference served zero-shot.",
+        ),
+    ],
+    host: Annotated[
+        str | None, typer.Option("--host", help="Interface to bind; default 127.0.0.1 (this machine only).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port; default 8000, 0 picks a free one.")] = None,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key-env",
+            metavar="VAR",
+            help="Require 'Authorization: Bearer <token>' with the token read from this environment variable.",
+        ),
+    ] = None,
+    max_body_bytes: Annotated[
+        int | None, typer.Option("--max-body-bytes", help="Largest request body accepted (default 1000000).")
+    ] = None,
+    timeout_s: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds a strategy may take per request (default 300).")
+    ] = None,
+    max_concurrency: Annotated[
+        int | None, typer.Option("--max-concurrency", help="Answers computed at once; others wait (default: no cap).")
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve strategies as an OpenAI-compatible API: POST /v1/chat/completions, GET /v1/models, GET /health.
+
+    Point any OpenAI client at http://HOST:PORT/v1 and pass a strategy's name as the model.
+    """
+    import anyio
+
+    from tunewise._registry import Registry
+    from tunewise.serve._config import load_served
+
+    flags: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "api_key_env": api_key_env,
+        "max_body_bytes": max_body_bytes,
+        "timeout_s": timeout_s,
+        "max_concurrency": max_concurrency,
+    }
+
+    async def main() -> None:
+        from tunewise.serve._app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_S, create_app
+        from tunewise.serve._server import DEFAULT_HOST, DEFAULT_PORT, serve, warn_if_exposed
+
+        registry = Registry()
+        try:
+            served = load_served(target, registry=registry)
+        except BaseException:
+            await registry.aclose()
+            raise
+        settings = {**served.settings, **{k: v for k, v in flags.items() if v is not None}}
+        secret = _api_key(settings.get("api_key_env"))
+        bind = str(settings.get("host", DEFAULT_HOST))
+        app = create_app(
+            served.strategies,
+            api_key=secret,
+            max_body_bytes=int(settings.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
+            timeout_s=float(settings.get("timeout_s", DEFAULT_TIMEOUT_S)),
+            max_concurrency=settings.get("max_concurrency"),
+            on_shutdown=registry.aclose,
+        )
+        _log_to_stderr(log_level)
+        warn_if_exposed(bind, secret is not None)
+        auth = f"bearer token from ${settings['api_key_env']}" if secret is not None else "none"
+        names = ", ".join(sorted(served.strategies))
+        typer.echo(f"tunewise serve: {names} (auth: {auth}); OpenAI clients use the URL below + /v1", err=True)
+        await serve(app, host=bind, port=int(settings.get("port", DEFAULT_PORT)), log_level=log_level)
+
+    try:
+        anyio.run(main)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+def _log_to_stderr(level: str) -> None:
+    """tunewise's own log lines (requests, warnings) on stderr, next to uvicorn's and in its format."""
+    import logging
+
+    class Format(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return f"{record.levelname + ':':<10}{record.getMessage()}"
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(Format())
+    log = logging.getLogger("tunewise")
+    log.addHandler(handler)
+    log.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else logging.INFO)
+
+
+def _api_key(variable: str | None) -> str | None:
+    if variable is None:
+        return None
+    value = os.environ.get(variable, "")
+    if not value.strip():
+        raise ConfigError(f"--api-key-env {variable}: the environment variable is not set or empty")
+    return value.strip()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_command)
