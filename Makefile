@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml plugins/openai/pyproject.toml plugins/local/pyproject.t
 		-e ".[rag,serve]" -e plugins/openai -e plugins/local --group dev
 	touch $(STAMP)
 
+# The whole ladder on examples/support-bot, offline, with a tiny model trained here; resumable (.tunewise-demo/).
 demo: install
-	$(BIN)/tunewise providers
+	HF_HUB_OFFLINE=1 $(BIN)/tunewise demo support-bot
 
 lint: install
 	$(BIN)/ruff check .

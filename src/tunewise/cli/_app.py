@@ -13,6 +13,7 @@ from tunewise.cli import _eval
 from tunewise.cli._chat import register as register_chat_command
 from tunewise.cli._costs import register as register_cost_commands
 from tunewise.cli._data import data_app
+from tunewise.cli._demo import demo_app
 from tunewise.cli._index import index_app
 from tunewise.cli._ladder import ladder_app
 from tunewise.cli._local import local_app
@@ -52,6 +53,7 @@ app.add_typer(local_app)
 register_serve_command(app)
 register_chat_command(app)
 app.add_typer(ladder_app)
+app.add_typer(demo_app)
 
 
 def main() -> None:

@@ -44,7 +44,8 @@ class BuildContext:
         return path if path.is_absolute() else self.base_dir / path
 
     def embedder(self, value: Any, where: str) -> Embedder:
-        """``"hashing"``, a name given in ``embedders``, or ``"PREFIX:MODEL"`` served by that provider."""
+        """``"hashing"``, a name given in ``embedders``, ``"sentence-transformers:MODEL"`` (offline MiniLM, needs
+        ``tunewise[rag]``), or ``"PREFIX:MODEL"`` served by that provider."""
         if not isinstance(value, str):
             raise ConfigError(f"{where}: embedder must be a string, got {type(value).__name__}")
         if value in self.embedders:
@@ -58,6 +59,10 @@ class BuildContext:
             raise ConfigError(
                 f"{where}: unknown embedder {value!r}; use 'hashing', PREFIX:MODEL or a name passed as embedders="
             )
+        if value.partition(":")[0] in ("sentence-transformers", "st"):
+            from tunewise.retrieval import resolve_embedder  # the packaged MiniLM, offline
+
+            return resolve_embedder(value)
         from tunewise._refs import ModelRef
 
         ref = ModelRef.parse(value)
