@@ -65,6 +65,7 @@ def test_ladder_run_then_report(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "no rung reached the target" in shown.stdout
     assert "unknown" in shown.stdout
+    assert "under [prices] in tunewise.toml" in " ".join(shown.stdout.split())  # not eaten as rich markup
     assert "no rung reached the target" in (out / "report.md").read_text()
 
     # the same command again resumes: nothing left to do, same answer

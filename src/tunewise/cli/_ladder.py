@@ -20,6 +20,7 @@ ladder_app = typer.Typer(
 
 def _summary(report: LadderReport) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     rec = report.recommendation
@@ -43,11 +44,11 @@ def _summary(report: LadderReport) -> None:
     decision = f"use {rec.chosen}" if rec.chosen else "no rung reached the target"
     console.print(f"[bold]Decision:[/bold] {decision}")
     for reason in rec.reasons[:3]:
-        console.print(f"  - {reason}", soft_wrap=True)
+        console.print(f"  - {escape(reason)}", soft_wrap=True)
     if rec.break_even is not None:
-        console.print(f"[bold]Break-even:[/bold] {rec.break_even.summary()}", soft_wrap=True)
+        console.print(f"[bold]Break-even:[/bold] {escape(rec.break_even.summary())}", soft_wrap=True)
     for step in rec.next_steps:
-        console.print(f"  next: {step}", soft_wrap=True)
+        console.print(f"  next: {escape(step)}", soft_wrap=True)
 
 
 @ladder_app.command("run")

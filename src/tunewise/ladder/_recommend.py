@@ -202,7 +202,8 @@ def _next_steps(config: LadderConfig, state: LadderState, best: RungResult) -> l
     if "rag_fine_tuned" not in config.rungs and config.retrieval.knowledge_base is not None:
         steps.append("Add the rag_fine_tuned rung: answers may need facts only the knowledge base has.")
     elif "rag_fine_tuned" in tried:
-        steps.append("Check retrieval: raise retrieval.k, lower retrieval.threshold, or try the hybrid retriever.")
+        hybrid = "" if config.retrieval.retriever == "hybrid" else ", or try the hybrid retriever"
+        steps.append(f"Check retrieval: raise retrieval.k or lower retrieval.threshold{hybrid}.")
     steps.append(f"Try a stronger base model (now {config.models.base}) with --model.")
     if gap > 0.2:
         steps.append("Check the metric and references: a gap this large often means the metric misjudges good answers.")
