@@ -44,3 +44,25 @@ def test_tunewise_loggers_redact(caplog: object) -> None:
     finally:
         log.removeHandler(handler)
     assert records == ["calling with key [REDACTED]"]
+
+
+def test_small_jsonl_files_fail_on_one_line_naming_file_and_line(tmp_path: object) -> None:
+    from pathlib import Path
+
+    import pytest
+
+    from tunewise._jsonl import iter_jsonl_objects
+
+    path = Path(str(tmp_path)) / "cases.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"a": 1}\n\n{"b": 2}\n\xff\xfe oops\n')
+    rows = iter_jsonl_objects(path)
+    assert next(rows) == (1, {"a": 1})  # a BOM on the first line is fine
+    assert next(rows) == (3, {"b": 2})
+    with pytest.raises(DataError, match=r"cases\.jsonl:4: invalid UTF-8 at byte 0"):
+        next(rows)
+    path.write_text('{"a": 1}\n[1, 2]\n')
+    with pytest.raises(DataError, match=r"cases\.jsonl:2: each line must be a JSON object"):
+        list(iter_jsonl_objects(path))
+    path.write_text('{"a": \n')
+    with pytest.raises(DataError, match=r"cases\.jsonl:1: invalid JSON"):
+        list(iter_jsonl_objects(path))

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tunewise._errors import DataError
+from tunewise._jsonl import iter_jsonl_objects
 from tunewise._types import Message, as_messages
 
 _REFERENCE_KEYS = ("reference", "expected", "ideal")
@@ -140,20 +141,11 @@ def _check_unique(cases: Iterable[tuple[int, Case]], path: Path) -> Iterable[Cas
 
 def _jsonl_cases(path: Path) -> Iterable[Case]:
     def rows() -> Iterable[tuple[int, Case]]:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"invalid JSON: {exc.msg} at column {exc.colno}", path=path, line=number) from None
-                if not isinstance(row, dict):
-                    raise DataError("each line must be a JSON object", path=path, line=number)
-                try:
-                    yield number, case_from_mapping(row, default_id=f"line-{number}")
-                except ValueError as exc:
-                    raise _located(exc, path, number) from None
+        for number, row in iter_jsonl_objects(path):
+            try:
+                yield number, case_from_mapping(row, default_id=f"line-{number}")
+            except ValueError as exc:
+                raise _located(exc, path, number) from None
 
     return _check_unique(rows(), path)
 

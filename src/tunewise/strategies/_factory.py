@@ -7,12 +7,12 @@ The eval CLI and the ladder build strategies here, so a typo in a config is a on
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tunewise._errors import ConfigError, DataError
+from tunewise._errors import ConfigError
+from tunewise._jsonl import iter_jsonl_objects
 
 if TYPE_CHECKING:
     from tunewise._registry import Registry
@@ -144,21 +144,7 @@ register_retriever("index", _index_retriever)
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Objects from a JSONL file; a bad line is a DataError naming file and line."""
-    if not path.is_file():
-        raise DataError("file not found", path=path)
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"invalid JSON: {exc.msg}", path=path, line=number) from None
-            if not isinstance(row, dict):
-                raise DataError("each line must be a JSON object", path=path, line=number)
-            rows.append(row)
-    return rows
+    return [row for _, row in iter_jsonl_objects(path)]
 
 
 Builder = Callable[[dict[str, Any], BuildContext, str], "Strategy"]
