@@ -12,9 +12,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import jinja2
 
 from tunewise.evaluation._compare import Comparison, compare_scores, metric_kinds
 from tunewise.evaluation._runstore import CaseResult, RunInfo, RunStore, iter_pairs
@@ -201,11 +204,13 @@ def _money(value: float | None) -> str:
     return "unknown" if value is None else f"${value:.4f}"
 
 
-def _render(template: str, report: Report, charts: dict[str, str]) -> str:
+def template_env(package: str) -> jinja2.Environment:
+    """The jinja2 environment for ``package``'s ``templates/``: HTML autoescaped, strict, with the
+    number/money/seconds/table-cell filters that every tunewise report uses."""
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("tunewise.evaluation", "templates"),
+        loader=jinja2.PackageLoader(package, "templates"),
         autoescape=jinja2.select_autoescape(["html", "html.j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -215,7 +220,11 @@ def _render(template: str, report: Report, charts: dict[str, str]) -> str:
     env.filters["money"] = _money
     env.filters["secs"] = lambda value: "n/a" if value is None else f"{value:.2f}s"
     env.filters["cell"] = _cell
-    return env.get_template(template).render(r=report, charts=charts)
+    return env
+
+
+def _render(template: str, report: Report, charts: dict[str, str]) -> str:
+    return template_env("tunewise.evaluation").get_template(template).render(r=report, charts=charts)
 
 
 def _cell(text: object, width: int = 160) -> str:

@@ -114,21 +114,9 @@ def _chart(config: LadderConfig, rows: list[RungResult], rec: Recommendation) ->
 
 
 def _render(template: str, report: LadderReport) -> str:
-    import jinja2
+    from tunewise.evaluation._report import template_env
 
-    from tunewise.evaluation._report import _cell, _fmt, _money
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("tunewise.ladder", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["num"] = _fmt
-    env.filters["money"] = _money
-    env.filters["secs"] = lambda value: "n/a" if value is None else f"{value:.2f}s"
-    env.filters["cell"] = _cell
+    env = template_env("tunewise.ladder")
     env.filters["monthly"] = lambda value: "unknown" if value is None else f"${value:,.2f}"
     context: dict[str, Any] = {"r": report, "rec": report.recommendation, "config": report.config}
     return env.get_template(template).render(**context)
