@@ -17,6 +17,23 @@ def test_env_vars_and_builtin_profiles(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert settings.provider_config("local").plugin == "local"
 
 
+def test_a_builtin_profile_is_changed_field_by_field(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TUNEWISE_PROFILES__OPENAI__BASE_URL", "http://proxy.internal:8080/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-field-by-field")
+    config = load_settings().provider_config("openai")
+    assert (config.plugin, config.base_url, config.api_key_env) == (
+        "openai",
+        "http://proxy.internal:8080/v1",
+        "OPENAI_API_KEY",
+    )
+    assert config.require_api_key().get_secret_value() == "sk-field-by-field"
+    toml = tmp_path / "tunewise.toml"
+    toml.write_text("[profiles.ollama]\noptions = { timeout = 5 }\n")
+    monkeypatch.setenv("TUNEWISE_CONFIG", str(toml))
+    ollama = load_settings().provider_config("ollama")
+    assert (ollama.plugin, ollama.base_url, ollama.options) == ("openai", "http://localhost:11434/v1", {"timeout": 5})
+
+
 def test_toml_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     config = tmp_path / "tunewise.toml"
     config.write_text(

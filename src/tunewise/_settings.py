@@ -122,6 +122,23 @@ class Settings(BaseSettings):
     prices_file: Path | None = None
     """A TOML price file shaped like the shipped one (``[[prices]]`` tables), applied before ``prices``."""
 
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def _complete_builtins(cls, profiles: Any) -> Any:
+        """A profile named like a built-in one changes only the fields it gives.
+
+        ``TUNEWISE_PROFILES__OPENAI__BASE_URL=http://proxy/v1`` keeps the ``openai`` plugin and key variable.
+        """
+        if not isinstance(profiles, dict):
+            return profiles
+        builtin = builtin_profiles()
+        return {
+            name: {**builtin[name].model_dump(exclude_defaults=True), **value}
+            if name in builtin and isinstance(value, dict)
+            else value
+            for name, value in profiles.items()
+        }
+
     @field_validator("profiles", mode="after")
     @classmethod
     def _remember_keys(cls, profiles: dict[str, ProfileConfig]) -> dict[str, ProfileConfig]:
@@ -180,7 +197,8 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        # a misspelt field is both "extra" and "missing": name the misspelling, it is what to fix
+        first = min(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
         field = ".".join(str(p) for p in first["loc"])
         source = config_file_path()
         where = f"{source}: " if source else ""

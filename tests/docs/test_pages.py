@@ -1,0 +1,265 @@
+"""Every page of the docs and the README runs as written (see conftest.py for how each kind of block runs).
+
+``test_page`` runs every page, found on disk, so a new page is covered the day it is written; the checks
+below it add what each page promises beyond "it runs": the files it writes, what it prints, its tables.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT, PageRun, blocks, pages, parse_data
+
+RunPage = Callable[..., PageRun]
+FAST = {"docs/configuration.md", "docs/testing.md", "docs/plugins.md", "docs/concepts.md", "docs/strategies.md"}
+
+
+@pytest.fixture
+def fake_openai_env() -> Any:
+    """Network blocks that talk to OpenAI run against the fake server, with a made-up key."""
+    from tunewise_openai.fake import run_fake_openai
+
+    with run_fake_openai() as server:
+        yield {"TUNEWISE_PROFILES__OPENAI__BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-docs-not-a-real-key"}
+
+
+def options(page: str, tmp_path: Path, fake_env: dict[str, str]) -> dict[str, Any]:
+    """What a page needs around it: files a reader already has, shortened benchmarks, the fake OpenAI."""
+    if page == "docs/retrieval.md":  # the reader's knowledge base and labelled queries
+        shutil.copytree(ROOT / "tests" / "data" / "retrieval" / "docs", tmp_path / "kb")
+        shutil.copy(ROOT / "tests" / "data" / "retrieval" / "queries.jsonl", tmp_path / "queries.jsonl")
+    if page == "docs/chat.md":  # chat.md continues from serve.md's support bot
+        for block in blocks("docs/serve.md"):
+            if block.title in ("kb.jsonl", "support.toml"):
+                (tmp_path / block.title).write_text(block.body, encoding="utf-8")
+    if page == "docs/demo.md":  # "a Hugging Face model directory": a tiny one, built here
+        from tunewise_local.tiny import build_tiny_model
+
+        build_tiny_model(tmp_path / "model")
+    return {
+        "README.md": {"network_env": fake_env},
+        "docs/quickstart.md": {"network_env": fake_env},
+        "docs/evaluation.md": {"replace": {"--cases 1000 --latency 0.05 --concurrency 32": "--cases 64 --rounds 1"}},
+        "docs/data.md": {"replace": {"bench/data_stats.py": "bench/data_stats.py --examples 2000 --rounds 1"}},
+        "docs/demo.md": {"replace": {"/path/to/model --out runs/local": "model --out o --quick --no-progress"}},
+        "docs/serve.md": {"compare_output": True},
+        "docs/chat.md": {"compare_output": True},
+    }.get(page, {})
+
+
+@pytest.mark.parametrize(
+    "page", [p if p in FAST else pytest.param(p, marks=pytest.mark.slow) for p in pages()], ids=lambda p: str(p)
+)
+def test_page(
+    page: str,
+    run_page: RunPage,
+    tmp_path: Path,
+    fake_openai_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run = run_page(page, **options(page, tmp_path, fake_openai_env))
+    check = CHECKS.get(page)
+    if check is not None:
+        check(run, tmp_path, capsys.readouterr().out)
+
+
+def test_every_block_either_runs_or_is_marked() -> None:
+    """The harness knows every language used; network-only blocks say so on their first line."""
+    known = {"python", "bash", "console", "toml", "json", "jsonl", "text", ""}
+    for page in pages():
+        for block in blocks(page):
+            assert block.title is not None or block.lang in known, f"{block.where}: {block.lang}"
+
+
+# -- what each page promises beyond running ---------------------------------------------------------------------
+
+
+def check_readme(run: PageRun, tmp_path: Path, out: str) -> None:
+    assert "You said: Summarise our refund policy in one line." in out  # the first call, against the fake
+    assert [b.where for b in run.checked_only] == [f"README.md:{line}" for line in network_lines("README.md")]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "$(BIN)/tunewise demo support-bot" in makefile  # what tests/demo/ runs, reduced
+    assert (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().endswith("make test")
+
+
+def network_lines(page: str) -> list[int]:
+    return [b.line for b in blocks(page) if b.needs_network and b.lang in ("bash", "console")]
+
+
+def check_quickstart(run: PageRun, tmp_path: Path, out: str) -> None:
+    assert "You said:" in out and "category=" in out
+
+
+def check_configuration(run: PageRun, tmp_path: Path, out: str) -> None:
+    from tunewise import load_settings
+
+    (toml,) = [b for b in blocks("docs/configuration.md") if b.lang == "toml"]
+    (tmp_path / "tunewise.toml").write_text(toml.body, encoding="utf-8")
+    settings = load_settings()
+    assert settings.profiles["lab"].base_url == "http://gpu-box:8000/v1"
+    (tmp_path / "tunewise.toml").write_text(toml.body.replace("plugin =", "plugn ="), encoding="utf-8")
+    with pytest.raises(Exception) as info:
+        load_settings()
+    page = (ROOT / "docs/configuration.md").read_text(encoding="utf-8").replace("\n", " ")
+    assert f"error: {info.value}" in page and "plugn" in str(info.value)
+
+
+def check_testing(run: PageRun, tmp_path: Path, out: str) -> None:
+    import anyio
+
+    import tunewise
+
+    (toml,) = [b for b in blocks("docs/testing.md") if b.lang == "toml"]
+    (tmp_path / "tunewise.toml").write_text(toml.body, encoding="utf-8")
+
+    async def ask() -> str:
+        async with tunewise.Registry() as registry:
+            return (await registry.model("bot:any").chat("Hello?")).text
+
+    assert anyio.run(ask) == "Hi!"
+
+
+def check_evaluation(run: PageRun, tmp_path: Path, out: str) -> None:
+    assert run.executed >= 6
+    assert (tmp_path / "reports" / "doubling.html").is_file()
+    assert (tmp_path / "reports" / "first.md").is_file()
+
+
+def check_strategies(run: PageRun, tmp_path: Path, out: str) -> None:
+    assert run.executed >= 6
+
+
+def check_ladder(run: PageRun, tmp_path: Path, out: str) -> None:
+    assert "no rung reached the target" in (tmp_path / "ladder-out" / "report.md").read_text(encoding="utf-8")
+    assert (tmp_path / "python-out" / "report.html").is_file()
+
+
+def check_costs(run: PageRun, tmp_path: Path, out: str) -> None:
+    from tunewise import Usage, load_settings
+    from tunewise.costs import builtin_entries, cost_of, load_catalog, quote
+
+    assert "pays back in" in out
+    # the TOML override does what the page says
+    (toml,) = [b for b in blocks("docs/costs.md") if b.lang == "toml"]
+    (tmp_path / "tunewise.toml").write_text(toml.body, encoding="utf-8")
+    catalog = load_catalog(load_settings())
+    mini = catalog.quote("openai:gpt-4o-mini")
+    assert mini is not None and mini.rates.input == 0.12 and mini.rates.output == 0.60
+    assert cost_of("ollama:llama3.2", Usage(prompt_tokens=5, completion_tokens=5), catalog=catalog) == 0.0
+    vllm = catalog.quote("vllm:Qwen/Qwen2.5-7B-Instruct")
+    assert vllm is not None and vllm.entry.source == "our GPU invoice, October"
+    # the price table is the shipped catalog
+    text = (ROOT / "docs/costs.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (openai:\S+) \| (.*) \|$", text, flags=re.M)
+    documented = {ref: [c.strip() for c in cells.split("|")] for ref, cells in rows if len(cells.split("|")) == 7}
+    shipped = {e.ref: e for e in builtin_entries()}
+    assert set(documented) == set(shipped)
+
+    def cell(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}" if round(value, 2) == value else f"{value:g}"
+
+    for ref, cells in documented.items():
+        e = shipped[ref]
+        training = cell(e.finetune_training)
+        if e.finetune_training_per_hour is not None:
+            training = f"{e.finetune_training_per_hour:.2f}/hour"
+        expected = [cell(e.input), cell(e.cached_input), cell(e.output), training]
+        expected += [cell(e.finetune_input), cell(e.finetune_cached_input), cell(e.finetune_output)]
+        assert cells == expected, ref
+        assert e.batch_discount == 0.5
+    # the lookup rules the page lists
+    fine = quote("openai:ft:gpt-4o-mini-2024-07-18:acme::9xYz")
+    assert fine is not None and fine.fine_tuned and fine.entry.ref == "openai:gpt-4o-mini"
+    assert quote("openai:gpt-4.1-mini-2031-01-01") is not None
+    assert quote("lab:gpt-4o-mini") is None
+
+
+def check_data(run: PageRun, tmp_path: Path, out: str) -> None:
+    from tunewise.data import check_example
+
+    (example,) = [b for b in blocks("docs/data.md") if b.lang == "json"]
+    assert check_example(parse_data(example)) == []
+    assert [str(p) for p in run.namespace["report"].problems] == [
+        "faq.csv:3: answer: missing or empty completion [missing_content]"
+    ]
+    assert run.namespace["leaks"].ok
+
+
+def check_retrieval(run: PageRun, tmp_path: Path, out: str) -> None:
+    assert "45 45 45" in out  # files, chunks, embedded of the first example
+    assert re.search(r"hybrid  nDCG@10=0\.9\d\d recall@10=0\.9\d\d", out)
+    assert "error-e47.md" in run.output and '"in_sync": true' in run.output
+    assert '"embedder": "sentence-transformers:all-MiniLM-L6-v2"' in run.output
+
+
+def check_local(run: PageRun, tmp_path: Path, out: str) -> None:
+    from tunewise import load_settings
+    from tunewise_local import LocalOptions
+
+    assert (tmp_path / "tiny-merged" / "model.safetensors").is_file()
+    for block in blocks("docs/local.md"):
+        if block.lang == "toml":
+            for profile in load_settings(**tomllib.loads(block.body)).profiles.values():
+                assert profile.plugin == "local"
+                LocalOptions.parse(profile.options)
+
+
+def check_openai(run: PageRun, tmp_path: Path, out: str) -> None:
+    from tunewise import ProfileConfig
+    from tunewise_openai import OpenAIOptions
+
+    assert run.executed >= 6
+    for block in blocks("docs/openai.md"):
+        if block.lang == "toml":
+            for name, profile in tomllib.loads(block.body)["profiles"].items():
+                OpenAIOptions.parse(ProfileConfig.model_validate(profile).options, profile=name)
+
+
+def check_serve(run: PageRun, tmp_path: Path, out: str) -> None:
+    assert run.url != "http://127.0.0.1:8000"  # the page's own server really ran
+    assert any('"object":"chat.completion"' in output for _, output in run.outputs)  # the curl call
+    assert "['billing-refund-policy.md'" in out and "hand-off: False" in out
+    assert "46 articles" in out
+    assert "Can I get a refund on my annual plan? -> ['billing-refund-policy.md'" in out
+    assert "What is the capital of Peru? -> hand-off" in out
+
+
+def check_chat(run: PageRun, tmp_path: Path, out: str) -> None:
+    assert "handed off: a person should answer this one" in run.output
+    assert "tokens: 0 in, 0 out · cost: $0 (no model call)" in run.output
+    assert "billing-refund-policy.md" in run.output and "(cited)" in run.output
+
+
+def check_demo(run: PageRun, tmp_path: Path, out: str) -> None:
+    assert (tmp_path / "o").is_dir() and any((tmp_path / "o").rglob("report.html"))
+    assert len(run.checked_only) == 1 and "openai:gpt-4o-mini" in run.checked_only[0].body
+
+
+CHECKS: dict[str, Callable[[PageRun, Path, str], None]] = {
+    "README.md": check_readme,
+    "docs/quickstart.md": check_quickstart,
+    "docs/configuration.md": check_configuration,
+    "docs/testing.md": check_testing,
+    "docs/evaluation.md": check_evaluation,
+    "docs/strategies.md": check_strategies,
+    "docs/ladder.md": check_ladder,
+    "docs/costs.md": check_costs,
+    "docs/data.md": check_data,
+    "docs/retrieval.md": check_retrieval,
+    "docs/local.md": check_local,
+    "docs/openai.md": check_openai,
+    "docs/serve.md": check_serve,
+    "docs/chat.md": check_chat,
+    "docs/demo.md": check_demo,
+}
+
+
+def test_every_page_with_code_has_its_checks() -> None:
+    assert set(pages()) - set(CHECKS) <= {"docs/plugins.md", "docs/concepts.md"}, "add a check_* for the new page"
