@@ -17,7 +17,8 @@ bottom:
   to be compared with the output of the block before it;
 - a block whose first line is a comment saying ``needs network`` is only checked for syntax (``compile`` for
   Python, ``bash -n`` for shell); a page can run its network Python blocks against the fake OpenAI server;
-- a block that is a pymdownx.snippets include (``--8<-- "examples/..."``) is the included file, run the same way.
+- a block that is a pymdownx.snippets include (``--8<-- "examples/..."``) shows a file of the repository as it is;
+  the file is tested where it lives (an example's own tests), so here it is only parsed or compiled.
 
 Any other block fails the test: write it so it runs, or mark it.
 """
@@ -67,6 +68,7 @@ class Block:
     lang: str
     title: str | None
     body: str
+    included: str | None = None
 
     @property
     def where(self) -> str:
@@ -84,9 +86,11 @@ def blocks(page: str) -> list[Block]:
     out = []
     for match in FENCE.finditer(text):
         body = match.group("body")
-        included = [SNIPPET.match(line.strip()) for line in body.strip().splitlines()]
-        if included and all(included):
-            body = "".join((ROOT / m.group(1)).read_text(encoding="utf-8") for m in included if m)
+        includes = [SNIPPET.match(line.strip()) for line in body.strip().splitlines()]
+        included = None
+        if includes and all(includes):
+            included = ", ".join(m.group(1) for m in includes if m)
+            body = "".join((ROOT / m.group(1)).read_text(encoding="utf-8") for m in includes if m)
         title = re.search(r'title="([^"]+)"', match.group("attrs"))
         out.append(
             Block(
@@ -95,6 +99,7 @@ def blocks(page: str) -> list[Block]:
                 lang=match.group("lang"),
                 title=title.group(1) if title else None,
                 body=body,
+                included=included,
             )
         )
     return out
@@ -122,6 +127,7 @@ class PageRun:
     replace: dict[str, str] = field(default_factory=dict)
     compare_output: bool = False
     network_env: dict[str, str] | None = None  # set: network Python blocks run with these variables (the fake OpenAI)
+    env: dict[str, str] = field(default_factory=dict)  # for the page's commands
     timeout: float = 300
     namespace: dict[str, Any] = field(default_factory=dict)
     outputs: list[tuple[Block, str]] = field(default_factory=list)
@@ -131,7 +137,7 @@ class PageRun:
     _servers: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "200"}
+        self.env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "200", **self.env}
         self.namespace["__name__"] = "docs_" + re.sub(r"\W", "_", self.page)
 
     @property
@@ -157,6 +163,10 @@ class PageRun:
             if self.compare_output and self.outputs:
                 assert_output_matches(block, self.output)
             return
+        elif block.included is not None:
+            self._check_syntax(block)
+            self.checked_only.append(block)
+            return
         elif block.lang in DATA_LANGS:
             parse_data(block)
         elif block.needs_network and (self.network_env is None or block.lang != "python"):
@@ -172,7 +182,9 @@ class PageRun:
         self.executed += 1
 
     def _check_syntax(self, block: Block) -> None:
-        if block.lang == "python":
+        if block.lang in DATA_LANGS:
+            parse_data(block)
+        elif block.lang == "python":
             compile(block.body, block.where, "exec")
         elif block.lang in ("bash", "console"):
             result = subprocess.run(["bash", "-n", "-c", block.body], capture_output=True, text=True)

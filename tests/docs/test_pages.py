@@ -50,6 +50,12 @@ def options(page: str, tmp_path: Path, fake_env: dict[str, str]) -> dict[str, An
         "docs/data.md": {"replace": {"bench/data_stats.py": "bench/data_stats.py --examples 2000 --rounds 1"}},
         "docs/demo.md": {"replace": {"/path/to/model --out runs/local": "model --out o --quick --no-progress"}},
         "docs/serve.md": {"compare_output": True},
+        "docs/plugins.md": {  # installed into the page's folder, not into the environment running the tests
+            "replace": {
+                "pip install -e examples/": "pip install -q --no-deps --no-build-isolation --target site examples/"
+            },
+            "env": {"PYTHONPATH": str(tmp_path / "site")},
+        },
         "docs/chat.md": {"compare_output": True},
     }.get(page, {})
 
@@ -237,6 +243,14 @@ def check_chat(run: PageRun, tmp_path: Path, out: str) -> None:
     assert "billing-refund-policy.md" in run.output and "(cited)" in run.output
 
 
+def check_plugins(run: PageRun, tmp_path: Path, out: str) -> None:
+    assert "echo     │ tunewise-echo" in run.outputs[-2][1]  # tunewise providers, after the install
+    assert run.output.splitlines() == ["Hello, parrot!", "['tunewise_echo']"]
+    included = {b.included for b in run.checked_only}
+    assert "examples/tunewise-echo/src/tunewise_echo/_provider.py" in included
+    assert "loud: no API key configured; set ECHO_API_KEY" in out
+
+
 def check_demo(run: PageRun, tmp_path: Path, out: str) -> None:
     assert (tmp_path / "o").is_dir() and any((tmp_path / "o").rglob("report.html"))
     assert len(run.checked_only) == 1 and "openai:gpt-4o-mini" in run.checked_only[0].body
@@ -258,8 +272,9 @@ CHECKS: dict[str, Callable[[PageRun, Path, str], None]] = {
     "docs/serve.md": check_serve,
     "docs/chat.md": check_chat,
     "docs/demo.md": check_demo,
+    "docs/plugins.md": check_plugins,
 }
 
 
 def test_every_page_with_code_has_its_checks() -> None:
-    assert set(pages()) - set(CHECKS) <= {"docs/plugins.md", "docs/concepts.md"}, "add a check_* for the new page"
+    assert set(pages()) - set(CHECKS) <= {"docs/concepts.md"}, "add a check_* for the new page"
