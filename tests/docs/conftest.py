@@ -203,55 +203,44 @@ class PageRun:
         self.outputs.append((block, tee.getvalue()))
 
     def _bash(self, block: Block) -> None:
-        env = dict(self.env)
-        lines = block.body.strip().splitlines()
         if block.lang == "console":
-            self._console(block, env)
+            self._console(block)
             return
         script = []
-        for line in lines:
+        for line in block.body.strip().splitlines():
             if line.startswith("tunewise serve "):
                 self._serve(self._text(line))
             elif exported := re.match(r"export (\w+)=(\S+)$", line):
                 self.env[exported.group(1)] = exported.group(2)
                 self.monkeypatch.setenv(exported.group(1), exported.group(2))
-                env[exported.group(1)] = exported.group(2)
             elif line.startswith("make "):
                 target = shlex.split(line.split("#", 1)[0])[1]
                 dry = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True)
                 assert dry.returncode == 0, f"{block.where}: make {target}: {dry.stderr}"
             else:
                 script.append(self._text(line))
-        if not script:
-            self.outputs.append((block, ""))
-            return
-        result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", "\n".join(script)],
-            cwd=self.folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=self.timeout,
-        )
-        assert result.returncode == 0, f"{block.where}\n{block.body}\n{result.stdout}\n{result.stderr}"
-        self.outputs.append((block, result.stdout))
+        self.outputs.append((block, self._shell(block, "\n".join(script), "-euo") if script else ""))
 
-    def _console(self, block: Block, env: dict[str, str]) -> None:
+    def _console(self, block: Block) -> None:
         """``$ command`` lines run in order (a failing one does not stop the rest); the other lines are their output."""
         lines = block.body.strip().splitlines()
-        script = "\n".join(self._text(line[2:]) for line in lines if line.startswith("$ "))
+        output = self._shell(block, "\n".join(self._text(line[2:]) for line in lines if line.startswith("$ ")), "-uo")
+        expected = "\n".join(line for line in lines if not line.startswith("$ "))
+        assert_output_matches(Block(block.page, block.line, "text", None, expected), output)
+        self.outputs.append((block, output))
+
+    def _shell(self, block: Block, script: str, flags: str) -> str:
+        """Run ``script`` in bash with ``flags`` (``-euo`` stops at the first failure) and ``pipefail``; its stdout."""
         result = subprocess.run(
-            ["bash", "-uo", "pipefail", "-c", script],
+            ["bash", flags, "pipefail", "-c", script],
             cwd=self.folder,
-            env=env,
+            env=self.env,
             capture_output=True,
             text=True,
             timeout=self.timeout,
         )
         assert result.returncode == 0, f"{block.where}\n{block.body}\n{result.stdout}\n{result.stderr}"
-        expected = "\n".join(line for line in lines if not line.startswith("$ "))
-        assert_output_matches(Block(block.page, block.line, "text", None, expected), result.stdout)
-        self.outputs.append((block, result.stdout))
+        return result.stdout
 
     def _serve(self, line: str) -> None:
         process = subprocess.Popen(

@@ -33,22 +33,10 @@ def write_chat_jsonl(path: Path, pairs: tuple[tuple[str, str], ...], *, system: 
     return path
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(autouse=True)
-def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test gets its own TUNEWISE_HOME and no keys or config from the developer's machine."""
-    home = tmp_path / "tunewise-home"
-    monkeypatch.setenv("TUNEWISE_HOME", str(home))
-    for name in ("TUNEWISE_CONFIG", "OPENAI_API_KEY", "TUNEWISE_OPENAI_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # fine-tune workers: one thread is fastest for tiny models
-    return home
+def one_thread_per_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fine-tune workers: one thread is fastest for tiny models."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -24,20 +24,10 @@ FAST: dict[str, Any] = {
 """Options that keep retries and polls quick against the loopback fake."""
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(autouse=True)
-def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test gets its own TUNEWISE_HOME and no keys or config from the developer's machine."""
-    home = tmp_path / "tunewise-home"
-    monkeypatch.setenv("TUNEWISE_HOME", str(home))
-    for name in ("TUNEWISE_CONFIG", "OPENAI_API_KEY", "TUNEWISE_OPENAI_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
+def in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Job records and files a test writes land in its own folder."""
     monkeypatch.chdir(tmp_path)
-    return home
 
 
 @pytest.fixture(scope="session")
