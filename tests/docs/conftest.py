@@ -13,8 +13,8 @@ bottom:
   port in place of the ``http://127.0.0.1:8000`` the page shows. ``make TARGET`` lines are checked with
   ``make -n`` (the real targets are what CI runs: ``.ci/run`` is ``make test``);
 - ``toml``, ``json`` and ``jsonl`` blocks without a title must parse; page tests check more;
-- ``text`` blocks and blocks without a language are output or illustration, never run; a page can ask for each
-  to be compared with the output of the block before it;
+- ``text`` blocks (output) and blocks without a language (diagrams) are never run; a page can ask for each
+  ``text`` block to be compared with the output of the block before it;
 - a block whose first line is a comment saying ``needs network`` is only checked for syntax (``compile`` for
   Python, ``bash -n`` for shell); a page can run its network Python blocks against the fake OpenAI server;
 - a block that is a pymdownx.snippets include (``--8<-- "examples/..."``) shows a file of the repository as it is;
@@ -160,7 +160,7 @@ class PageRun:
             (self.folder / block.title).parent.mkdir(parents=True, exist_ok=True)
             (self.folder / block.title).write_text(block.body, encoding="utf-8")
         elif block.lang in OUTPUT_LANGS:
-            if self.compare_output and self.outputs:
+            if self.compare_output and self.outputs and block.lang == "text":
                 assert_output_matches(block, self.output)
             return
         elif block.included is not None:
