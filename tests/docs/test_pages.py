@@ -58,6 +58,7 @@ def options(page: str, tmp_path: Path, fake_env: dict[str, str]) -> dict[str, An
         },
         "docs/chat.md": {"compare_output": True},
         "docs/concepts.md": {"compare_output": True},
+        "docs/guides/statistics.md": {"compare_output": True},
     }.get(page, {})
 
 
@@ -261,6 +262,24 @@ def check_demo(run: PageRun, tmp_path: Path, out: str) -> None:
     assert len(run.checked_only) == 1 and "openai:gpt-4o-mini" in run.checked_only[0].body
 
 
+def check_statistics(run: PageRun, tmp_path: Path, out: str) -> None:
+    import inspect
+
+    from tunewise.evaluation import build_report, compare_runs
+
+    assert run.executed >= 12
+    assert "prompted better than zero-shot by 0.12 on exact_match (95% CI 0.05..0.18)" in out
+    # the page shows the verdict taking its direction from the mean while Wilcoxon follows the wins
+    assert "A better than B by 0.02 on token_f1 (95% CI -0.03..0.09), p=0.03" in out and "B wins 30, loses 6" in out
+    flukes = [int(n) for n in re.findall(r"a 'significant' verdict in (\d+) of 200 evaluations", out)]
+    assert len(flukes) == 2 and flukes[1] < 20 < flukes[0]  # Bonferroni brings ~25% down to ~5% or less
+    # "the report and eval compare always use 95%; compare_runs takes confidence"
+    assert "confidence" not in inspect.signature(build_report).parameters
+    assert "confidence" in inspect.signature(compare_runs).parameters
+    reading = (ROOT / "docs/evaluation.md").read_text(encoding="utf-8").split("## Reading the statistics")[1]
+    assert "guides/statistics.md" in reading.split("\n## ")[0]
+
+
 CHECKS: dict[str, Callable[[PageRun, Path, str], None]] = {
     "README.md": check_readme,
     "docs/quickstart.md": check_quickstart,
@@ -279,6 +298,7 @@ CHECKS: dict[str, Callable[[PageRun, Path, str], None]] = {
     "docs/demo.md": check_demo,
     "docs/plugins.md": check_plugins,
     "docs/concepts.md": check_concepts,
+    "docs/guides/statistics.md": check_statistics,
 }
 
 
