@@ -47,7 +47,7 @@ def support_bot_command(
     import anyio
     from rich.console import Console
 
-    from tunewise.cli._ladder import _summary
+    from tunewise.cli._ladder import _summary, event_printer
     from tunewise.costs import UnknownPriceWarning
     from tunewise.demo import DEMO_NOTICE, FULL, QUICK, find_example, real_model_commands, run_demo
     from tunewise.ladder import build_ladder_report
@@ -56,16 +56,13 @@ def support_bot_command(
     warnings.filterwarnings("ignore", category=UnknownPriceWarning)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    err = Console(stderr=True)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' "Loading weights" bars; ours suffice
     console = Console()
     root = example.resolve() if example is not None else find_example()
     if model is None:
         console.print(f"[bold yellow]Note:[/bold yellow] {DEMO_NOTICE}", soft_wrap=True)
 
-    def say(message: str) -> None:
-        if progress:
-            err.log(message)
-
+    say = event_printer(progress)
     started = time.perf_counter()
     try:
         done = anyio.run(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,6 +19,20 @@ ladder_app = typer.Typer(
     help="Prompt harder or fine-tune? Climb the ladder until quality is good enough, then see what it costs.",
     no_args_is_help=True,
 )
+
+
+def event_printer(enabled: bool) -> Callable[[str], None]:
+    """Prints ladder/demo events to stderr, one timestamped line each (nothing when not ``enabled``)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    err = Console(stderr=True)
+
+    def say(message: str) -> None:
+        if enabled:
+            err.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {escape(message)}", soft_wrap=True, highlight=False)
+
+    return say
 
 
 def _summary(report: LadderReport) -> None:
@@ -64,16 +81,11 @@ def run_command(
 ) -> None:
     """Run the ladder; killed or stopped by the budget, the same command resumes where it was."""
     import anyio
-    from rich.console import Console
 
     from tunewise.ladder import build_ladder_report, run_ladder
 
-    err = Console(stderr=True)
-
-    def say(message: str) -> None:
-        if progress and not json_output:
-            err.log(message)
-
+    say = event_printer(progress and not json_output)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' "Loading weights" bars; ours suffice
     try:
         outcome = anyio.run(
             lambda: run_ladder(config, model=model, out=out, progress=progress and not json_output, on_event=say)

@@ -9,13 +9,28 @@ provider and embedder that names the same model shares one copy, and the last
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tunewise import ConfigError, NotFoundError
 from tunewise_local._devices import resolve_device, resolve_dtype
+
+
+@contextlib.contextmanager
+def peft_quietly() -> Iterator[None]:
+    """Wrap peft calls: peft reads ``is_gradient_checkpointing``, which transformers 5 deprecated.
+
+    The FutureWarning is about peft's code, not the user's, and would otherwise land in every
+    demo and CLI run that loads an adapter.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
 
 CacheKey = tuple[str, str | None, str, str]
 
@@ -93,7 +108,8 @@ def load(base: str, adapter: str | None, options: LoadOptions) -> LoadedModel:
         from peft import PeftModel
 
         # Merged once at load: inference then costs exactly what the base model costs.
-        model = PeftModel.from_pretrained(model, adapter_path, is_trainable=False).merge_and_unload()
+        with peft_quietly():
+            model = PeftModel.from_pretrained(model, adapter_path, is_trainable=False).merge_and_unload()
     model.to(device)
     model.eval()
     eos = model.generation_config.eos_token_id if model.generation_config is not None else None

@@ -18,7 +18,6 @@ import os
 import random
 import shutil
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from tunewise_local._chatdata import IGNORE, Example, file_sha256, read_chat_jso
 from tunewise_local._devices import resolve_device, resolve_dtype
 from tunewise_local._hyper import Hyperparameters
 from tunewise_local._jobdir import EventWriter, JobDir, write_json_atomic
+from tunewise_local._loading import peft_quietly
 from tunewise_local._version import __version__
 
 METADATA_FILE = "tunewise_finetune.json"
@@ -310,8 +310,7 @@ def _load_for_training(
             target_modules=hp.target_modules,
             task_type="CAUSAL_LM",
         )
-        with warnings.catch_warnings():  # peft calls a transformers method that transformers 5 renamed
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        with peft_quietly():
             model = get_peft_model(model, config)
         if checkpoint is not None:
             set_peft_model_state_dict(model, load_file(checkpoint / "adapter_model.safetensors"))

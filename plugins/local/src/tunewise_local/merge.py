@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tunewise_local._loading import check_model_dir
+from tunewise_local._loading import check_model_dir, peft_quietly
 
 
 def merge_adapter(base: str | Path, adapter: str | Path, output: str | Path, *, dtype: str = "float32") -> Path:
@@ -29,7 +29,8 @@ def merge_adapter(base: str | Path, adapter: str | Path, output: str | Path, *, 
     model: Any = AutoModelForCausalLM.from_pretrained(
         base_path, dtype=getattr(torch, dtype), use_safetensors=True, local_files_only=True
     )
-    merged = PeftModel.from_pretrained(model, adapter_path).merge_and_unload()
+    with peft_quietly():
+        merged = PeftModel.from_pretrained(model, adapter_path).merge_and_unload()
     out.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(out)
     AutoTokenizer.from_pretrained(base_path, local_files_only=True).save_pretrained(out)
