@@ -38,7 +38,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         check=True,
         capture_output=True,
     )
-    return {**os.environ, "PYTHONPATH": str(target)}
+    # the caller's PYTHONPATH (e.g. a checkout's sources put first) stays, after the plugin's folder
+    path = os.pathsep.join(p for p in (str(target), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path}
 
 
 def test_discovered_without_import_then_loaded_on_first_use(site: dict[str, str]) -> None:

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         Message,
         ResponseFormat,
         ToolCall,
+        ToolCallDelta,
         Usage,
     )
     from tunewise.interfaces.embedder import Embedder
@@ -86,7 +87,17 @@ _EXPORTS: dict[str, str] = {
     "load_plugin": "tunewise._registry",
     **dict.fromkeys(["ProfileConfig", "ProviderConfig", "Settings", "load_settings"], "tunewise._settings"),
     **dict.fromkeys(
-        ["ChatChunk", "ChatRequest", "ChatResponse", "FunctionCall", "Message", "ResponseFormat", "ToolCall", "Usage"],
+        [
+            "ChatChunk",
+            "ChatRequest",
+            "ChatResponse",
+            "FunctionCall",
+            "Message",
+            "ResponseFormat",
+            "ToolCall",
+            "ToolCallDelta",
+            "Usage",
+        ],
         "tunewise._types",
     ),
     "Embedder": "tunewise.interfaces.embedder",
@@ -146,6 +157,7 @@ __all__ = [
     "StreamInterruptedError",
     "StructuredOutputError",
     "ToolCall",
+    "ToolCallDelta",
     "TunewiseError",
     "Usage",
     "load_plugin",

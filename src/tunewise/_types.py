@@ -8,10 +8,12 @@ without conversion.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tunewise._errors import ProviderError
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
@@ -189,9 +191,92 @@ class ChatResponse(BaseModel):
     def as_message(self) -> Message:
         return Message(role="assistant", content=self.text, tool_calls=self.tool_calls)
 
+    @classmethod
+    def from_chunks(
+        cls, chunks: Iterable[ChatChunk], *, model: str | None = None, latency_s: float | None = None
+    ) -> ChatResponse:
+        """The answer a stream adds up to: what ``chat`` returns for the same request.
+
+        Text deltas are joined; tool-call fragments are joined per ``index``, in index order,
+        taking ``id`` and ``name`` from the first fragment that has them. ``model`` names the
+        model when no chunk does. A tool call left without an id or a name raises
+        :class:`~tunewise.ProviderError`: the provider streamed something that is not a call.
+        """
+        text: list[str] = []
+        calls: dict[int, _CallParts] = {}
+        finish: FinishReason | None = None
+        usage: Usage | None = None
+        named: str | None = None
+        request_id: str | None = None
+        for chunk in chunks:
+            text.append(chunk.delta)
+            for piece in chunk.tool_calls or ():
+                calls.setdefault(piece.index, _CallParts()).add(piece)
+            finish = chunk.finish_reason or finish
+            usage = chunk.usage or usage
+            named = chunk.model or named
+            request_id = chunk.request_id or request_id
+        return cls(
+            text="".join(text),
+            model=named or model or "",
+            finish_reason=finish,
+            usage=usage or Usage(),
+            latency_s=latency_s,
+            request_id=request_id,
+            tool_calls=tuple(calls[i].call(i, request_id) for i in sorted(calls)) or None,
+        )
+
+
+class ToolCallDelta(BaseModel):
+    """A fragment of a tool call in a streamed answer (OpenAI's ``delta.tool_calls[]`` item).
+
+    The first fragment of call ``index`` carries its ``id`` and ``name``; the following ones
+    add pieces of the JSON ``arguments``. :meth:`ChatResponse.from_chunks` joins them.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int = Field(ge=0)
+    id: str | None = None
+    type: Literal["function"] = "function"
+    name: str | None = None
+    arguments: str = ""
+
+    @classmethod
+    def from_call(cls, call: ToolCall, index: int) -> ToolCallDelta:
+        """A whole tool call as one fragment (for providers that do not stream arguments)."""
+        return cls(index=index, id=call.id, name=call.function.name, arguments=call.function.arguments)
+
+
+class _CallParts:
+    """The fragments of one streamed tool call, as they arrive."""
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.name: str | None = None
+        self.arguments: list[str] = []
+
+    def add(self, piece: ToolCallDelta) -> None:
+        self.id = self.id or piece.id
+        self.name = self.name or piece.name
+        self.arguments.append(piece.arguments)
+
+    def call(self, index: int, request_id: str | None) -> ToolCall:
+        if self.id and self.name:
+            arguments = "".join(self.arguments) or "{}"  # as chat reads a call without arguments
+            return ToolCall(id=self.id, function=FunctionCall(name=self.name, arguments=arguments))
+        missing = " or ".join(what for what, value in (("an id", self.id), ("a name", self.name)) if not value)
+        raise ProviderError(
+            f"streamed tool call {index} was never opened: no fragment gave it {missing}", request_id=request_id
+        )
+
 
 class ChatChunk(BaseModel):
-    """One piece of a streamed answer. The last chunk carries ``finish_reason`` and usage."""
+    """One piece of a streamed answer. The last chunk carries ``finish_reason`` and usage.
+
+    ``tool_calls`` holds the tool-call fragments that arrived with this chunk, if any;
+    :meth:`ChatResponse.from_chunks` assembles a whole stream.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -200,3 +285,4 @@ class ChatChunk(BaseModel):
     usage: Usage | None = None
     model: str | None = None
     request_id: str | None = None
+    tool_calls: tuple[ToolCallDelta, ...] | None = None

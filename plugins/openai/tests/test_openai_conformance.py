@@ -21,6 +21,10 @@ class TestOpenAIConformance(ProviderConformance):
     embedding_model = "text-embedding-3-small"
     secret = SECRET
     concurrency = 16
+    tool = {  # noqa: RUF012 - read by the suite, never changed
+        "type": "function",
+        "function": {"name": "greet", "parameters": {"type": "object", "properties": {"name": {"type": "string"}}}},
+    }
     base_url = ""
     home = Path()
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from dataclasses import dataclass, field
 from typing import Any
 
-from tunewise._types import ChatChunk, ChatRequest, ChatResponse, FinishReason, Usage
+from tunewise._types import ChatChunk, ChatRequest, ChatResponse
 
 ChunkSink = Callable[[ChatChunk], Awaitable[None]]
 """Receives each chunk of a streamed model call, in order."""
@@ -58,23 +58,8 @@ def stream_calls(on_chunk: ChunkSink | None = None, *, options: Mapping[str, Any
 async def collect_stream(chunks: AsyncIterator[ChatChunk], request: ChatRequest, on_chunk: ChunkSink) -> ChatResponse:
     """Forward each chunk to ``on_chunk`` and assemble the :class:`ChatResponse` ``chat`` would have returned."""
     started = time.perf_counter()
-    parts: list[str] = []
-    finish: FinishReason | None = None
-    usage: Usage | None = None
-    model: str | None = None
-    request_id: str | None = None
+    received: list[ChatChunk] = []
     async for chunk in chunks:
-        parts.append(chunk.delta)
-        finish = chunk.finish_reason or finish
-        usage = chunk.usage or usage
-        model = chunk.model or model
-        request_id = chunk.request_id or request_id
+        received.append(chunk)
         await on_chunk(chunk)
-    return ChatResponse(
-        text="".join(parts),
-        model=model or request.model,
-        finish_reason=finish,
-        usage=usage or Usage(),
-        latency_s=time.perf_counter() - started,
-        request_id=request_id,
-    )
+    return ChatResponse.from_chunks(received, model=request.model, latency_s=time.perf_counter() - started)

@@ -18,6 +18,7 @@ pytest async plugin is needed. The suite does not import pytest; checks are plai
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -56,6 +57,8 @@ class ProviderConformance:
     secret: str | None = None
     """An API key the provider was given: it must appear in no repr or error."""
     concurrency: int = 8
+    tool: dict[str, Any] | None = None
+    """A tool (OpenAI's ``tools[]`` item) the model calls when offered it with ``prompt`` (None: skip)."""
 
     def make_provider(self) -> Provider:
         raise NotImplementedError  # abstract: a plugin's test class returns its provider
@@ -138,6 +141,36 @@ class ProviderConformance:
             assert all(c.usage is None for c in chunks[:-1]), "only the last chunk may carry usage"
             if chunks[-1].usage is not None:
                 _check_usage(chunks[-1].usage, "stream")
+            try:
+                ChatResponse.from_chunks(chunks)
+            except TunewiseError as exc:
+                raise AssertionError(f"the stream's chunks do not assemble into an answer: {exc}") from None
+
+        self._run(check)
+
+    def test_streamed_tool_calls_match_chat(self) -> None:
+        if self.tool is None:
+            return
+
+        async def check(provider: Provider) -> None:
+            request = self._request(tools=(self.tool,), temperature=0, seed=7)
+            answer = await provider.chat(request)
+            streamed = ChatResponse.from_chunks([c async for c in provider.stream(request)])
+            assert answer.tool_calls, "chat did not call the offered tool: choose a prompt and tool it calls"
+            assert streamed.tool_calls, "chat called the tool, but the stream carried no tool call"
+            names = [c.function.name for c in answer.tool_calls]
+            assert [c.function.name for c in streamed.tool_calls] == names, (
+                f"the stream called {[c.function.name for c in streamed.tool_calls]}, chat called {names}"
+            )
+            assert streamed.finish_reason == answer.finish_reason == "tool_calls", (
+                f"an answer that calls tools must finish 'tool_calls' (chat: {answer.finish_reason!r}, "
+                f"stream: {streamed.finish_reason!r})"
+            )
+            for call in streamed.tool_calls:
+                try:
+                    json.loads(call.function.arguments)
+                except ValueError:
+                    raise AssertionError(f"streamed arguments are not JSON: {call.function.arguments!r}") from None
 
         self._run(check)
 

@@ -22,7 +22,7 @@ import anyio
 
 from tunewise._errors import BadRequestError, FineTuneError, NotFoundError
 from tunewise._refs import ModelRef
-from tunewise._types import ChatChunk, ChatRequest, ChatResponse, FinishReason, Usage
+from tunewise._types import ChatChunk, ChatRequest, ChatResponse, FinishReason, ToolCall, ToolCallDelta, Usage
 from tunewise.interfaces.finetune import (
     TERMINAL_STATUSES,
     FineTuneEvent,
@@ -48,6 +48,9 @@ class ScriptedProvider(BaseProvider):
     - a list of replies, returned in order (an exhausted script raises an error);
     - a function ``request -> str | ChatResponse`` (sync or async), for answers that
       depend on the request, e.g. on ``request.model`` to tell a fine-tuned model apart.
+
+    A :class:`ChatResponse` reply is returned as is, so it can carry ``tool_calls``;
+    ``stream`` sends them as :class:`~tunewise.ToolCallDelta` fragments.
 
     Every request received is kept in :attr:`requests`.
     """
@@ -121,12 +124,21 @@ class ScriptedProvider(BaseProvider):
         return response
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """The answer ``chat`` gives, word by word; its tool calls follow the text as fragments
+        (id and name first, then the arguments in pieces), as OpenAI streams them."""
         response, _ = await self._answer(request)
         pieces = re.findall(r"\s*\S+", response.text) or [""]
-        for piece in pieces[:-1]:
+        last = pieces.pop()
+        calls = [fragment for i, call in enumerate(response.tool_calls or ()) for fragment in _fragments(call, i)]
+        if calls and last:  # all the text goes before the calls
+            pieces.append(last)
+            last = ""
+        for piece in pieces:
             yield ChatChunk(delta=piece, model=response.model, request_id=response.request_id)
+        for fragment in calls:
+            yield ChatChunk(model=response.model, request_id=response.request_id, tool_calls=(fragment,))
         yield ChatChunk(
-            delta=pieces[-1],
+            delta=last,
             finish_reason=response.finish_reason,
             usage=response.usage,
             model=response.model,
@@ -151,6 +163,13 @@ def _echo(request: ChatRequest) -> str:
         if message.role == "user" and message.content:
             return message.content
     return ""
+
+
+def _fragments(call: ToolCall, index: int) -> list[ToolCallDelta]:
+    """A tool call as a stream carries it: an opening fragment, then the arguments 8 characters at a time."""
+    arguments = call.function.arguments
+    opener = ToolCallDelta(index=index, id=call.id, name=call.function.name)
+    return [opener, *(ToolCallDelta(index=index, arguments=arguments[i : i + 8]) for i in range(0, len(arguments), 8))]
 
 
 def _apply_limits(text: str, request: ChatRequest) -> tuple[str, FinishReason]:

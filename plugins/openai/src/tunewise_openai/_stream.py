@@ -4,6 +4,9 @@ OpenAI ends a stream with a chunk carrying ``finish_reason``, then (with
 ``stream_options.include_usage``) a chunk with ``usage`` and no choices, then
 ``data: [DONE]``. tunewise's contract is that exactly the last chunk carries
 ``finish_reason`` and usage, so the tail is held back and merged into one final chunk.
+Tool calls arrive as ``delta.tool_calls`` fragments (the first with ``id`` and
+``function.name``, then pieces of ``function.arguments``) and pass through as
+:class:`ToolCallDelta` s; :meth:`ChatResponse.from_chunks` joins them.
 A stream that ends before ``[DONE]`` raises :class:`StreamInterruptedError`: a partial
 answer is never returned as if it were whole.
 """
@@ -17,7 +20,7 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource, SSEError
 
-from tunewise import ChatChunk, StreamInterruptedError, StructuredOutputError, Usage
+from tunewise import ChatChunk, StreamInterruptedError, StructuredOutputError, ToolCallDelta, Usage
 from tunewise._types import FinishReason
 from tunewise_openai._chat import finish_reason, parse_completion, parse_usage
 from tunewise_openai._errors import error_from_status, one_line
@@ -30,6 +33,7 @@ async def iter_chunks(response: httpx.Response, *, provider: str) -> AsyncIterat
     finish: FinishReason | None = None
     usage: Usage | None = None
     tail = ""  # text that arrived on the finish_reason chunk, sent with the final chunk
+    tail_calls: list[ToolCallDelta] = []  # likewise for tool-call fragments
     refusal: list[str] = []
     received = 0
     done = False
@@ -61,11 +65,16 @@ async def iter_chunks(response: httpx.Response, *, provider: str) -> AsyncIterat
                 if delta.get("refusal"):
                     refusal.append(delta["refusal"])
                 text = delta.get("content") or ""
+                try:
+                    calls = _tool_call_deltas(delta.get("tool_calls"))
+                except (TypeError, ValueError):
+                    raise _interrupted(f"malformed tool call in chunk {received}", provider, request_id) from None
                 reason = finish_reason(choice.get("finish_reason"))
                 if reason is not None:
                     finish, tail = reason, tail + text
-                elif text:
-                    yield ChatChunk(delta=text, model=model, request_id=request_id)
+                    tail_calls += calls
+                elif text or calls:
+                    yield ChatChunk(delta=text, model=model, request_id=request_id, tool_calls=calls or None)
     except httpx.TransportError as exc:
         detail = f"connection lost after {received} chunks ({type(exc).__name__}: {one_line(str(exc))})"
         raise _interrupted(detail, provider, request_id) from None
@@ -79,7 +88,36 @@ async def iter_chunks(response: httpx.Response, *, provider: str) -> AsyncIterat
         raise StructuredOutputError(
             f"the model refused: {one_line(''.join(refusal))}", request_id=request_id, provider=provider
         )
-    yield ChatChunk(delta=tail, finish_reason=finish or "stop", usage=usage, model=model, request_id=request_id)
+    yield ChatChunk(
+        delta=tail,
+        finish_reason=finish or "stop",
+        usage=usage,
+        model=model,
+        request_id=request_id,
+        tool_calls=tuple(tail_calls) or None,
+    )
+
+
+def _tool_call_deltas(raw: Any) -> tuple[ToolCallDelta, ...]:
+    """``delta.tool_calls`` as fragments; a missing ``index`` is the item's position (some servers omit it)."""
+    if not raw:
+        return ()
+    if not isinstance(raw, list):
+        raise TypeError("tool_calls is not a list")
+    deltas: list[ToolCallDelta] = []
+    for position, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("function") or {}, dict):
+            raise TypeError("a tool call fragment is not an object")
+        function = item.get("function") or {}
+        deltas.append(
+            ToolCallDelta(
+                index=item.get("index", position),
+                id=item.get("id"),
+                name=function.get("name"),
+                arguments=function.get("arguments") or "",
+            )
+        )
+    return tuple(deltas)
 
 
 async def _whole_answer(response: httpx.Response, *, provider: str) -> ChatChunk:
@@ -96,12 +134,14 @@ async def _whole_answer(response: httpx.Response, *, provider: str) -> ChatChunk
     except ValueError:
         raise _interrupted("malformed JSON answer to a stream request", provider, request_id) from None
     answer = parse_completion(data, provider=provider, request_id=request_id)
+    calls = tuple(ToolCallDelta.from_call(call, index) for index, call in enumerate(answer.tool_calls or ()))
     return ChatChunk(
         delta=answer.text,
         finish_reason=answer.finish_reason or "stop",
         usage=answer.usage,
         model=answer.model,
         request_id=answer.request_id,
+        tool_calls=calls or None,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from email.parser import BytesParser
@@ -25,6 +26,8 @@ from tunewise_openai.fake._faults import FaultKind, Faults
 from tunewise_openai.fake._state import _TOKEN, APIError, FakeState
 
 Handler = Callable[[Request], Awaitable[Response]]
+_ARGUMENT_PIECE = re.compile(r"\s*(?:\w+|[^\w\s]+)")
+"""Roughly a token of JSON text, as tool-call arguments are streamed."""
 
 
 class _ResetResponse(Response):
@@ -310,8 +313,15 @@ async def _sse(completion: dict[str, Any], include_usage: bool, truncate: bool) 
     if message.get("refusal"):
         pieces += [{"refusal": p} for p in _TOKEN.findall(message["refusal"])]
     elif message.get("tool_calls"):
+        pieces = [{"role": "assistant", "content": None, "refusal": None}]
         for index, call in enumerate(message["tool_calls"]):
-            pieces.append({"tool_calls": [{"index": index, **call}]})
+            # OpenAI opens each call with its id, type and name and empty arguments, then
+            # streams the arguments in token-sized pieces carrying only the index.
+            function = call["function"]
+            opener = {"index": index, "id": call["id"], "type": "function", "function": {**function, "arguments": ""}}
+            pieces.append({"tool_calls": [opener]})
+            for piece in _ARGUMENT_PIECE.findall(function["arguments"]):
+                pieces.append({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
     else:
         pieces += [{"content": p} for p in _TOKEN.findall(message["content"] or "")]
     if truncate:

@@ -5,10 +5,10 @@ Starlette layer (``_app.py``) only moves JSON in and out. Answers are determinis
 
 - chat: ``You said: <last user message>`` (``Fine-tuned <model> says: ...`` for ``ft:``
   models), cut at ``stop`` and at ``max_tokens`` whitespace tokens; a schema-shaped JSON
-  instance for ``response_format`` ``json_schema``; a call of the first tool when tools
-  are offered; a refusal when the last user message contains ``REFUSE``; plain text
-  despite ``response_format`` when it contains ``NOJSON``; one JSON answer to a stream
-  request when it contains ``NOSTREAM``;
+  instance for ``response_format`` ``json_schema``; a call of each offered tool when the
+  last message is the user's (see ``_tool_calls``); a refusal when the last user message
+  contains ``REFUSE``; plain text despite ``response_format`` when it contains ``NOJSON``;
+  one JSON answer to a stream request when it contains ``NOSTREAM``;
 - embeddings: hashed bag-of-words vectors, L2-normalised;
 - fine-tuning jobs move one status forward each time they are retrieved;
 - batches run their requests through the same chat answer when retrieved.
@@ -108,7 +108,8 @@ class FakeState:
             )
         text, refusal, tool_calls, finish = _answer(model, messages, body)
         prompt_tokens = sum(len(str(m.get("content") or "").split()) + 4 for m in messages) + 3
-        completion_tokens = len(_TOKEN.findall(text or refusal or ""))
+        called = " ".join(f"{c['function']['name']} {c['function']['arguments']}" for c in tool_calls or ())
+        completion_tokens = len(_TOKEN.findall(text or refusal or called))
         key = hashlib.sha1(json.dumps(messages, sort_keys=True).encode()).hexdigest()
         with self.lock:
             cached = prompt_tokens if key in self.seen_prompts else 0
@@ -491,16 +492,9 @@ def _answer(
     last_user = next((str(m.get("content") or "") for m in reversed(messages) if m["role"] == "user"), "")
     if "REFUSE" in last_user:
         return None, "I'm sorry, I can't help with that request.", None, "stop"
-    tools = body.get("tools")
-    if tools and messages[-1]["role"] == "user" and body.get("tool_choice") != "none":
-        function = tools[0].get("function", {})
-        arguments = example_instance(function.get("parameters") or {"type": "object", "properties": {}})
-        call = {
-            "id": f"call_{hashlib.sha1(last_user.encode()).hexdigest()[:12]}",
-            "type": "function",
-            "function": {"name": function.get("name", "tool"), "arguments": json.dumps(arguments)},
-        }
-        return None, None, [call], "tool_calls"
+    calls = _tool_calls(body, last_user) if messages[-1]["role"] == "user" else []
+    if calls:
+        return None, None, calls, "tool_calls"
     if messages[-1]["role"] == "tool":
         text = f"The tool said: {messages[-1].get('content')}"
     elif model.startswith("ft:"):
@@ -526,6 +520,34 @@ def _answer(
         if len(pieces) > int(limit):
             text, finish = "".join(pieces[: int(limit)]), "length"
     return text, None, None, finish
+
+
+def _tool_calls(body: dict[str, Any], last_user: str) -> list[dict[str, Any]]:
+    """One call per offered tool: all of them in parallel, the first only with
+    ``parallel_tool_calls: false``, the named one for a ``tool_choice`` naming a function."""
+    tools = [t.get("function") or {} for t in body.get("tools") or []]
+    choice = body.get("tool_choice")
+    if not tools or choice == "none":
+        return []
+    if isinstance(choice, dict):
+        wanted = (choice.get("function") or {}).get("name")
+        tools = [f for f in tools if f.get("name") == wanted][:1]
+        if not tools:
+            raise APIError(400, f"Invalid value for 'tool_choice': no tool named '{wanted}' was offered")
+    elif body.get("parallel_tool_calls") is False:
+        tools = tools[:1]
+    calls: list[dict[str, Any]] = []
+    for index, function in enumerate(tools):
+        arguments = example_instance(function.get("parameters") or {"type": "object", "properties": {}})
+        digest = hashlib.sha1(f"{index}:{last_user}".encode()).hexdigest()[:12]
+        calls.append(
+            {
+                "id": f"call_{digest}",
+                "type": "function",
+                "function": {"name": function.get("name", "tool"), "arguments": json.dumps(arguments)},
+            }
+        )
+    return calls
 
 
 def example_instance(schema: dict[str, Any], *, root: dict[str, Any] | None = None, hint: str = "") -> Any:
