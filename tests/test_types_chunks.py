@@ -80,7 +80,7 @@ def test_fragments_join_per_index_in_index_order() -> None:
         ChatChunk(tool_calls=(ToolCallDelta(index=1, arguments='{"ci'),)),  # call 1 starts before it is named
         ChatChunk(tool_calls=(ToolCallDelta(index=0, id="a", name="first"), ToolCallDelta(index=1, id="b"))),
         ChatChunk(tool_calls=(ToolCallDelta(index=1, name="second", arguments='ty": "x"}'),)),
-        ChatChunk(tool_calls=(ToolCallDelta(index=1, id="ignored", name="ignored"),)),  # the first id and name win
+        ChatChunk(tool_calls=(ToolCallDelta(index=1, name="ignored"),)),  # the first name wins
         ChatChunk(delta=".", finish_reason="tool_calls"),
     ]
     response = ChatResponse.from_chunks(chunks, model="fallback", latency_s=0.5)
@@ -92,6 +92,20 @@ def test_fragments_join_per_index_in_index_order() -> None:
     assert (response.finish_reason, response.latency_s) == ("tool_calls", 0.5)
     assert ChatResponse.from_chunks([ChatChunk(delta="hi")], model="fallback").model == "fallback"
     assert ChatResponse.from_chunks([ChatChunk(delta="hi")]).tool_calls is None
+
+
+def test_calls_sharing_an_index_are_told_apart_by_id() -> None:
+    """Ollama streams each parallel call whole, all at index 0: a new id there is a new call."""
+    chunks = [
+        ChatChunk(tool_calls=(ToolCallDelta(index=0, id="call_1", name="weather", arguments='{"city": "Oslo"}'),)),
+        ChatChunk(tool_calls=(ToolCallDelta(index=0, id="call_2", name="weather", arguments='{"city": "Lima"}'),)),
+        ChatChunk(finish_reason="tool_calls"),
+    ]
+    calls = ChatResponse.from_chunks(chunks).tool_calls or ()
+    assert [(c.id, c.function.arguments) for c in calls] == [
+        ("call_1", '{"city": "Oslo"}'),
+        ("call_2", '{"city": "Lima"}'),
+    ]
 
 
 def test_a_call_never_opened_is_a_one_line_provider_error() -> None:

@@ -198,12 +198,15 @@ class ChatResponse(BaseModel):
         """The answer a stream adds up to: what ``chat`` returns for the same request.
 
         Text deltas are joined; tool-call fragments are joined per ``index``, in index order,
-        taking ``id`` and ``name`` from the first fragment that has them. ``model`` names the
+        taking ``id`` and ``name`` from the first fragment that has them. A fragment with a new
+        ``id`` at an index already in use starts another call (Ollama streams every parallel
+        call at index 0, told apart only by id). ``model`` names the
         model when no chunk does. A tool call left without an id or a name raises
         :class:`~tunewise.ProviderError`: the provider streamed something that is not a call.
         """
         text: list[str] = []
-        calls: dict[int, _CallParts] = {}
+        calls: list[tuple[int, _CallParts]] = []  # (index, parts) in order of arrival
+        open_calls: dict[int, _CallParts] = {}
         finish: FinishReason | None = None
         usage: Usage | None = None
         named: str | None = None
@@ -211,7 +214,12 @@ class ChatResponse(BaseModel):
         for chunk in chunks:
             text.append(chunk.delta)
             for piece in chunk.tool_calls or ():
-                calls.setdefault(piece.index, _CallParts()).add(piece)
+                parts = open_calls.get(piece.index)
+                # a new id at an index already in use opens another call: Ollama numbers every call 0
+                if parts is None or (piece.id and parts.id and piece.id != parts.id):
+                    parts = open_calls[piece.index] = _CallParts()
+                    calls.append((piece.index, parts))
+                parts.add(piece)
             finish = chunk.finish_reason or finish
             usage = chunk.usage or usage
             named = chunk.model or named
@@ -223,7 +231,7 @@ class ChatResponse(BaseModel):
             usage=usage or Usage(),
             latency_s=latency_s,
             request_id=request_id,
-            tool_calls=tuple(calls[i].call(i, request_id) for i in sorted(calls)) or None,
+            tool_calls=tuple(parts.call(i, request_id) for i, parts in sorted(calls, key=lambda c: c[0])) or None,
         )
 
 
