@@ -59,6 +59,7 @@ def options(page: str, tmp_path: Path, fake_env: dict[str, str]) -> dict[str, An
         "docs/chat.md": {"compare_output": True},
         "docs/concepts.md": {"compare_output": True},
         "docs/guides/statistics.md": {"compare_output": True},
+        "docs/guides/support-bot.md": {"compare_output": True},
     }.get(page, {})
 
 
@@ -280,6 +281,24 @@ def check_statistics(run: PageRun, tmp_path: Path, out: str) -> None:
     assert "guides/statistics.md" in reading.split("\n## ")[0]
 
 
+def check_guide_support_bot(run: PageRun, tmp_path: Path, out: str) -> None:
+    from tunewise.evaluation import RunStore
+
+    assert "46 files, 271 chunks, 271 embedded" in out and "recall@3=0.96" in out
+    assert (tmp_path / "adapters" / "lumen-v1" / "adapter_model.safetensors").is_file()
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        results = store.results("quick")
+    assert len(results) == 24 and all(r.status == "ok" for r in results)
+    handed_off = {(r.strategy, r.case["metadata"]["kind"]) for r in results if r.handoff}
+    assert handed_off == {("lumen-support", "general")}  # the off-topic requests, nothing else
+    assert run.url != "http://127.0.0.1:8000"  # the page's own server answered
+    curl = "".join(output for block, output in run.outputs if block.lang == "bash")
+    assert '"handoff":true' in curl.replace(" ", "")  # the curl call was handed off
+    assert "Write a haiku about autumn leaves. -> hand-off" in out
+    assert "billing-gift-cards.md True" in out  # the new article, found without retraining
+    assert [b.lang for b in run.checked_only] == ["bash"] and "ladder run" in run.checked_only[0].body
+
+
 CHECKS: dict[str, Callable[[PageRun, Path, str], None]] = {
     "README.md": check_readme,
     "docs/quickstart.md": check_quickstart,
@@ -299,6 +318,7 @@ CHECKS: dict[str, Callable[[PageRun, Path, str], None]] = {
     "docs/plugins.md": check_plugins,
     "docs/concepts.md": check_concepts,
     "docs/guides/statistics.md": check_statistics,
+    "docs/guides/support-bot.md": check_guide_support_bot,
 }
 
 

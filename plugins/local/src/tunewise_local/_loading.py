@@ -32,6 +32,7 @@ def peft_quietly() -> Iterator[None]:
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         yield
 
+
 CacheKey = tuple[str, str | None, str, str]
 
 
