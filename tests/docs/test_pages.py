@@ -60,6 +60,11 @@ def options(page: str, tmp_path: Path, fake_env: dict[str, str]) -> dict[str, An
         "docs/concepts.md": {"compare_output": True},
         "docs/guides/statistics.md": {"compare_output": True},
         "docs/guides/support-bot.md": {"compare_output": True},
+        "docs/guides/fine-tuning.md": {
+            "network_env": fake_env,
+            "compare_output": True,
+            "replace": {"poll_interval=30": "poll_interval=0"},  # the fake's jobs move on each poll
+        },
     }.get(page, {})
 
 
@@ -299,6 +304,24 @@ def check_guide_support_bot(run: PageRun, tmp_path: Path, out: str) -> None:
     assert [b.lang for b in run.checked_only] == ["bash"] and "ladder run" in run.checked_only[0].body
 
 
+def check_guide_fine_tuning(run: PageRun, tmp_path: Path, out: str) -> None:
+    from tunewise.evaluation import RunStore, compare_runs
+
+    assert not run.checked_only  # the OpenAI blocks ran, against the fake
+    records = list((tmp_path / "tunewise-home" / "openai" / "fine_tune_jobs").glob("*.json"))
+    assert len(records) == 1  # two starts with the same inputs: one job recorded
+    assert (tmp_path / "openai-model.txt").read_text().startswith("openai:ft:gpt-4o-mini-2024-07-18:")
+    assert "Fine-tuned gpt-4o-mini-2024-07-18 says: I cannot log in. Thanks." in out
+    assert "Resumed from checkpoint at step 50" in out  # the killed worker came back from its checkpoint
+    assert "+" in str(run.namespace["local_ref"]) and (tmp_path / "router-merged" / "model.safetensors").is_file()
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        (local,) = compare_runs(store, "local/before", "local/after")
+        assert local.verdict in out
+        assert local.significant and local.mean_a == 0 and local.mean_b > 0.6, local.verdict
+        assert len(store.results("openai", "after", status="ok")) == 58
+    assert "pays back in" in out
+
+
 CHECKS: dict[str, Callable[[PageRun, Path, str], None]] = {
     "README.md": check_readme,
     "docs/quickstart.md": check_quickstart,
@@ -319,6 +342,7 @@ CHECKS: dict[str, Callable[[PageRun, Path, str], None]] = {
     "docs/concepts.md": check_concepts,
     "docs/guides/statistics.md": check_statistics,
     "docs/guides/support-bot.md": check_guide_support_bot,
+    "docs/guides/fine-tuning.md": check_guide_fine_tuning,
 }
 
 
