@@ -239,7 +239,35 @@ async def test_bad_data_and_options_fail_before_any_work(tiny_model: Path, tmp_p
     good.write_text(good_line + "\n")
     with pytest.raises(ConfigError, match="has an adapter"):
         await tuner.start(FineTuneSpec(base_model=f"{tiny_model}+{tmp_path}", training_file=good))
+    tied = FineTuneSpec(
+        base_model=str(tiny_model), training_file=good, options={"target_modules": ["q_proj", "lm_head"]}
+    )
+    with pytest.raises(ConfigError, match=r"options.target_modules: .* ties lm_head to its input embeddings") as tie:
+        await tuner.start(tied)
+    assert "\n" not in str(tie.value)
     assert tuner.list_jobs() == []
+
+
+async def test_starting_the_same_inputs_again_returns_the_same_job(
+    tiny_model: Path, chat_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    tuner = LocalProvider(home=tmp_path).fine_tuner()
+    spec = FineTuneSpec(
+        base_model=str(tiny_model), training_file=chat_data[0], n_epochs=1, batch_size=2, options={"worker": "thread"}
+    )
+    first = await tuner.start(spec)
+    again = await tuner.start(spec)  # e.g. a script run twice: no second training run
+    assert again.id == first.id and tuner.list_jobs() == [first.id]
+    longer = spec.model_copy(update={"seed": 7, "n_epochs": 50})
+    other = await tuner.start(longer)  # different inputs: a new job
+    assert other.id != first.id
+    await other.cancel()
+    assert other.status == "cancelled", (other.directory / "state.json").read_text()
+    await first.wait(poll_interval=0.05, timeout=300)
+    assert (await tuner.start(spec)).id == first.id  # a finished job is returned too
+    fresh = await tuner.start(longer)  # a cancelled one is started afresh
+    assert fresh.id not in (first.id, other.id)
+    await fresh.cancel()
 
 
 def test_assistant_only_labels_respect_weight_zero(tiny_model: Path) -> None:

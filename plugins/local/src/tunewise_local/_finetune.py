@@ -1,7 +1,12 @@
 """``LocalFineTuner`` and ``LocalFineTuneJob``: fine-tuning on this machine, behind tunewise's interfaces.
 
 ``start`` checks the data, writes the job directory and launches a worker (a process by
-default); the job object only reads the directory, so ``attach(job_id)`` works from any
+default). Starting is idempotent, as on OpenAI: the hash of (base model files, training and
+validation file bytes, hyperparameters, suffix) is recorded in ``job.json``, and starting the
+same inputs again returns the job that is running or finished (resuming its worker if it
+died); a job that failed or was cancelled is started afresh.
+
+The job object only reads the directory, so ``attach(job_id)`` works from any
 process, before or after a restart. A job whose worker died without finishing (killed,
 out of memory, machine rebooted) is restarted from its last checkpoint when it is next
 looked at, up to ``max_resumes`` times.
@@ -10,6 +15,9 @@ looked at, up to ``max_resumes`` times.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import logging
 import os
 import signal
 import subprocess
@@ -45,6 +53,7 @@ if TYPE_CHECKING:
 _PROCESSES: dict[str, subprocess.Popen[bytes]] = {}
 _THREADS: dict[str, threading.Thread] = {}
 _LAUNCH_LOCK = threading.Lock()
+log = logging.getLogger("tunewise.local")
 
 
 def jobs_root(home: Path | None) -> Path:
@@ -65,7 +74,14 @@ class LocalFineTuner:
         """Validate the spec and data (one-line errors), then launch the worker."""
         hp = resolve(spec)
         spec = _absolute(spec)  # the worker, or a resumed one, may run from another directory
-        await anyio.to_thread.run_sync(_validate, spec)
+        await anyio.to_thread.run_sync(_validate, spec, hp)
+        key = await anyio.to_thread.run_sync(input_key, spec, hp)
+        for existing in reversed(self.list_jobs()):
+            if _job_key(self.root / existing) == key:
+                job_handle = await self.attach(existing)  # resumes a worker that died
+                if job_handle.status not in {"failed", "cancelled"}:
+                    log.info("local fine-tune: re-attached to job %s (same inputs, key %s)", existing, key[:12])
+                    return job_handle
         suffix = "".join(c if c.isalnum() or c in "-_" else "-" for c in spec.suffix or "")
         job_id = f"ftjob-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}" + (f"-{suffix}" if suffix else "")
         job = JobDir(self.root / job_id)
@@ -78,6 +94,7 @@ class LocalFineTuner:
                 "provider": self.provider.name,
                 "spec": spec.model_dump(mode="json"),
                 "hyperparameters": hp.model_dump(mode="json"),
+                "input_key": key,
             },
         )
         job.update_state(status="queued", resumes=0)
@@ -114,7 +131,29 @@ def _absolute(spec: FineTuneSpec) -> FineTuneSpec:
     )
 
 
-def _validate(spec: FineTuneSpec) -> None:
+def input_key(spec: FineTuneSpec, hp: Hyperparameters) -> str:
+    """The idempotency key of a (resolved, absolute) spec: same model files, data, hyperparameters and suffix."""
+    digest = hashlib.sha256()
+    base = Path(split_model_name(spec.base_model)[0])
+    for weights in sorted(base.glob("*.safetensors")):  # the model's identity: its weights, by size and mtime
+        stat = weights.stat()
+        digest.update(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    for data in (spec.training_file, spec.validation_file):
+        digest.update(data.read_bytes() if data is not None else b"-")
+    settings = {"base": str(base), "hp": hp.model_dump(mode="json"), "suffix": spec.suffix}
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _job_key(root: Path) -> str | None:
+    try:
+        key = json.loads((root / "job.json").read_text(encoding="utf-8")).get("input_key")
+    except (OSError, ValueError):
+        return None
+    return key if isinstance(key, str) else None
+
+
+def _validate(spec: FineTuneSpec, hp: Hyperparameters) -> None:
     base, adapter = split_model_name(spec.base_model)
     if adapter is not None:
         raise ConfigError(
@@ -122,9 +161,31 @@ def _validate(spec: FineTuneSpec) -> None:
             "(tunewise_local.merge_adapter) and train on the merged model"
         )
     check_model_dir(Path(base).expanduser())
+    _check_tied_head(Path(base).expanduser(), hp)
     read_chat_jsonl(spec.training_file)
     if spec.validation_file is not None:
         read_chat_jsonl(spec.validation_file)
+
+
+def _check_tied_head(base: Path, hp: Hyperparameters) -> None:
+    """A LoRA on ``lm_head`` of a model that ties it to the input embeddings cannot be merged honestly.
+
+    Merging writes the LoRA update into the one shared matrix, so the input embeddings change
+    too and the loaded model answers garbage; refuse before training rather than after.
+    """
+    targets = [hp.target_modules] if isinstance(hp.target_modules, str) else list(hp.target_modules)
+    if hp.method != "lora" or not any(t in ("lm_head", "embed_tokens") for t in targets):
+        return
+    try:
+        config = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if config.get("tie_word_embeddings", True):
+        raise ConfigError(
+            f"local fine-tune: options.target_modules: {base.name} ties lm_head to its input embeddings, "
+            "so a LoRA on lm_head or embed_tokens would change both when merged; "
+            'leave them out (the default "all-linear" does) or use method "full"'
+        )
 
 
 def _launch(job: JobDir, hp: Hyperparameters) -> None:
