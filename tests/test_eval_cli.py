@@ -74,17 +74,54 @@ def test_eval_run_compare_report(tmp_path: Path) -> None:
     assert compared.returncode == 0, compared.stderr
     by_metric = {c["metric"]: c for c in json.loads(compared.stdout)["comparisons"]}
     assert by_metric["exact_match"]["verdict"].startswith("echo better than rag by 1.00 on exact_match")
-    assert by_metric["mentions_refund"]["verdict"].startswith("no detectable difference on mentions_refund with 30")
+    assert by_metric["mentions_refund"]["verdict"].startswith("no difference detected on mentions_refund with 30")
+    assert all(c["p_adjusted"] is None and c["confidence"] == 0.95 for c in by_metric.values())
+
+    corrected = run(
+        "eval", "compare", "cli-demo/echo", "cli-demo/rag", "--store", "runs.sqlite", "--json",
+        "--confidence", "0.9", "--correction", "holm", cwd=tmp_path,
+    )  # fmt: skip
+    assert corrected.returncode == 0, corrected.stderr
+    held = json.loads(corrected.stdout)["comparisons"]
+    assert all(c["correction"] == "holm" and c["family"] == len(held) and c["confidence"] == 0.9 for c in held)
+    assert all(c["p_adjusted"] >= c["p_value"] for c in held)
+
+    # a judge that always picks the answer shown first: every pair flips when swapped, so all are ties
+    replies = json.dumps(["Winner: 1"] * 60)
+    (tmp_path / "tunewise.toml").write_text(
+        f'[profiles.judge]\nplugin = "scripted"\noptions = {{replies = {replies}}}\n'
+    )
+    judged = run(
+        "eval", "compare", "cli-demo/echo", "cli-demo/rag", "--store", "runs.sqlite", "--json",
+        "--judge", "judge:any", "--correction", "holm", cwd=tmp_path,
+    )  # fmt: skip
+    assert judged.returncode == 0, judged.stderr
+    payload = json.loads(judged.stdout)
+    pairwise, family = payload["pairwise"], len(payload["comparisons"]) + 1  # the judge is one more test
+    assert pairwise["inconsistent"] == 30 and pairwise["family"] == family and pairwise["correction"] == "holm"
+    assert all(c["family"] == family for c in payload["comparisons"])
+    assert pairwise["verdict"].startswith("judge shows no clear preference over 30 pairs")
+    (tmp_path / "tunewise.toml").unlink()
 
     table = run(
-        "eval", "compare", "cli-demo/echo", "cli-demo/rag", "--store", "runs.sqlite", "-m", "token_f1", cwd=tmp_path
-    )
-    assert table.returncode == 0 and "Wilcoxon signed-rank" in table.stdout and "token_f1" in table.stdout
+        "eval", "compare", "cli-demo/echo", "cli-demo/rag", "--store", "runs.sqlite", "-m", "token_f1",
+        "--correction", "bonferroni", cwd=tmp_path,
+    )  # fmt: skip
+    assert table.returncode == 0 and "paired permutation" in table.stdout and "token_f1" in table.stdout
+    assert "Bonferroni" not in table.stdout  # one metric, no judge: nothing to correct for
 
     report = run("eval", "report", "cli-demo", "--store", "runs.sqlite", "--out", "reports", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     assert (tmp_path / "reports" / "cli-demo.html").read_text().startswith("<!DOCTYPE html>")
-    assert "echo better than rag" in (tmp_path / "reports" / "cli-demo.md").read_text()
+    md = (tmp_path / "reports" / "cli-demo.md").read_text()
+    assert "echo better than rag" in md and "Multiple comparisons: no correction" in md  # two strategies
+    strict = run(
+        "eval", "report", "cli-demo", "--store", "runs.sqlite", "--out", "strict", "--confidence", "0.99",
+        "--correction", "bonferroni", cwd=tmp_path,
+    )  # fmt: skip
+    assert strict.returncode == 0, strict.stderr
+    md = (tmp_path / "strict" / "cli-demo.md").read_text()
+    assert "(mean, 99% bootstrap CI)" in md and "Multiple comparisons: Bonferroni correction" in md
 
     listed = run("eval", "runs", "--store", "runs.sqlite", cwd=tmp_path)
     assert "cli-demo\techo, rag\tcomplete" in listed.stdout

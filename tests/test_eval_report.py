@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tunewise import ChatRequest, Model, ModelRef, Usage
-from tunewise.evaluation import Case, RunStore, build_report, compare_runs, evaluate
+from tunewise.evaluation import Case, RunStore, adjust_p_values, build_report, compare_runs, evaluate
 from tunewise.strategies import SystemPrompt, ZeroShot
 from tunewise.testing import ScriptedProvider
 
@@ -48,7 +48,10 @@ async def test_markdown_report(run: tuple[RunStore, str]) -> None:
     assert md.startswith("# Evaluation report: demo")
     assert "| zero | 60 | 0 |" in md and "| prompted | 60 | 0 |" in md
     assert "prompted better than zero by 0.67 on exact_match (95% CI" in md
-    assert "McNemar exact, 60 paired cases" in md
+    assert "McNemar exact, 60 paired cases" in md and "(paired permutation, 60 paired cases)" in md
+    # one pair of strategies: no correction by default, and the report says so
+    assert report.correction is None
+    assert "Multiple comparisons: no correction over the 2 comparisons below" in md
     assert "## prompted vs zero: cases that differ on exact_match (40)" in md
     assert md.count("| win |") == 40
     assert report.strategies[0].cost is not None and report.strategies[0].cost > 0
@@ -76,9 +79,40 @@ async def test_compare_runs_selects_by_run_and_strategy(run: tuple[RunStore, str
     assert em.metric == "exact_match" and em.binary and em.n == 60
     assert em.losses == 0 and em.wins == 40
     assert em.difference == pytest.approx(40 / 60)
-    assert f1.test == "Wilcoxon signed-rank"
+    assert f1.test == "paired permutation"
     (again,) = compare_runs(store, "zero", "prompted", metrics=["exact_match"])  # strategy names of the newest run
     assert again.p_value == em.p_value
+
+
+@pytest.mark.anyio
+async def test_three_strategies_are_holm_corrected_by_default(tmp_path: Path) -> None:
+    provider = ScriptedProvider(answer_for)
+    base = Model(ModelRef(prefix="scripted", name="m"), provider)
+    cases = [Case.of(f"What about {i}?", f"answer {i}", id=f"c{i}") for i in range(24)]
+    strategies = [ZeroShot(base, name="zero"), SystemPrompt(base, "Answer well.", name="prompted")]
+    strategies.append(SystemPrompt(base, "Be brief.", name="brief"))
+    await evaluate(strategies, cases, ["exact_match", "token_f1"], store=tmp_path / "r.sqlite", run_id="three")
+    with RunStore(tmp_path / "r.sqlite") as store:
+        report = build_report(store, "three")
+        raw = build_report(store, "three", correction=None)
+        strict = build_report(store, "three", confidence=0.99, correction="bonferroni")
+        (pair,) = compare_runs(store, "three/zero", "three/brief", metrics=["exact_match"])
+        both = compare_runs(store, "three/zero", "three/brief", correction="holm")
+    assert report.correction == "holm" and len(report.comparisons) == 4
+    assert all(c.correction == "holm" and c.family == 4 and c.p_adjusted is not None for c in report.comparisons)
+    assert [c.p_adjusted for c in report.comparisons] == pytest.approx(
+        adjust_p_values([c.p_value for c in raw.comparisons], "holm")
+    )
+    md = report.markdown()
+    assert "Multiple comparisons: Holm correction over the 4 comparisons below" in md
+    assert "Holm-adjusted for 4 comparisons" in md and "Holm correction" in report.html()
+    assert all(c.correction is None for c in raw.comparisons)
+    assert strict.correction == "bonferroni" and all(
+        c.confidence == 0.99 and c.alpha == pytest.approx(0.01) for c in strict.comparisons
+    )
+    assert "## Scores (mean, 99% bootstrap CI)" in strict.markdown() and "99% CI" in strict.html()
+    assert pair.correction is None and pair.p_adjusted is None  # one pair, one metric: nothing to correct
+    assert [c.family for c in both] == [2, 2] and all(c.p_adjusted is not None for c in both)
 
 
 def test_unknown_costs_say_so(tmp_path: Path) -> None:

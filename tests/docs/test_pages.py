@@ -275,13 +275,23 @@ def check_statistics(run: PageRun, tmp_path: Path, out: str) -> None:
 
     assert run.executed >= 12
     assert "prompted better than zero-shot by 0.12 on exact_match (95% CI 0.05..0.18)" in out
-    # the page shows the verdict taking its direction from the mean while Wilcoxon follows the wins
-    assert "A better than B by 0.02 on token_f1 (95% CI -0.03..0.09), p=0.03" in out and "B wins 30, loses 6" in out
+    # 30 small wins, 6 big losses: Wilcoxon (ranks) calls it, the mean's test and interval do not, and no winner
+    pitfall = next(line for line in out.splitlines() if "on token_f1 with 36 cases" in line)
+    assert pitfall.startswith("no difference detected") and "paired permutation" in pitfall
+    assert "the 95% CI -0.09..0.03 bounds it" in pitfall and "B wins 30, loses 6" in out
+    wilcoxon = float(re.findall(r"Wilcoxon signed-rank on the same differences: p=([\d.]+)", out)[0])
+    assert wilcoxon < 0.05 and "better than" not in pitfall
+    # four wins in forty: the exact p is 2/16; the interval excludes 0; the verdict says they disagree
+    assert "swings: B - A +0.050, d_z 0.33, 4 wins, p=0.12" in out
+    assert "inconclusive on token_f1 with 40 cases: the test and the interval disagree" in out
+    assert "were enough to detect" not in out and "had at least 80% power for a difference of 0.05" in out
     flukes = [int(n) for n in re.findall(r"a 'significant' verdict in (\d+) of 200 evaluations", out)]
-    assert len(flukes) == 2 and flukes[1] < 20 < flukes[0]  # Bonferroni brings ~25% down to ~5% or less
-    # "the report and eval compare always use 95%; compare_runs takes confidence"
-    assert "confidence" not in inspect.signature(build_report).parameters
-    assert "confidence" in inspect.signature(compare_runs).parameters
+    assert len(flukes) == 3 and max(flukes[1:]) < 20 < flukes[0]  # Bonferroni and Holm: ~25% down to ~5%
+    # "build_report and eval report / eval compare take confidence and a correction"
+    for function in (build_report, compare_runs):
+        assert {"confidence", "correction"} <= set(inspect.signature(function).parameters)
+    assert inspect.signature(build_report).parameters["correction"].default == "auto"
+    assert inspect.signature(compare_runs).parameters["correction"].default is None
     reading = (ROOT / "docs/evaluation.md").read_text(encoding="utf-8").split("## Reading the statistics")[1]
     assert "guides/statistics.md" in reading.split("\n## ")[0]
 

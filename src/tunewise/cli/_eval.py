@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -29,6 +29,10 @@ def _store_path(store: Path | None) -> Path:
 
 StoreOption = Annotated[
     Path | None, typer.Option("--store", help="Run store (SQLite); default: runs.sqlite in TUNEWISE_HOME.")
+]
+ConfidenceOption = Annotated[
+    float,
+    typer.Option("--confidence", min=0.5, max=0.9999, help="Confidence of the intervals; tests use alpha = 1 - it."),
 ]
 
 
@@ -107,25 +111,40 @@ def compare_command(
     store: StoreOption = None,
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metric(s) to compare.")] = None,
     target: Annotated[float, typer.Option(help="Difference the sample-size estimate is for.")] = 0.05,
+    confidence: ConfidenceOption = 0.95,
+    correction: Annotated[
+        Literal["none", "holm", "bonferroni"],
+        typer.Option(help="Correct the p-values of the metrics (and the judge) compared at once for their number."),
+    ] = "none",
     judge: Annotated[
         str | None, typer.Option("--judge", help="Also judge pairwise with this model (both orders).")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the comparisons as JSON.")] = False,
 ) -> None:
-    """Paired comparison of B against A: difference with bootstrap CI, McNemar/Wilcoxon p, verdict."""
-    from tunewise.evaluation._compare import compare_runs
+    """Paired comparison of B against A: difference with bootstrap CI, McNemar / permutation p, verdict."""
+    from tunewise.evaluation._compare import Comparison, PairwiseSummary, apply_correction, compare_runs, format_level
     from tunewise.evaluation._runstore import RunStore
 
     with RunStore(_store_path(store)) as runs:
-        comparisons = compare_runs(runs, run_a, run_b, metrics=metric, target=target)
+        comparisons = compare_runs(runs, run_a, run_b, metrics=metric, target=target, confidence=confidence)
         pairwise = None
         if judge is not None:
-            pairwise = _judge(runs, run_a, run_b, judge)
+            pairwise = _judge(runs, run_a, run_b, judge, alpha=1 - confidence)
+    method = None if correction == "none" else correction
+    if method is not None:  # the judge's sign test is one more test of the same pair: in the family too
+        family: list[Comparison | PairwiseSummary] = [*comparisons, *([pairwise] if pairwise else [])]
+        tests = apply_correction(family, method)
+        comparisons = [t for t in tests if isinstance(t, Comparison)]
+        pairwise = next((t for t in tests if isinstance(t, PairwiseSummary)), None)
     if json_output:
         out = [{**c.model_dump(), "verdict": c.verdict, "significant": c.significant} for c in comparisons]
         payload: dict[str, object] = {"comparisons": out}
         if pairwise is not None:
-            payload["pairwise"] = {**pairwise.model_dump(), "verdict": pairwise.verdict}
+            payload["pairwise"] = {
+                **pairwise.model_dump(),
+                "verdict": pairwise.verdict,
+                "significant": pairwise.significant,
+            }
         typer.echo(json.dumps(payload))
         return
     from rich.console import Console
@@ -133,7 +152,8 @@ def compare_command(
 
     console = Console()
     table = Table(title=f"{comparisons[0].b} vs {comparisons[0].a}")
-    for column in ("metric", "n", "A", "B", "B - A", "95% CI", "test", "p", "d_z", "W/L/T"):
+    columns = ["metric", "n", "A", "B", "B - A", f"{format_level(confidence)} CI", "test", "p"]
+    for column in [*columns, *([f"p {method}"] if method else []), "d_z", "W/L/T"]:
         table.add_column(column)
     for c in comparisons:
         table.add_row(
@@ -145,6 +165,7 @@ def compare_command(
             f"{c.ci_low:+.3f}..{c.ci_high:+.3f}",
             c.test,
             f"{c.p_value:.3g}",
+            *([f"{c.p:.3g}"] if method else []),
             f"{c.effect_size:.2f}",
             f"{c.wins}/{c.losses}/{c.ties}",
         )
@@ -155,7 +176,7 @@ def compare_command(
         console.print(f"[bold]pairwise judge[/bold]: {pairwise.verdict}", highlight=False, soft_wrap=True)
 
 
-def _judge(runs: RunStore, run_a: str, run_b: str, judge_ref: str) -> PairwiseSummary:
+def _judge(runs: RunStore, run_a: str, run_b: str, judge_ref: str, *, alpha: float) -> PairwiseSummary:
     import anyio
 
     from tunewise._registry import Registry
@@ -168,7 +189,12 @@ def _judge(runs: RunStore, run_a: str, run_b: str, judge_ref: str) -> PairwiseSu
         async with Registry() as registry:
             judge = PairwiseJudge(judge_ref, registry=registry)
             return await judge_pairs(
-                judge, runs.results(ra, sa), runs.results(rb, sb), a_name=f"{ra}/{sa}", b_name=f"{rb}/{sb}"
+                judge,
+                runs.results(ra, sa),
+                runs.results(rb, sb),
+                a_name=f"{ra}/{sa}",
+                b_name=f"{rb}/{sb}",
+                alpha=alpha,
             )
 
     return anyio.run(main)
@@ -181,13 +207,25 @@ def report_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for RUN.md and RUN.html.")] = Path("reports"),
     baseline: Annotated[str | None, typer.Option(help="Strategy the others are compared to.")] = None,
     metric: Annotated[str | None, typer.Option("--metric", "-m", help="Primary metric.")] = None,
+    confidence: ConfidenceOption = 0.95,
+    correction: Annotated[
+        Literal["auto", "holm", "bonferroni", "none"],
+        typer.Option(help="Correction over the report's comparisons; auto: Holm with more than two strategies."),
+    ] = "auto",
 ) -> None:
     """Write a Markdown report and a self-contained HTML page for a run."""
     from tunewise.evaluation._report import build_report
     from tunewise.evaluation._runstore import RunStore
 
     with RunStore(_store_path(store)) as runs:
-        report = build_report(runs, run, baseline=baseline, primary=metric)
+        report = build_report(
+            runs,
+            run,
+            baseline=baseline,
+            primary=metric,
+            confidence=confidence,
+            correction=None if correction == "none" else correction,
+        )
         md, html = report.write(out)
     typer.echo(f"wrote {md} and {html}")
 

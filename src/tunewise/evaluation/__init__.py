@@ -10,6 +10,7 @@ from tunewise.evaluation._cases import Case, load_cases
 from tunewise.evaluation._compare import (
     Comparison,
     PairwiseSummary,
+    apply_correction,
     compare_runs,
     compare_scores,
     judge_pairs,
@@ -39,10 +40,12 @@ from tunewise.evaluation._runner import CostFunction, RunSummary, answer_cost, e
 from tunewise.evaluation._runstore import CaseResult, RunInfo, RunStore
 from tunewise.evaluation._stats import (
     McNemar,
+    adjust_p_values,
     bootstrap_mean_ci,
     cohens_dz,
     mcnemar_exact,
     mean_ci,
+    paired_permutation_test,
     power_paired,
     sample_size_mcnemar,
     sample_size_paired,
@@ -78,7 +81,9 @@ __all__ = [
     "Score",
     "TokenF1",
     "active_cache",
+    "adjust_p_values",
     "answer_cost",
+    "apply_correction",
     "as_metric",
     "bootstrap_mean_ci",
     "build_report",
@@ -92,6 +97,7 @@ __all__ = [
     "mcnemar_exact",
     "mean_ci",
     "normalize",
+    "paired_permutation_test",
     "power_paired",
     "register_metric",
     "resolve",

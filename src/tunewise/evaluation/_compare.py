@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import anyio
 import numpy as np
@@ -14,13 +14,15 @@ from tunewise._types import Usage
 from tunewise.evaluation._cases import Case
 from tunewise.evaluation._runstore import CaseResult, RunStore, iter_pairs
 from tunewise.evaluation._stats import (
+    Correction,
+    adjust_p_values,
     bootstrap_mean_ci,
     cohens_dz,
     mcnemar_exact,
+    paired_permutation_test,
     sample_size_mcnemar,
     sample_size_paired,
     sign_test,
-    wilcoxon_signed_rank,
 )
 
 if TYPE_CHECKING:
@@ -29,6 +31,19 @@ if TYPE_CHECKING:
 
 def format_p(p: float) -> str:
     return "p<0.001" if p < 0.001 else f"p={p:.2g}" if p < 0.01 else f"p={p:.2f}"
+
+
+def format_level(confidence: float) -> str:
+    """``0.95`` -> ``"95%"``, ``0.995`` -> ``"99.5%"`` (never a rounded-up "100%")."""
+    percent = confidence * 100
+    return f"{percent:.0f}%" if abs(percent - round(percent)) < 1e-9 else f"{percent:.1f}%"
+
+
+def _adjusted(correction: Correction | None, family: int, raw: float) -> str:
+    """``"; Holm-adjusted for 4 comparisons, p=0.012 before"`` after a test's name; empty if uncorrected."""
+    return (
+        f"; {correction.capitalize()}-adjusted for {family} comparisons, {format_p(raw)} before" if correction else ""
+    )
 
 
 class Comparison(BaseModel):
@@ -50,6 +65,7 @@ class Comparison(BaseModel):
     ci_high: float
     confidence: float
     test: str
+    """``McNemar exact`` (pass/fail) or ``paired permutation`` (graded): both test the mean difference."""
     p_value: float
     alpha: float
     effect_size: float
@@ -62,32 +78,73 @@ class Comparison(BaseModel):
     """The difference the sample-size figure is for."""
     needed: int | None
     """Cases needed to detect ``target`` with 80% power (``None``: no case differed, no estimate)."""
+    correction: Correction | None = None
+    """The family-wise correction applied to ``p_value`` (see :func:`apply_correction`), if any."""
+    family: int = 1
+    """How many comparisons the correction was over."""
+    p_adjusted: float | None = None
+    """``p_value`` after ``correction``; ``None`` when no correction was applied."""
+
+    @property
+    def p(self) -> float:
+        """The p-value that decides: adjusted if a correction was applied, else the test's own."""
+        return self.p_value if self.p_adjusted is None else self.p_adjusted
+
+    @property
+    def interval_excludes_zero(self) -> bool:
+        """The interval lies on one side of 0, the same side as the mean difference."""
+        return (self.ci_low > 0 and self.difference > 0) or (self.ci_high < 0 and self.difference < 0)
 
     @property
     def significant(self) -> bool:
-        return self.p_value < self.alpha
+        """The test (after any correction) rejects "no difference" *and* the interval excludes 0."""
+        return self.p < self.alpha and self.interval_excludes_zero
 
     @property
     def verdict(self) -> str:
-        """One sentence a decision can be made on."""
-        level = f"{self.confidence:.0%}"
-        if self.significant and self.difference != 0:
+        """One sentence a decision can be made on; it never names a winner that the interval does not back."""
+        level = format_level(self.confidence)
+        shown = [v for v in (self.difference, self.ci_low, self.ci_high) if v != 0]
+        # enough decimals that no non-zero figure reads as 0.00 (a bound "0.00" looks like it touches 0)
+        digits = next((d for d in (2, 3, 4) if all(round(v, d) != 0 for v in shown)), 4)
+        low, high = f"{self.ci_low:.{digits}f}", f"{self.ci_high:.{digits}f}"
+        shift = f"{self.b} - {self.a} = {self.difference:+.{digits}f}"
+        adjusted = _adjusted(self.correction, self.family, self.p_value)
+        if self.significant:
             better, worse = (self.b, self.a) if self.difference > 0 else (self.a, self.b)
-            low, high = (self.ci_low, self.ci_high) if self.difference > 0 else (-self.ci_high, -self.ci_low)
+            if self.difference < 0:  # the interval of better - worse
+                low, high = f"{-self.ci_high:.{digits}f}", f"{-self.ci_low:.{digits}f}"
             return (
-                f"{better} better than {worse} by {abs(self.difference):.2f} on {self.metric} "
-                f"({level} CI {low:.2f}..{high:.2f}), {format_p(self.p_value)} ({self.test}, {self.n} paired cases)"
+                f"{better} better than {worse} by {abs(self.difference):.{digits}f} on {self.metric} "
+                f"({level} CI {low}..{high}), {format_p(self.p)} ({self.test}, {self.n} paired cases{adjusted})"
+            )
+        removed_by_correction = self.correction is not None and self.p_value < self.alpha
+        if (self.p < self.alpha) != self.interval_excludes_zero and not removed_by_correction:
+            if self.p < self.alpha:
+                why = f"{format_p(self.p)} is below {self.alpha:g} but the {level} CI {low}..{high} includes 0"
+            else:
+                why = f"the {level} CI {low}..{high} excludes 0 but {format_p(self.p)} is not below {self.alpha:g}"
+            return (
+                f"inconclusive on {self.metric} with {self.n} cases: the test and the interval disagree "
+                f"({shift}; {why}; {self.test}{adjusted}); {self.b} scored higher on {self.wins} cases and lower on "
+                f"{self.losses}: read the cases that differ before deciding"
             )
         if self.needed is None:
-            tail = "no case scored differently, so no sample-size estimate"
+            power = "no case scored differently, so no power estimate"
         elif self.needed <= self.n:
-            tail = f"{self.n} cases were enough to detect {self.target:g}, so any real difference is smaller"
+            power = f"{self.n} cases had at least 80% power for a difference of {self.target:g}"
         else:
-            tail = f"about {self.needed} needed for {self.target:g}"
+            power = f"{self.n} cases had less than 80% power for {self.target:g} (about {self.needed} needed)"
+        if removed_by_correction:
+            return (
+                f"no difference on {self.metric} with {self.n} cases survives the "
+                f"{(self.correction or '').capitalize()} correction for {self.family} comparisons "
+                f"({shift}, {format_p(self.p)}, {self.test}{adjusted}); "
+                f"the {level} CI {low}..{high} is per comparison, not corrected; {power}"
+            )
         return (
-            f"no detectable difference on {self.metric} with {self.n} cases "
-            f"({self.b} - {self.a} = {self.difference:+.2f}, {level} CI {self.ci_low:.2f}..{self.ci_high:.2f}, "
-            f"{format_p(self.p_value)}); {tail}"
+            f"no difference detected on {self.metric} with {self.n} cases "
+            f"({shift}, {format_p(self.p)}, {self.test}{adjusted}); the {level} CI {low}..{high} bounds it; {power}"
         )
 
 
@@ -105,7 +162,13 @@ def compare_scores(
     n_resamples: int = 10_000,
     seed: int = 0,
 ) -> Comparison:
-    """Compare paired scores: McNemar's exact test if ``binary`` else Wilcoxon signed-rank."""
+    """Compare paired scores: McNemar's exact test if ``binary``, else the paired permutation test.
+
+    Both test the mean difference that the bootstrap interval estimates, so test and interval
+    answer the same question (the verdict still checks that they agree). ``n_resamples`` is
+    for the interval; the permutation test is exact up to 20 differing cases and uses 20,000
+    seeded sign flips above.
+    """
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if x.shape != y.shape or x.size == 0:
         raise ValueError("need the same, non-zero number of scores for A and B")
@@ -121,7 +184,7 @@ def compare_scores(
         share = min(1.0, max(discordant, 2 * target))
         needed = sample_size_mcnemar(share, target, alpha=alpha) if 0 < target < share else None
     else:
-        p_value, name = wilcoxon_signed_rank(d), "Wilcoxon signed-rank"
+        p_value, name = paired_permutation_test(d, seed=seed), "paired permutation"
         sd = float(np.std(d, ddof=1)) if d.size > 1 else 0.0
         needed = sample_size_paired(sd, target, alpha=alpha) if sd > 0 and target > 0 else None
     if binary and needed is not None and not np.any(d != 0):
@@ -148,6 +211,25 @@ def compare_scores(
         target=target,
         needed=needed,
     )
+
+
+Tested = TypeVar("Tested", bound="Comparison | PairwiseSummary")
+
+
+def apply_correction(tests: Sequence[Tested], correction: Correction | None) -> list[Tested]:
+    """Correct comparisons made at once for their number (Holm or Bonferroni); ``None`` leaves them as they are.
+
+    Each gets ``p_adjusted``, ``correction`` and ``family`` (how many were corrected together);
+    its verdict and ``significant`` then go by the adjusted p-value. Intervals are not widened.
+    A single comparison has nothing to be corrected for and is returned as it is.
+    """
+    if correction is None or len(tests) < 2:
+        return list(tests)
+    adjusted = adjust_p_values([t.p_value for t in tests], correction)
+    return [
+        cast(Tested, t.model_copy(update={"p_adjusted": p, "correction": correction, "family": len(tests)}))
+        for t, p in zip(tests, adjusted, strict=True)
+    ]
 
 
 def resolve(store: RunStore, selector: str) -> tuple[str, str]:
@@ -186,8 +268,13 @@ def compare_runs(
     confidence: float = 0.95,
     target: float = 0.05,
     seed: int = 0,
+    correction: Correction | None = None,
 ) -> list[Comparison]:
-    """Compare two selections (see :func:`resolve`) on every shared metric, paired by case id."""
+    """Compare two selections (see :func:`resolve`) on every shared metric, paired by case id.
+
+    ``correction`` (``"holm"`` or ``"bonferroni"``) corrects the metrics' p-values for being
+    tested together; by default none is applied (one pair, usually one metric that matters).
+    """
     run_a, strategy_a = resolve(store, a)
     run_b, strategy_b = resolve(store, b)
     label_a = strategy_a if run_a == run_b else f"{run_a}/{strategy_a}"
@@ -226,7 +313,7 @@ def compare_runs(
                 }
             )
         )
-    return out
+    return apply_correction(out, correction)
 
 
 class PairwiseSummary(BaseModel):
@@ -246,22 +333,35 @@ class PairwiseSummary(BaseModel):
     """Pairs the judge gave no readable verdict for (counted as ties)."""
     p_value: float
     usage: Usage
+    alpha: float = 0.05
+    correction: Correction | None = None
+    """The family-wise correction applied to ``p_value`` (see :func:`apply_correction`), if any."""
+    family: int = 1
+    p_adjusted: float | None = None
+
+    @property
+    def p(self) -> float:
+        """The p-value that decides: adjusted if a correction was applied, else the sign test's own."""
+        return self.p_value if self.p_adjusted is None else self.p_adjusted
+
+    @property
+    def significant(self) -> bool:
+        return self.a_wins != self.b_wins and self.p < self.alpha
 
     @property
     def verdict(self) -> str:
         decided = self.a_wins + self.b_wins
-        if decided and self.p_value < 0.05:
+        p_text = f"{format_p(self.p)} (sign test{_adjusted(self.correction, self.family, self.p_value)})"
+        if self.significant:
             better = self.b if self.b_wins > self.a_wins else self.a
             rate = max(self.a_wins, self.b_wins) / decided
             return (
                 f"judge prefers {better} in {rate:.0%} of {decided} decided pairs "
-                f"({self.ties} ties, {self.inconsistent} inconsistent, {self.invalid} unreadable), "
-                f"{format_p(self.p_value)} (sign test)"
+                f"({self.ties} ties, {self.inconsistent} inconsistent, {self.invalid} unreadable), {p_text}"
             )
         return (
             f"judge shows no clear preference over {self.n} pairs ({self.b} {self.b_wins}, {self.a} {self.a_wins}, "
-            f"{self.ties} ties, {self.inconsistent} inconsistent, {self.invalid} unreadable), "
-            f"{format_p(self.p_value)} (sign test)"
+            f"{self.ties} ties, {self.inconsistent} inconsistent, {self.invalid} unreadable), {p_text}"
         )
 
 
@@ -273,6 +373,7 @@ async def judge_pairs(
     a_name: str = "A",
     b_name: str = "B",
     concurrency: int = 8,
+    alpha: float = 0.05,
 ) -> PairwiseSummary:
     """Pairwise-judge every paired case (A first, then swapped); a sign test on the decided pairs."""
     pairs, _, _ = iter_pairs(a, b)
@@ -311,4 +412,5 @@ async def judge_pairs(
         invalid=invalid,
         p_value=sign_test(b_wins, a_wins),
         usage=usage,
+        alpha=alpha,
     )

@@ -1,7 +1,7 @@
 """Metrics: how good is one answer to one case? Each returns a :class:`Score` in [0, 1].
 
 A metric is ``binary`` when it is pass/fail (its comparisons use McNemar's exact test)
-or graded (Wilcoxon signed-rank). Plain Python functions work too: ``fn(answer, case)``
+or graded (a paired permutation test of the mean difference). Plain Python functions work too: ``fn(answer, case)``
 returning ``bool`` (pass/fail) or a number in [0, 1].
 """
 

@@ -12,16 +12,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 if TYPE_CHECKING:
     import jinja2
 
-from tunewise.evaluation._compare import Comparison, compare_scores, metric_kinds
+from tunewise.evaluation._compare import Comparison, apply_correction, compare_scores, format_level, metric_kinds
 from tunewise.evaluation._runstore import CaseResult, RunInfo, RunStore, iter_pairs
-from tunewise.evaluation._stats import mean_ci
+from tunewise.evaluation._stats import Correction, mean_ci
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,30 @@ class Report:
     diffs: dict[str, list[CaseDiff]]
     errors: list[tuple[str, str, str]]
     max_diffs: int
+    confidence: float = 0.95
+    correction: Correction | None = None
+    """The correction applied to the comparisons together (``None``: each read on its own)."""
+
+    @property
+    def level(self) -> str:
+        return format_level(self.confidence)
+
+    @property
+    def correction_note(self) -> str:
+        """Which multiple-comparison correction the verdicts use, in a sentence."""
+        k = len(self.comparisons)
+        if self.correction is not None:
+            return (
+                f"Multiple comparisons: {self.correction.capitalize()} correction over the {k} comparisons below "
+                f"(every strategy against {self.baseline} on every metric); verdicts go by the adjusted p-values, "
+                f"intervals are per comparison at {self.level}."
+            )
+        if k > 1:
+            return (
+                f"Multiple comparisons: no correction over the {k} comparisons below; each verdict is read on "
+                "its own, so with several the chance of a fluke among them is higher."
+            )
+        return "Multiple comparisons: none (a single comparison)." if k else ""
 
     def markdown(self) -> str:
         return _render("report.md.j2", self, charts={})
@@ -95,13 +119,15 @@ class Report:
         return md, html
 
 
-def _summary(name: str, results: Sequence[CaseResult], metrics: Sequence[str], seed: int) -> StrategySummary:
+def _summary(
+    name: str, results: Sequence[CaseResult], metrics: Sequence[str], seed: int, confidence: float
+) -> StrategySummary:
     ok = [r for r in results if r.status == "ok"]
     scores = {}
     for metric in metrics:
         values = [r.scores[metric] for r in ok if metric in r.scores]
         if values:
-            scores[metric] = mean_ci(values, seed=seed)
+            scores[metric] = mean_ci(values, confidence=confidence, seed=seed)
     costs = [r.cost for r in ok]
     known = [c for c in costs if c is not None]
     latencies = [r.latency_s for r in ok if r.latency_s is not None]
@@ -130,10 +156,16 @@ def build_report(
     target: float = 0.05,
     max_diffs: int = 50,
     seed: int = 0,
+    confidence: float = 0.95,
+    correction: Correction | Literal["auto"] | None = "auto",
 ) -> Report:
     """Gather a run's figures: per-strategy scores with CIs, cost, latency, comparisons to the baseline.
 
     ``baseline`` defaults to the run's first strategy and ``primary`` to its first metric.
+    ``confidence`` sets every interval and the tests' alpha (``1 - confidence``). ``correction``
+    corrects all the report's comparisons (every other strategy against the baseline on every
+    metric) for being made together: ``"auto"`` is Holm when the run has more than two
+    strategies, none for a single pair; ``"holm"``, ``"bonferroni"`` or ``None`` choose.
     """
     from tunewise._errors import ConfigError
 
@@ -146,7 +178,7 @@ def build_report(
     if baseline not in run.strategies:
         raise ConfigError(f"run {run_id!r} has no strategy {baseline!r} (it has: {', '.join(run.strategies)})")
     by_strategy = {name: store.results(run_id, name) for name in run.strategies}
-    summaries = [_summary(name, by_strategy[name], list(metrics), seed) for name in run.strategies]
+    summaries = [_summary(name, by_strategy[name], list(metrics), seed, confidence) for name in run.strategies]
     comparisons: list[Comparison] = []
     diffs: dict[str, list[CaseDiff]] = {}
     for name in run.strategies:
@@ -164,6 +196,7 @@ def build_report(
                         binary=binary,
                         a_name=baseline,
                         b_name=name,
+                        confidence=confidence,
                         target=target,
                         seed=seed,
                     )
@@ -183,7 +216,14 @@ def build_report(
                 if primary in a.scores and primary in b.scores and a.scores[primary] != b.scores[primary]
             ]
     errors = [(r.strategy, r.case_id, r.error or "") for rs in by_strategy.values() for r in rs if r.status == "error"]
-    return Report(run, metrics, primary, baseline, summaries, comparisons, diffs, errors, max_diffs)
+    if correction == "auto":
+        correction = "holm" if len(run.strategies) > 2 else None
+    if len(comparisons) < 2:
+        correction = None  # one comparison: nothing to correct for
+    comparisons = apply_correction(comparisons, correction)
+    return Report(
+        run, metrics, primary, baseline, summaries, comparisons, diffs, errors, max_diffs, confidence, correction
+    )
 
 
 def _question(case: dict[str, Any]) -> str:
@@ -255,7 +295,7 @@ def _charts(report: Report) -> dict[str, str]:
             ax.barh([n for n, _ in rows], means, xerr=errors, color="#4c78a8", capsize=4)
             ax.invert_yaxis()
             ax.set_xlim(0, 1)
-            ax.set_xlabel(f"{primary} (mean, 95% CI)")
+            ax.set_xlabel(f"{primary} (mean, {report.level} CI)")
             charts["scores"] = _png(fig)
         priced = [s for s in report.strategies if s.cost_per_case is not None and primary in s.scores]
         if priced:
