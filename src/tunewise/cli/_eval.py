@@ -32,6 +32,15 @@ StoreOption = Annotated[
 ]
 
 
+GroupOption = Annotated[
+    str | None,
+    typer.Option(
+        "--group-by",
+        help="Also split results by this case metadata key (e.g. kind); default: the run's group_by, if any.",
+    ),
+]
+
+
 @eval_app.command("run")
 def run_command(
     config: Annotated[Path, typer.Argument(help="Evaluation TOML: cases, strategies, metrics, concurrency...")],
@@ -65,7 +74,9 @@ def run_command(
                     retries=cfg.retries,
                     budget=cfg.budget,
                     progress=progress and not json_output,
-                    config={"config_file": cfg.raw},
+                    # group_by changes no answer: leave it out of the run id, so adding it resumes the same run
+                    config={"config_file": {k: v for k, v in cfg.raw.items() if k != "group_by"}},
+                    group_by=cfg.group_by,
                 )
             finally:
                 if cache is not None:
@@ -110,14 +121,18 @@ def compare_command(
     judge: Annotated[
         str | None, typer.Option("--judge", help="Also judge pairwise with this model (both orders).")
     ] = None,
+    group_by: GroupOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the comparisons as JSON.")] = False,
 ) -> None:
     """Paired comparison of B against A: difference with bootstrap CI, McNemar/Wilcoxon p, verdict."""
-    from tunewise.evaluation._compare import compare_runs
+    from tunewise.evaluation._compare import compare_runs, resolve
     from tunewise.evaluation._runstore import RunStore
 
     with RunStore(_store_path(store)) as runs:
-        comparisons = compare_runs(runs, run_a, run_b, metrics=metric, target=target)
+        if group_by is None:  # the key the runs were evaluated with (eval TOML group_by), if any
+            recorded = [runs.run(resolve(runs, s)[0]).config.get("group_by") for s in (run_a, run_b)]
+            group_by = next((g for g in recorded if isinstance(g, str) and g), None)
+        comparisons = compare_runs(runs, run_a, run_b, metrics=metric, target=target, group_by=group_by or None)
         pairwise = None
         if judge is not None:
             pairwise = _judge(runs, run_a, run_b, judge)
@@ -129,14 +144,19 @@ def compare_command(
         typer.echo(json.dumps(payload))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
+    grouped = any(c.group is not None for c in comparisons)
     table = Table(title=f"{comparisons[0].b} vs {comparisons[0].a}")
-    for column in ("metric", "n", "A", "B", "B - A", "95% CI", "test", "p", "d_z", "W/L/T"):
+    columns = ("metric", "n", "A", "B", "B - A", "95% CI", "test", "p", "d_z", "W/L/T")
+    for column in (group_by or "group", *columns) if grouped else columns:
         table.add_column(column)
     for c in comparisons:
+        first = [c.group if c.group is not None else "(all)"] if grouped else []
         table.add_row(
+            *first,
             c.metric,
             str(c.n),
             f"{c.mean_a:.3f}",
@@ -150,7 +170,7 @@ def compare_command(
         )
     console.print(table)
     for c in comparisons:
-        console.print(f"[bold]{c.metric}[/bold]: {c.verdict}", highlight=False, soft_wrap=True)
+        console.print(f"[bold]{escape(c.subject)}[/bold]: {escape(c.verdict)}", highlight=False, soft_wrap=True)
     if pairwise is not None:
         console.print(f"[bold]pairwise judge[/bold]: {pairwise.verdict}", highlight=False, soft_wrap=True)
 
@@ -181,13 +201,14 @@ def report_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for RUN.md and RUN.html.")] = Path("reports"),
     baseline: Annotated[str | None, typer.Option(help="Strategy the others are compared to.")] = None,
     metric: Annotated[str | None, typer.Option("--metric", "-m", help="Primary metric.")] = None,
+    group_by: GroupOption = None,
 ) -> None:
     """Write a Markdown report and a self-contained HTML page for a run."""
     from tunewise.evaluation._report import build_report
     from tunewise.evaluation._runstore import RunStore
 
     with RunStore(_store_path(store)) as runs:
-        report = build_report(runs, run, baseline=baseline, primary=metric)
+        report = build_report(runs, run, baseline=baseline, primary=metric, group_by=group_by)
         md, html = report.write(out)
     typer.echo(f"wrote {md} and {html}")
 

@@ -62,10 +62,26 @@ class Comparison(BaseModel):
     """The difference the sample-size figure is for."""
     needed: int | None
     """Cases needed to detect ``target`` with 80% power (``None``: no case differed, no estimate)."""
+    group_by: str | None = None
+    """The case metadata key the cases were split by (``kind``), when this compares one group."""
+    group: str | None = None
+    """The group compared (``kb``); ``None`` for all cases."""
 
     @property
     def significant(self) -> bool:
         return self.p_value < self.alpha
+
+    @property
+    def subject(self) -> str:
+        """What was compared: the metric, and the group if any (``must_contain for kind=kb``)."""
+        return self.metric if self.group is None else f"{self.metric} for {self.group_by}={self.group}"
+
+    @property
+    def small(self) -> bool:
+        """A group with fewer than ``SMALL_GROUP`` paired cases: its interval is rough."""
+        from tunewise.evaluation._groups import SMALL_GROUP
+
+        return self.group is not None and self.n < SMALL_GROUP
 
     @property
     def verdict(self) -> str:
@@ -74,9 +90,11 @@ class Comparison(BaseModel):
         if self.significant and self.difference != 0:
             better, worse = (self.b, self.a) if self.difference > 0 else (self.a, self.b)
             low, high = (self.ci_low, self.ci_high) if self.difference > 0 else (-self.ci_high, -self.ci_low)
+            caveat = f"; only {self.n} cases in this group, so the interval is rough" if self.small else ""
             return (
-                f"{better} better than {worse} by {abs(self.difference):.2f} on {self.metric} "
+                f"{better} better than {worse} by {abs(self.difference):.2f} on {self.subject} "
                 f"({level} CI {low:.2f}..{high:.2f}), {format_p(self.p_value)} ({self.test}, {self.n} paired cases)"
+                f"{caveat}"
             )
         if self.needed is None:
             tail = "no case scored differently, so no sample-size estimate"
@@ -85,7 +103,7 @@ class Comparison(BaseModel):
         else:
             tail = f"about {self.needed} needed for {self.target:g}"
         return (
-            f"no detectable difference on {self.metric} with {self.n} cases "
+            f"no detectable difference on {self.subject} with {self.n} cases "
             f"({self.b} - {self.a} = {self.difference:+.2f}, {level} CI {self.ci_low:.2f}..{self.ci_high:.2f}, "
             f"{format_p(self.p_value)}); {tail}"
         )
@@ -186,8 +204,15 @@ def compare_runs(
     confidence: float = 0.95,
     target: float = 0.05,
     seed: int = 0,
+    group_by: str | None = None,
 ) -> list[Comparison]:
-    """Compare two selections (see :func:`resolve`) on every shared metric, paired by case id."""
+    """Compare two selections (see :func:`resolve`) on every shared metric, paired by case id.
+
+    With ``group_by`` (a case metadata key such as ``"kind"``) the comparisons over all cases
+    come first, then the same comparisons within each group (``Comparison.group``), groups in
+    the order the cases first show them. A group where no pair has scores on a metric (the
+    metric does not apply there) has no comparison on it.
+    """
     run_a, strategy_a = resolve(store, a)
     run_b, strategy_b = resolve(store, b)
     label_a = strategy_a if run_a == run_b else f"{run_a}/{strategy_a}"
@@ -226,6 +251,61 @@ def compare_runs(
                 }
             )
         )
+    if group_by is not None:
+        from tunewise.evaluation._groups import NO_GROUP, group_of
+
+        if pairs and all(group_of(a.case, group_by) == NO_GROUP for a, _ in pairs):
+            raise ConfigError(f"group_by {group_by!r}: no paired case has metadata.{group_by}")
+        out.extend(
+            compare_groups(
+                pairs,
+                {m: kinds[m] for m in chosen},
+                group_by,
+                a_name=label_a,
+                b_name=label_b,
+                confidence=confidence,
+                target=target,
+                seed=seed,
+            )
+        )
+    return out
+
+
+def compare_groups(
+    pairs: Sequence[tuple[CaseResult, CaseResult]],
+    metrics: dict[str, bool],
+    group_by: str,
+    *,
+    a_name: str,
+    b_name: str,
+    confidence: float = 0.95,
+    target: float = 0.05,
+    seed: int = 0,
+) -> list[Comparison]:
+    """Paired comparisons within each group of ``group_by`` (metric name -> binary), group by group."""
+    from tunewise.evaluation._groups import group_names, group_of
+
+    out = []
+    for group in group_names((a.case for a, _ in pairs), group_by):
+        inside = [(a, b) for a, b in pairs if group_of(a.case, group_by) == group]
+        for metric, binary in metrics.items():
+            scored = [
+                (a.scores[metric], b.scores[metric]) for a, b in inside if metric in a.scores and metric in b.scores
+            ]
+            if not scored:
+                continue
+            comparison = compare_scores(
+                [x for x, _ in scored],
+                [y for _, y in scored],
+                metric=metric,
+                binary=binary,
+                a_name=a_name,
+                b_name=b_name,
+                confidence=confidence,
+                target=target,
+                seed=seed,
+            )
+            out.append(comparison.model_copy(update={"group_by": group_by, "group": group}))
     return out
 
 
