@@ -112,7 +112,7 @@ def recommend(config: LadderConfig, state: LadderState) -> Recommendation:
         next_steps.extend(_next_steps(config, state, best))
     shipped = chosen or best
     if shipped is not None:  # right after the headline: an overall pass can hide a kind of case that fails
-        reasons[1:1] = _weak_groups(config, results, shipped, metric)
+        reasons[1:1] = _weak_groups(config, results, shipped, metric, chosen=chosen is not None)
     if state.stopped and state.stopped.startswith("budget"):
         reasons.append(f"The ladder stopped early: {state.stopped.removeprefix('budget: ')}.")
         next_steps.append("Raise the budget (max_dollars / max_tokens) and run the same command again: it resumes.")
@@ -150,10 +150,15 @@ def _target(result: RungResult, group: str, metric: str) -> MetricSummary | None
     return found.metrics.get(metric) or next(iter(found.metrics.values()))
 
 
-def _weak_groups(config: LadderConfig, results: list[RungResult], shipped: RungResult, metric: str) -> list[str]:
-    """Groups where the recommended rung's mean is below the target, with the rung that does best there.
+def _weak_groups(
+    config: LadderConfig, results: list[RungResult], shipped: RungResult, metric: str, *, chosen: bool
+) -> list[str]:
+    """Groups where the recommended rung's mean is below the target, with a rung clearly better there.
 
-    Only figures: the mean and the number of cases of each side, and a warning for a small group.
+    A chosen rung can pass overall and still fail one kind of case: every such group is named.
+    When no rung passed, every group tends to fall short, so only groups where another rung does
+    clearly better (its interval entirely above, in a group of at least ``SMALL_GROUP`` cases) are
+    news. Only figures: means, numbers of cases and a warning for a small group; no test is claimed.
     """
     from tunewise.evaluation._groups import SMALL_GROUP
 
@@ -163,14 +168,18 @@ def _weak_groups(config: LadderConfig, results: list[RungResult], shipped: RungR
         if own is None or own.mean >= config.target.threshold:
             continue
         others = [(r, s) for r in results if r is not shipped and (s := _target(r, group, metric)) is not None]
-        rival = max(others, key=lambda pair: pair[1].mean, default=None)
-        extra = [f"{name} {m.mean:.2f}" for name, m in shipped.groups[group].metrics.items() if m is not own and m.n]
+        # the bootstrap interval of a small group is too narrow to call another rung better
+        clearly = [(r, s) for r, s in others if s.ci_low > own.ci_high and own.n >= SMALL_GROUP]
+        rival = max(clearly, key=lambda pair: pair[1].mean, default=None)
+        if not chosen and rival is None:
+            continue
+        extra = [f"{name} {m.mean:.2f}" for name, m in shipped.groups[group].metrics.items() if m is not own]
         text = (
             f"By {shipped.group_by}: {shipped.rung} falls short on {group} "
             f"({metric} {own.mean:.2f} over {own.n} cases{', ' + ', '.join(extra) if extra else ''}; "
             f"target {config.target.threshold:g})"
         )
-        if rival is not None and rival[1].mean > own.mean:
+        if rival is not None:
             text += f", where {rival[0].rung} scores {rival[1].mean:.2f}"
         if own.n < SMALL_GROUP:
             text += f"; with {own.n} cases this is a hint, not a finding"
