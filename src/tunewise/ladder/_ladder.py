@@ -332,7 +332,8 @@ class Ladder:
             if result.group_by != self.config.report.group_by:
                 _, group_by, groups = self.breakdown(self.store.results(result.run_id, result.strategy))
                 self.state.results[rung] = result.model_copy(update={"group_by": group_by, "groups": groups})
-                self.event(f"{rung}: regrouped by {group_by} from the stored answers")
+                how = f"split by {group_by}" if group_by else "no longer split"
+                self.event(f"{rung}: {how}, from the stored answers (no model call)")
                 changed = True
         if changed:
             self.save()
@@ -353,6 +354,8 @@ class Ladder:
         from tunewise.evaluation._stats import mean_ci
 
         scores = self.score(results)
+        if not results:
+            raise ConfigError(f"rung {rung}: no results on the test split")
         if not scores:
             raise ConfigError(f"rung {rung}: no test case has a {self.metric.name} score (the metric applies to none)")
         mean, low, high = mean_ci(scores, confidence=self.config.target.confidence)
