@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +30,31 @@ def question(i: int) -> str:
     return f"What is the code for item {i}?"
 
 
-def write_world(folder: Path, *, train: int = 24, dev: int = 8, test: int = 20, extra: str = "") -> Path:
-    """Train/dev/test files, a knowledge base and a ladder.toml in ``folder``; returns the TOML path."""
+def write_world(
+    folder: Path,
+    *,
+    train: int = 24,
+    dev: int = 8,
+    test: int = 20,
+    extra: str = "",
+    metadata: Callable[[int], dict[str, Any]] | None = None,
+) -> Path:
+    """Train/dev/test files, a knowledge base and a ladder.toml in ``folder``; returns the TOML path.
+
+    ``metadata(i)`` gives case ``i`` its metadata (``kind``, ``must_contain``...).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     splits = {"train": range(0, train), "dev": range(1000, 1000 + dev), "test": range(2000, 2000 + test)}
     for name, ids in splits.items():
         with (folder / f"{name}.jsonl").open("w") as handle:
             for i in ids:
-                row = {
+                row: dict[str, Any] = {
                     "id": f"{name}-{i}",
                     "messages": [{"role": "user", "content": question(i)}],
                     "reference": answer(i),
                 }
+                if metadata is not None:
+                    row["metadata"] = metadata(i)
                 handle.write(json.dumps(row) + "\n")
     kb = folder / "kb"
     kb.mkdir(exist_ok=True)

@@ -192,3 +192,40 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path: Path) -> No
     )
     summary = json.loads(resumed.stdout)
     assert summary["skipped"] == done and summary["ok"] == 60 - done
+
+
+@pytest.mark.slow
+def test_group_by_in_the_config_and_on_the_command_line(tmp_path: Path) -> None:
+    # the echo model repeats the question: kb cases hold their key phrase, style cases do not, general ones have none
+    rows = []
+    for i in range(24):
+        kind = "kb" if i % 2 else "style" if i < 20 else "general"
+        metadata = {
+            "kind": kind,
+            "must_contain": [f"item {i}"] if kind == "kb" else ["Lumen"] if kind == "style" else [],
+        }
+        rows.append(json.dumps({"id": f"q{i}", "input": f"what about item {i}", "metadata": metadata}))
+    (tmp_path / "cases.jsonl").write_text("\n".join(rows) + "\n")
+    config = (
+        'cases = "cases.jsonl"\nstore = "runs.sqlite"\nmetrics = ["must_contain"]\n'
+        '[[strategies]]\ntype = "zero_shot"\nname = "a"\nmodel = "scripted:echo"\n'
+        '[[strategies]]\ntype = "system_prompt"\nname = "b"\nmodel = "scripted:echo"\nsystem = "Be brief."\n'
+    )
+    (tmp_path / "eval.toml").write_text(config)
+    first = json.loads(run("eval", "run", "eval.toml", "--json", cwd=tmp_path).stdout)
+    # group_by changes no answer: adding it resumes the same run, and its reports split by kind
+    (tmp_path / "eval.toml").write_text('group_by = "kind"\n' + config)
+    again = json.loads(run("eval", "run", "eval.toml", "--json", cwd=tmp_path).stdout)
+    assert again["run_id"] == first["run_id"] and again["skipped"] == 48 and again["ran"] == 0
+    report = run("eval", "report", first["run_id"], "--store", "runs.sqlite", "--out", "reports", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    md = (tmp_path / "reports" / f"{first['run_id']}.md").read_text()
+    assert "## By kind" in md and "| kb | 12 | a | 12 | 1.000 [1.000, 1.000] |" in md
+    assert "| style | 10 | a | 10 | 0.000 [0.000, 0.000] |" in md and "| general | 2 | a | 2 | n/a |" in md
+    compared = run("eval", "compare", "a", "b", "--store", "runs.sqlite", "--json", cwd=tmp_path)
+    groups = [(c["group"], c["n"]) for c in json.loads(compared.stdout)["comparisons"]]
+    assert groups == [(None, 22), ("style", 10), ("kb", 12)]  # must_contain applies to no general case
+    table = run("eval", "compare", "a", "b", "--store", "runs.sqlite", "--group-by", "kind", cwd=tmp_path)
+    assert table.returncode == 0 and "must_contain for kind=kb" in table.stdout
+    typo = run("eval", "report", first["run_id"], "--store", "runs.sqlite", "--group-by", "knid", cwd=tmp_path)
+    assert typo.returncode == 2 and "group_by 'knid': no case has metadata.knid" in typo.stderr

@@ -15,6 +15,7 @@ from tunewise.evaluation import (
     FunctionMetric,
     JsonSchemaValid,
     LLMJudge,
+    MustContain,
     PairwiseJudge,
     RegexMatch,
     Score,
@@ -34,7 +35,7 @@ def answer(text: str) -> Answer:
     return Answer(strategy="s", response=ChatResponse(text=text, model="m"), requests=(request,))
 
 
-async def value(metric: object, text: str, case: Case = CASE) -> float:
+async def value(metric: object, text: str, case: Case = CASE) -> float | None:
     return (await as_metric(metric).score(case, answer(text))).value  # type: ignore[arg-type]
 
 
@@ -111,6 +112,60 @@ async def test_python_functions_are_metrics() -> None:
         as_metric("bleu")
     with pytest.raises(ConfigError, match="metric 'regex'"):
         as_metric({"type": "regex", "pattern": "("})
+
+
+LUMEN = Case.of(
+    "How long is the reset link valid?",
+    "Hi there! It works for 60 minutes.\n\n— Lumen Support",
+    id="t001",
+    kind="kb",
+    must_contain=["60 minutes", "Settings -> Account -> Security", "— Lumen Support"],
+)
+
+
+@pytest.mark.anyio
+async def test_must_contain_checks_every_key_phrase_and_names_the_missing_ones() -> None:
+    good = "Hi there! Open SETTINGS -> Account -> Security; the link works for 60\nminutes.\n\n— Lumen Support"
+    assert await value("must_contain", good, LUMEN) == 1.0  # case and line breaks do not matter
+    metric = as_metric({"type": "must_contain"})
+    assert metric.name == "must_contain" and metric.binary
+    missed = await metric.score(LUMEN, answer("The link works for 60 minutes. - Lumen Support"))
+    assert missed.value == 0.0
+    assert missed.detail == "missing: 'Settings -> Account -> Security'; '— Lumen Support'"
+    # any: one phrase is enough
+    assert await value({"type": "must_contain", "mode": "any"}, "It is 60 minutes.", LUMEN) == 1.0
+    none = await as_metric({"type": "must_contain", "mode": "any"}).score(LUMEN, answer("No idea."))
+    assert none.value == 0.0 and none.detail is not None and none.detail.startswith("none of: '60 minutes'")
+    # case_sensitive, and word edges: a number inside a longer number is not the fact
+    assert await value(MustContain(case_sensitive=True), good, LUMEN) == 0.0
+    fact = Case.of("q", id="f", must_contain=["60 minutes", "$8", "10%"])
+    assert await value("must_contain", "60 minutes, $8 a month, 10% off.", fact) == 1.0
+    for wrong in ("160 minutes, $8, 10%", "60 minutes, $80, 10%", "60 minutes, $8, 110%"):
+        assert await value("must_contain", wrong, fact) == 0.0, wrong
+
+
+@pytest.mark.anyio
+async def test_must_contain_normalize_forgives_punctuation_and_symbols() -> None:
+    styled = "Hi there! Settings → Account → Security, 60 minutes.\n\n- Lumen Support"
+    assert await value("must_contain", styled, LUMEN) == 0.0
+    assert await value({"type": "must_contain", "normalize": True}, styled, LUMEN) == 1.0
+    assert await value({"type": "must_contain", "normalize": True}, "Settings Account 60 minutes", LUMEN) == 0.0
+
+
+@pytest.mark.anyio
+async def test_must_contain_without_key_phrases_is_not_applicable_never_a_free_pass() -> None:
+    for case in (CASE, Case.of("q", id="empty", must_contain=[]), Case.of("q", id="blank", must_contain=["  "])):
+        score = await MustContain().score(case, answer("anything"))
+        assert score.value is None and score.detail == "not applicable: no metadata.must_contain"
+    # another key, and a single string instead of a list
+    facts = Case.of("q", id="k", facts="Dublin")
+    assert await value({"type": "must_contain", "key": "facts"}, "Lumen Labs is in Dublin.", facts) == 1.0
+    with pytest.raises(ValueError, match=r"case .bad.: metadata\.must_contain must be a string or a list of strings"):
+        await MustContain().score(Case.of("q", id="bad", must_contain=[3]), answer("x"))
+    with pytest.raises(ConfigError, match="metric 'must_contain': mode must be 'all' or 'any', got 'most'"):
+        as_metric({"type": "must_contain", "mode": "most"})
+    # a Python function says "not applicable" with None
+    assert await value(lambda a, c: None, "x") is None
 
 
 def judge_model(provider: ScriptedProvider) -> Model:

@@ -127,3 +127,82 @@ def test_unknown_costs_say_so(tmp_path: Path) -> None:
     assert "| unknown | unknown |" in report.markdown()
     assert "costs unknown" in report.html()
     assert Usage().total_tokens is None
+
+
+def support_answer(request: ChatRequest) -> str:
+    """Knows the house style; knows the facts (kb cases, numbers divisible by 3) only when prompted."""
+    question = request.messages[-1].content or ""
+    n = int(question.split()[-1].rstrip("?"))
+    if n % 3 == 0 and request.messages[0].role != "system":
+        return "Hi there! I am not sure. -- Lumen Support"
+    return f"Hi there! It is {n} minutes. -- Lumen Support"
+
+
+def support_cases() -> list[Case]:
+    cases = []
+    for i in range(63):
+        kind = "general" if i >= 60 else "kb" if i % 3 == 0 else "style"
+        facts = [f"{i} minutes"] if kind == "kb" else []  # style cases have no key facts to check
+        reference = f"Hi there! It is {i} minutes. -- Lumen Support"
+        cases.append(Case.of(f"How long for {i}?", reference, id=f"t{i}", kind=kind, must_contain=facts))
+    return cases
+
+
+@pytest.mark.anyio
+async def test_results_per_kind_with_must_contain(tmp_path: Path) -> None:
+    base = Model(ModelRef(prefix="scripted", name="m"), ScriptedProvider(support_answer))
+    await evaluate(
+        [ZeroShot(base, name="zero"), SystemPrompt(base, "Use the facts.", name="prompted")],
+        support_cases(),
+        ["exact_match", "must_contain"],
+        store=tmp_path / "runs.sqlite",
+        run_id="kinds",
+        group_by="kind",
+    )
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        # must_contain applies to the 20 kb cases only; the others have no score on it, and say why
+        style = store.results("kinds", "zero")[1]
+        assert "must_contain" not in style.scores and style.not_applicable("must_contain")
+        assert style.details["must_contain"] == "not applicable: no metadata.must_contain"
+        assert not style.not_applicable("exact_match")
+        report = build_report(store, "kinds")  # group_by comes from the run
+        overall = compare_runs(store, "kinds/zero", "kinds/prompted", metrics=["must_contain"])
+        grouped = compare_runs(store, "kinds/zero", "kinds/prompted", metrics=["must_contain"], group_by="kind")
+    assert report.group_by == "kind" and [g.name for g in report.groups] == ["kb", "style", "general"]
+    kb, style_group, general = report.groups
+    assert (kb.cases, style_group.cases, general.cases) == (20, 40, 3) and general.small and not kb.small
+    zero_kb = next(s for s in kb.strategies if s.name == "zero")
+    assert zero_kb.scores["must_contain"][0] == 0.0 and zero_kb.scored["must_contain"] == 20
+    assert "must_contain" not in next(s for s in style_group.strategies if s.name == "zero").scores
+    # the paired comparison inside each group: a clear win on kb, nothing on style, no test on must_contain there
+    kb_verdict = next(c for c in kb.comparisons if c.metric == "must_contain").verdict
+    assert kb_verdict.startswith("prompted better than zero by 1.00 on must_contain for kind=kb (95% CI 1.00..1.00)")
+    assert {c.metric for c in style_group.comparisons} == {"exact_match"}
+    assert [c.group for c in grouped] == [None, "kb"] and grouped[0] == overall[0]
+    # overall, must_contain covers only the cases it applies to
+    assert overall[0].n == 20 and overall[0].difference == 1.0
+    md = report.markdown()
+    assert "## By kind (mean, 95% bootstrap CI)" in md
+    assert "| kb | 20 | zero | 20 | 0.000 [0.000, 0.000] | 0.000 [0.000, 0.000] | unknown |" in md
+    assert "| kb | 20 | prompted | 20 | 1.000 [1.000, 1.000] | 1.000 [1.000, 1.000] | unknown |" in md
+    assert "| style | 40 | zero | 40 | 1.000 [1.000, 1.000] | n/a | unknown |" in md
+    assert "| zero | 63 | 0 | 0.667 [" in md and "0.000 [0.000, 0.000] (n=20) |" in md
+    assert "- **general** (3 cases, a small group)" in md
+    assert "no difference detected on exact_match for kind=general with 3 cases" in md
+    assert "prompted better than zero by 1.00 on exact_match for kind=kb (95% CI 1.00..1.00), p<0.001" in md
+    html = report.html()
+    assert "<h2>By kind</h2>" in html and 'alt="exact_match per kind and strategy"' in html
+
+
+@pytest.mark.anyio
+async def test_group_by_a_key_no_case_has_is_an_error(tmp_path: Path) -> None:
+    from tunewise import ConfigError
+
+    base = Model(ModelRef(prefix="scripted", name="m"), ScriptedProvider(support_answer))
+    with pytest.raises(ConfigError, match=r"group_by 'knid': no case has metadata.knid \(keys found: kind, must_con"):
+        await evaluate([ZeroShot(base)], support_cases(), store=tmp_path / "r.sqlite", group_by="knid")
+    await evaluate([ZeroShot(base, name="zero")], support_cases(), store=tmp_path / "r.sqlite", run_id="r")
+    with RunStore(tmp_path / "r.sqlite") as store:
+        assert build_report(store, "r").groups == []  # not grouped unless asked
+        with pytest.raises(ConfigError, match=r"group_by 'knid': no case has metadata\.knid"):
+            build_report(store, "r", group_by="knid")

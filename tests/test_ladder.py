@@ -7,6 +7,7 @@ import json
 import re
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -14,6 +15,7 @@ import pytest
 
 from tunewise import ConfigError
 from tunewise.costs import UnknownPriceWarning
+from tunewise.evaluation import RunStore
 from tunewise.ladder import build_ladder_report, load_ladder_config, parse_candidates, run_ladder
 
 
@@ -411,3 +413,126 @@ async def test_request_options_go_with_every_answer_but_not_to_the_optimizer(tmp
     writers = [r for r in provider.requests if world.OPTIMIZER_MARK in (r.messages[0].content or "")]
     assert answers and all((r.temperature, r.max_tokens, r.seed) == (0, 12, 3) for r in answers)
     assert writers and all(r.temperature == 0.9 and r.max_tokens is None for r in writers)
+
+
+def kind_of(i: int) -> dict[str, object]:
+    """Every third test case needs the knowledge base (kb, with its key fact); the rest are style cases."""
+    if i % 3 == 0:
+        return {"kind": "kb", "must_contain": [world.answer(i)]}
+    return {"kind": "style"}  # no key facts: must_contain does not apply
+
+
+class KindWorld(world.World):
+    """The fine-tuned model knows the style cases by heart but the kb facts only from retrieved passages,
+    and the retrieved passages throw it off the style cases."""
+
+    def __init__(self, kb: Callable[[int], bool] = lambda i: i % 3 == 0) -> None:
+        super().__init__()
+        self.kb = kb
+
+    def __call__(self, request: object) -> str:
+        from tunewise import ChatRequest
+
+        assert isinstance(request, ChatRequest)
+        if not request.model.startswith("ft:"):
+            return super().__call__(request)
+        self.calls.append("ft")
+        text = " ".join(m.content or "" for m in request.messages)
+        user = [m.content or "" for m in request.messages if m.role == "user"][-1]
+        i = next(int(w) for w in user.replace("?", " ").split() if w.isdigit())
+        grounded = "seven times the item number" in text
+        if self.kb(i):
+            return world.answer(i) if grounded else "unknown"
+        return "See the sources." if grounded else world.answer(i)
+
+
+REPORT = '\n[report]\nmetrics = ["must_contain"]\ngroup_by = "kind"\n'
+
+
+@pytest.mark.anyio
+async def test_the_report_shows_every_rung_per_kind_with_must_contain(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path, test=30, extra=REPORT, metadata=kind_of)
+    script = KindWorld()
+    provider = world.WorldProvider(script, tmp_path / "jobs.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcome = await run_ladder(config, providers={"scripted": provider})
+    state = outcome.state
+    tuned, rag = state.results["fine_tune"], state.results["rag_fine_tuned"]
+    # overall neither reaches 0.8; per kind each is perfect on one kind and useless on the other
+    assert (tuned.mean, rag.mean) == (pytest.approx(2 / 3), pytest.approx(1 / 3))
+    assert tuned.group_by == "kind" and list(tuned.groups) == ["style", "kb"]
+    assert (tuned.groups["kb"].n, tuned.groups["style"].n) == (10, 20)
+    assert tuned.groups["kb"].metrics["exact_match"].mean == 0.0 and rag.groups["kb"].metrics["exact_match"].mean == 1
+    assert tuned.groups["style"].metrics["exact_match"].mean == 1.0
+    # must_contain: scored on the 10 kb cases only, overall and per kind; not applicable to style cases
+    assert tuned.metrics["must_contain"].n == 10 and tuned.metrics["must_contain"].mean == 0.0
+    assert rag.metrics["must_contain"].mean == 1.0
+    assert "must_contain" in tuned.groups["kb"].metrics and "must_contain" not in tuned.groups["style"].metrics
+    assert tuned.n == 30 and not any("does not apply" in note for note in tuned.notes)
+    # the candidates' dev runs score only the target: extra metrics cost nothing there
+    with RunStore(outcome.out / "runs.sqlite") as store:
+        metrics = {run.run_id: [m["name"] for m in run.config["metrics"]] for run in store.runs()}
+    assert metrics["ladder-fine_tune"] == ["exact_match", "must_contain"]
+    assert all(names == ["exact_match"] for run_id, names in metrics.items() if run_id.startswith("ladder-dev-"))
+    rec = outcome.recommendation()
+    assert rec.chosen is None and rec.best == "fine_tune"
+    assert (
+        "By kind: fine_tune falls short on kb (exact_match 0.00 over 10 cases, must_contain 0.00; target 0.8), "
+        "where rag_fine_tuned scores 1.00." in rec.reasons
+    )
+    md = (outcome.out / "report.md").read_text()
+    assert "| rung | model | exact_match | CI | status | must_contain |" in md
+    assert "## By kind" in md and "### exact_match (the target)" in md and "### must_contain" in md
+    assert "| kind | cases | zero_shot | few_shot | optimized_prompt | fine_tune | rag_fine_tuned |" in md
+    assert "| kb | 10 | 0.000 [0.000, 0.000] | 0.000 [0.000, 0.000] | 0.000 [0.000, 0.000] | 0.000" in md
+    assert md.count("| style | 20 | n/a | n/a | n/a | n/a | n/a |") == 1  # must_contain does not apply to style
+    html = (outcome.out / "report.html").read_text()
+    assert "<h2>By kind</h2>" in html and 'class="weak"' in html
+    # changing group_by re-groups the stored answers: no model call, same measurements
+    calls = len(script.calls)
+    config.write_text(config.read_text().replace('group_by = "kind"\n', ""))
+    again = await run_ladder(config, providers={"scripted": provider})
+    assert len(script.calls) == calls
+    assert again.state.results["fine_tune"].groups == {} and again.state.results["fine_tune"].mean == tuned.mean
+    assert again.state.results["fine_tune"].metrics == tuned.metrics
+    assert "## By kind" not in (outcome.out / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("report", "message"),
+    [
+        ('group_by = "knid"', r"report.group_by: no test case has metadata.knid \(keys found: kind, must_contain\)"),
+        ('metrics = ["bleu"]', r"report.metrics\[0\]: metric 'bleu': type must be one of"),
+        ('metrics = ["exact_match"]', r"report.metrics\[0\]: a metric named 'exact_match' is already measured"),
+        ("group_by = 3", r"report.group_by: Input should be a valid string"),
+    ],
+)
+def test_report_config_errors_are_one_line(tmp_path: Path, report: str, message: str) -> None:
+    from tunewise.ladder import Ladder
+
+    config = world.write_world(tmp_path, extra=f"\n[report]\n{report}\n", metadata=kind_of)
+    with pytest.raises(ConfigError, match=r"ladder.toml: " + message) as info:
+        Ladder(load_ladder_config(config))
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.anyio
+async def test_a_chosen_rung_weak_on_a_small_kind_is_flagged_as_a_hint(tmp_path: Path) -> None:
+    def rare_kb(i: int) -> dict[str, object]:
+        return {"kind": "kb"} if i % 10 == 0 else {"kind": "style"}
+
+    config = world.write_world(tmp_path, extra=REPORT.replace('metrics = ["must_contain"]\n', ""), metadata=rare_kb)
+    config.write_text(config.read_text().replace("threshold = 0.8", "threshold = 0.7"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcome = await run_ladder(
+            config, providers={"scripted": world.WorldProvider(KindWorld(lambda i: i % 10 == 0), tmp_path / "j")}
+        )
+    rec = outcome.recommendation()
+    assert rec.chosen == "fine_tune" and outcome.state.results["fine_tune"].mean == pytest.approx(0.9)
+    assert rec.reasons[1] == (
+        "By kind: fine_tune falls short on kb (exact_match 0.00 over 2 cases; target 0.7); "
+        "with 2 cases this is a hint, not a finding."
+    )
+    assert "| kb | 2 (small) |" in (outcome.out / "report.md").read_text()

@@ -54,6 +54,11 @@ def test_the_demo_climbs_every_rung_and_writes_a_consistent_report(demo: DemoOut
         assert row.rung in html and row.rung in markdown
         assert f"{row.mean:.3f}" in markdown
     assert html.lstrip().lower().startswith("<!doctype html")
+    # the example's [report]: must_contain on every answer (no extra model call) and every score per kind
+    assert all(r.metrics["must_contain"].n == QUICK.test_cases for r in state.results.values())
+    assert all(r.group_by == "kind" and list(r.groups) == ["kb", "style", "handoff", "general"] for r in report.rows)
+    assert all(g.n == 2 for r in report.rows for g in r.groups.values())  # --quick: two test cases of each kind
+    assert "## By kind" in markdown and "| handoff | 2 (small) |" in markdown and "<h2>By kind</h2>" in html
 
 
 @pytest.mark.slow

@@ -36,6 +36,15 @@ ConfidenceOption = Annotated[
 ]
 
 
+GroupOption = Annotated[
+    str | None,
+    typer.Option(
+        "--group-by",
+        help="Also split results by this case metadata key (e.g. kind); default: the run's group_by, if any.",
+    ),
+]
+
+
 @eval_app.command("run")
 def run_command(
     config: Annotated[Path, typer.Argument(help="Evaluation TOML: cases, strategies, metrics, concurrency...")],
@@ -69,7 +78,9 @@ def run_command(
                     retries=cfg.retries,
                     budget=cfg.budget,
                     progress=progress and not json_output,
-                    config={"config_file": cfg.raw},
+                    # group_by changes no answer: leave it out of the run id, so adding it resumes the same run
+                    config={"config_file": {k: v for k, v in cfg.raw.items() if k != "group_by"}},
+                    group_by=cfg.group_by,
                 )
             finally:
                 if cache is not None:
@@ -119,22 +130,36 @@ def compare_command(
     judge: Annotated[
         str | None, typer.Option("--judge", help="Also judge pairwise with this model (both orders).")
     ] = None,
+    group_by: GroupOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the comparisons as JSON.")] = False,
 ) -> None:
     """Paired comparison of B against A: difference with bootstrap CI, McNemar / permutation p, verdict."""
-    from tunewise.evaluation._compare import Comparison, PairwiseSummary, apply_correction, compare_runs, format_level
+    from tunewise.evaluation._compare import (
+        Comparison,
+        PairwiseSummary,
+        apply_correction,
+        compare_runs,
+        format_level,
+        resolve,
+    )
     from tunewise.evaluation._runstore import RunStore
 
     with RunStore(_store_path(store)) as runs:
-        comparisons = compare_runs(runs, run_a, run_b, metrics=metric, target=target, confidence=confidence)
+        if group_by is None:  # the key the runs were evaluated with (eval TOML group_by), if any
+            recorded = [runs.run(resolve(runs, s)[0]).config.get("group_by") for s in (run_a, run_b)]
+            group_by = next((g for g in recorded if isinstance(g, str) and g), None)
+        comparisons = compare_runs(
+            runs, run_a, run_b, metrics=metric, target=target, confidence=confidence, group_by=group_by or None
+        )
         pairwise = None
         if judge is not None:
             pairwise = _judge(runs, run_a, run_b, judge, alpha=1 - confidence)
     method = None if correction == "none" else correction
     if method is not None:  # the judge's sign test is one more test of the same pair: in the family too
-        family: list[Comparison | PairwiseSummary] = [*comparisons, *([pairwise] if pairwise else [])]
+        overall = [c for c in comparisons if c.group is None]  # per-group comparisons are exploratory
+        family: list[Comparison | PairwiseSummary] = [*overall, *([pairwise] if pairwise else [])]
         tests = apply_correction(family, method)
-        comparisons = [t for t in tests if isinstance(t, Comparison)]
+        comparisons = [t for t in tests if isinstance(t, Comparison)] + [c for c in comparisons if c.group is not None]
         pairwise = next((t for t in tests if isinstance(t, PairwiseSummary)), None)
     if json_output:
         out = [{**c.model_dump(), "verdict": c.verdict, "significant": c.significant} for c in comparisons]
@@ -148,15 +173,20 @@ def compare_command(
         typer.echo(json.dumps(payload))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
+    grouped = any(c.group is not None for c in comparisons)
     table = Table(title=f"{comparisons[0].b} vs {comparisons[0].a}")
     columns = ["metric", "n", "A", "B", "B - A", f"{format_level(confidence)} CI", "test", "p"]
-    for column in [*columns, *([f"p {method}"] if method else []), "d_z", "W/L/T"]:
+    columns = [*columns, *([f"p {method}"] if method else []), "d_z", "W/L/T"]
+    for column in [group_by or "group", *columns] if grouped else columns:
         table.add_column(column)
     for c in comparisons:
+        first = [c.group if c.group is not None else "(all)"] if grouped else []
         table.add_row(
+            *first,
             c.metric,
             str(c.n),
             f"{c.mean_a:.3f}",
@@ -165,13 +195,13 @@ def compare_command(
             f"{c.ci_low:+.3f}..{c.ci_high:+.3f}",
             c.test,
             f"{c.p_value:.3g}",
-            *([f"{c.p:.3g}"] if method else []),
+            *([f"{c.p:.3g}" if c.group is None else "-"] if method else []),
             f"{c.effect_size:.2f}",
             f"{c.wins}/{c.losses}/{c.ties}",
         )
     console.print(table)
     for c in comparisons:
-        console.print(f"[bold]{c.metric}[/bold]: {c.verdict}", highlight=False, soft_wrap=True)
+        console.print(f"[bold]{escape(c.subject)}[/bold]: {escape(c.verdict)}", highlight=False, soft_wrap=True)
     if pairwise is not None:
         console.print(f"[bold]pairwise judge[/bold]: {pairwise.verdict}", highlight=False, soft_wrap=True)
 
@@ -212,6 +242,7 @@ def report_command(
         Literal["auto", "holm", "bonferroni", "none"],
         typer.Option(help="Correction over the report's comparisons; auto: Holm with more than two strategies."),
     ] = "auto",
+    group_by: GroupOption = None,
 ) -> None:
     """Write a Markdown report and a self-contained HTML page for a run."""
     from tunewise.evaluation._report import build_report
@@ -225,6 +256,7 @@ def report_command(
             primary=metric,
             confidence=confidence,
             correction=None if correction == "none" else correction,
+            group_by=group_by,
         )
         md, html = report.write(out)
     typer.echo(f"wrote {md} and {html}")

@@ -42,8 +42,9 @@ def _summary(report: LadderReport) -> None:
 
     rec = report.recommendation
     console = Console()
+    others = report.other_metrics
     table = Table(title=f"{rec.metric}, target: lower {rec.confidence:.0%} bound >= {rec.threshold:g}")
-    for column in ("rung", "mean", "CI", "status", "per 1k requests", "per month"):
+    for column in ("rung", "mean", "CI", "status", *others, "per 1k requests", "per month"):
         table.add_column(column)
     for row in report.rows:
         cost = rec.costs[row.rung]
@@ -52,12 +53,24 @@ def _summary(report: LadderReport) -> None:
             f"{row.mean:.3f}",
             f"{row.ci_low:.3f}..{row.ci_high:.3f}",
             row.status,
+            *(f"{row.metrics[m].mean:.3f}" if m in row.metrics else "n/a" for m in others),
             "unknown" if cost.per_1k_requests is None else f"${cost.per_1k_requests:.4f}",
             "unknown" if cost.per_month is None else f"${cost.per_month:,.2f}",
         )
     for rung, why in report.state.skipped.items():
-        table.add_row(rung, "", "", f"not run: {why}", "", "")
+        table.add_row(rung, "", "", f"not run: {why}", *([""] * len(others)), "", "")
     console.print(table)
+    if report.group_names:
+        groups = Table(title=f"mean per {report.group_by} ({', '.join(report.group_metrics)})")
+        for column in (report.group_by or "group", "cases", *(row.rung for row in report.rows)):
+            groups.add_column(column)
+        for group in report.group_names:
+            cells = []
+            for row in report.rows:
+                found = row.groups[group].metrics if group in row.groups else {}
+                cells.append(" / ".join(f"{found[m].mean:.2f}" if m in found else "n/a" for m in report.group_metrics))
+            groups.add_row(escape(group), str(report.group_size(group)), *cells)
+        console.print(groups)
     decision = f"use {rec.chosen}" if rec.chosen else "no rung reached the target"
     console.print(f"[bold]Decision:[/bold] {decision}")
     for reason in rec.reasons[:3]:

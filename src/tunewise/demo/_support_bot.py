@@ -239,11 +239,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _datasets(root: Path, raw: dict[str, Any], data: Path, size: DemoSize) -> dict[str, Path]:
-    """Train/dev/test files: the example's, or their first N lines copied under ``data`` for a reduced run."""
+    """Train/dev/test files: the example's, or N of their lines copied under ``data`` for a reduced run
+    (spread over the groups of ``[report] group_by`` when the config has one, see :func:`_spread`)."""
     dataset = raw.get("dataset")
     if not isinstance(dataset, dict):
         raise ConfigError(f"{root / 'ladder.toml'}: dataset: must be a table with train, dev and test")
     limits = {"train": size.train_cases, "dev": size.dev_cases, "test": size.test_cases}
+    report = raw.get("report")
+    group_by = report.get("group_by") if isinstance(report, dict) else None
     files: dict[str, Path] = {}
     for split, limit in limits.items():
         if not isinstance(dataset.get(split), str):
@@ -254,12 +257,33 @@ def _datasets(root: Path, raw: dict[str, Any], data: Path, size: DemoSize) -> di
         if limit is None:
             files[split] = source
             continue
-        lines = [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()][:limit]
+        lines = [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = _spread(lines, limit, group_by if isinstance(group_by, str) else None)
         data.mkdir(parents=True, exist_ok=True)
         target = data / source.name
         _write_if_changed(target, "".join(line + "\n" for line in lines))
         files[split] = target
     return files
+
+
+def _spread(lines: list[str], limit: int, group_by: str | None) -> list[str]:
+    """``limit`` lines for a reduced run: the first ones, or with ``group_by`` the first of each group in
+    turn (``kind``: two kb, two style, two handoff, two general), so the per-group report has every group.
+    The file's order is kept."""
+    if group_by is None:
+        return lines[:limit]
+    groups: dict[object, list[int]] = {}
+    for index, line in enumerate(lines):
+        try:
+            metadata = json.loads(line).get("metadata") or {}
+            key = json.dumps(metadata.get(group_by), sort_keys=True) if isinstance(metadata, dict) else None
+        except (ValueError, AttributeError):
+            key = None  # the ladder reports the bad line when it loads the file
+        groups.setdefault(key, []).append(index)
+    chosen: list[int] = []
+    for turn in range(max(map(len, groups.values()), default=0)):
+        chosen += [members[turn] for members in groups.values() if turn < len(members)]
+    return [lines[i] for i in sorted(chosen[:limit])]
 
 
 def _ladder_toml(

@@ -25,6 +25,7 @@ from tunewise.evaluation._metrics import (
     JsonSchemaValid,
     LLMJudge,
     Metric,
+    MustContain,
     PairwiseJudge,
     PairwiseVerdict,
     RegexMatch,
@@ -35,7 +36,7 @@ from tunewise.evaluation._metrics import (
     register_metric,
     token_f1,
 )
-from tunewise.evaluation._report import Report, build_report
+from tunewise.evaluation._report import GroupSummary, Report, build_report
 from tunewise.evaluation._runner import CostFunction, RunSummary, answer_cost, evaluate
 from tunewise.evaluation._runstore import CaseResult, RunInfo, RunStore
 from tunewise.evaluation._stats import (
@@ -64,10 +65,12 @@ __all__ = [
     "EvalConfig",
     "ExactMatch",
     "FunctionMetric",
+    "GroupSummary",
     "JsonSchemaValid",
     "LLMJudge",
     "McNemar",
     "Metric",
+    "MustContain",
     "PairwiseJudge",
     "PairwiseSummary",
     "PairwiseVerdict",

@@ -95,10 +95,27 @@ class Comparison(BaseModel):
         """The interval lies on one side of 0, the same side as the mean difference."""
         return (self.ci_low > 0 and self.difference > 0) or (self.ci_high < 0 and self.difference < 0)
 
+    group_by: str | None = None
+    """The case metadata key the cases were split by (``kind``), when this compares one group."""
+    group: str | None = None
+    """The group compared (``kb``); ``None`` for all cases."""
+
     @property
     def significant(self) -> bool:
         """The test (after any correction) rejects "no difference" *and* the interval excludes 0."""
         return self.p < self.alpha and self.interval_excludes_zero
+
+    @property
+    def subject(self) -> str:
+        """What was compared: the metric, and the group if any (``must_contain for kind=kb``)."""
+        return self.metric if self.group is None else f"{self.metric} for {self.group_by}={self.group}"
+
+    @property
+    def small(self) -> bool:
+        """A group with fewer than ``SMALL_GROUP`` paired cases: its interval is rough."""
+        from tunewise.evaluation._groups import SMALL_GROUP
+
+        return self.group is not None and self.n < SMALL_GROUP
 
     @property
     def verdict(self) -> str:
@@ -112,11 +129,13 @@ class Comparison(BaseModel):
         adjusted = _adjusted(self.correction, self.family, self.p_value)
         if self.significant:
             better, worse = (self.b, self.a) if self.difference > 0 else (self.a, self.b)
+            caveat = f"; only {self.n} cases in this group, so the interval is rough" if self.small else ""
             if self.difference < 0:  # the interval of better - worse
                 low, high = f"{-self.ci_high:.{digits}f}", f"{-self.ci_low:.{digits}f}"
             return (
-                f"{better} better than {worse} by {abs(self.difference):.{digits}f} on {self.metric} "
+                f"{better} better than {worse} by {abs(self.difference):.{digits}f} on {self.subject} "
                 f"({level} CI {low}..{high}), {format_p(self.p)} ({self.test}, {self.n} paired cases{adjusted})"
+                f"{caveat}"
             )
         removed_by_correction = self.correction is not None and self.p_value < self.alpha
         if (self.p < self.alpha) != self.interval_excludes_zero and not removed_by_correction:
@@ -125,7 +144,7 @@ class Comparison(BaseModel):
             else:
                 why = f"the {level} CI {low}..{high} excludes 0 but {format_p(self.p)} is not below {self.alpha:g}"
             return (
-                f"inconclusive on {self.metric} with {self.n} cases: the test and the interval disagree "
+                f"inconclusive on {self.subject} with {self.n} cases: the test and the interval disagree "
                 f"({shift}; {why}; {self.test}{adjusted}); {self.b} scored higher on {self.wins} cases and lower on "
                 f"{self.losses}: read the cases that differ before deciding"
             )
@@ -137,13 +156,13 @@ class Comparison(BaseModel):
             power = f"{self.n} cases had less than 80% power for {self.target:g} (about {self.needed} needed)"
         if removed_by_correction:
             return (
-                f"no difference on {self.metric} with {self.n} cases survives the "
+                f"no difference on {self.subject} with {self.n} cases survives the "
                 f"{(self.correction or '').capitalize()} correction for {self.family} comparisons "
                 f"({shift}, {format_p(self.p)}, {self.test}{adjusted}); "
                 f"the {level} CI {low}..{high} is per comparison, not corrected; {power}"
             )
         return (
-            f"no difference detected on {self.metric} with {self.n} cases "
+            f"no difference detected on {self.subject} with {self.n} cases "
             f"({shift}, {format_p(self.p)}, {self.test}{adjusted}); the {level} CI {low}..{high} bounds it; {power}"
         )
 
@@ -269,11 +288,17 @@ def compare_runs(
     target: float = 0.05,
     seed: int = 0,
     correction: Correction | None = None,
+    group_by: str | None = None,
 ) -> list[Comparison]:
     """Compare two selections (see :func:`resolve`) on every shared metric, paired by case id.
 
     ``correction`` (``"holm"`` or ``"bonferroni"``) corrects the metrics' p-values for being
     tested together; by default none is applied (one pair, usually one metric that matters).
+    With ``group_by`` (a case metadata key such as ``"kind"``) the comparisons over all cases
+    come first, then the same comparisons within each group (``Comparison.group``), groups in
+    the order the cases first show them. A group where no pair has scores on a metric (the
+    metric does not apply there) has no comparison on it. Group comparisons are exploratory:
+    ``correction`` covers the comparisons over all cases only.
     """
     run_a, strategy_a = resolve(store, a)
     run_b, strategy_b = resolve(store, b)
@@ -313,7 +338,63 @@ def compare_runs(
                 }
             )
         )
-    return apply_correction(out, correction)
+    out = apply_correction(out, correction)
+    if group_by is not None:
+        from tunewise.evaluation._groups import NO_GROUP, group_of
+
+        if pairs and all(group_of(a.case, group_by) == NO_GROUP for a, _ in pairs):
+            raise ConfigError(f"group_by {group_by!r}: no paired case has metadata.{group_by}")
+        out.extend(
+            compare_groups(
+                pairs,
+                {m: kinds[m] for m in chosen},
+                group_by,
+                a_name=label_a,
+                b_name=label_b,
+                confidence=confidence,
+                target=target,
+                seed=seed,
+            )
+        )
+    return out
+
+
+def compare_groups(
+    pairs: Sequence[tuple[CaseResult, CaseResult]],
+    metrics: dict[str, bool],
+    group_by: str,
+    *,
+    a_name: str,
+    b_name: str,
+    confidence: float = 0.95,
+    target: float = 0.05,
+    seed: int = 0,
+) -> list[Comparison]:
+    """Paired comparisons within each group of ``group_by`` (metric name -> binary), group by group."""
+    from tunewise.evaluation._groups import group_names, group_of
+
+    out = []
+    for group in group_names((a.case for a, _ in pairs), group_by):
+        inside = [(a, b) for a, b in pairs if group_of(a.case, group_by) == group]
+        for metric, binary in metrics.items():
+            scored = [
+                (a.scores[metric], b.scores[metric]) for a, b in inside if metric in a.scores and metric in b.scores
+            ]
+            if not scored:
+                continue
+            comparison = compare_scores(
+                [x for x, _ in scored],
+                [y for _, y in scored],
+                metric=metric,
+                binary=binary,
+                a_name=a_name,
+                b_name=b_name,
+                confidence=confidence,
+                target=target,
+                seed=seed,
+            )
+            out.append(comparison.model_copy(update={"group_by": group_by, "group": group}))
+    return out
 
 
 class PairwiseSummary(BaseModel):

@@ -10,6 +10,7 @@ retries = 2                     # retries of retryable provider errors (rate lim
 budget = 5.0                    # dollars this invocation may spend (prices from the catalog)
 cache = "cache.sqlite"          # optional response cache; off when absent
 metrics = ["exact_match", "token_f1", {type = "regex", pattern = "refund"}]
+group_by = "kind"               # reports show every figure per metadata.kind too (not part of the run id)
 prices = {"openai:gpt-4o-mini" = {input = 0.15, output = 0.60}}  # over the price catalog; or cost = "module:function"
 
 [[strategies]]
@@ -50,6 +51,7 @@ _KEYS = {
     "retrievers",
     "retries",
     "budget",
+    "group_by",
 }
 
 
@@ -88,6 +90,8 @@ class EvalConfig:
     cache: Path | None
     retries: int = 2
     budget: float | None = None
+    group_by: str | None = None
+    """A case metadata key (``kind``) the reports split results by."""
     strategies: list[Strategy] = field(default_factory=list)
     metrics: list[Metric] = field(default_factory=list)
     cost: CostFunction | None = None
@@ -141,6 +145,9 @@ def load_config(path: str | Path, *, registry: Registry | None = None) -> EvalCo
     budget = raw.get("budget")
     if budget is not None and (not isinstance(budget, int | float) or budget <= 0):
         raise ConfigError(f"{file}: budget must be a positive number of dollars")
+    group_by = raw.get("group_by")
+    if group_by is not None and (not isinstance(group_by, str) or not group_by):
+        raise ConfigError(f"{file}: group_by must be a case metadata key, such as 'kind'")
     specs = raw.get("strategies")
     if not isinstance(specs, list) or not specs:
         raise ConfigError(f"{file}: needs at least one [[strategies]] table")
@@ -185,6 +192,7 @@ def load_config(path: str | Path, *, registry: Registry | None = None) -> EvalCo
         cache=rel(raw["cache"], "cache") if "cache" in raw else None,
         retries=retries,
         budget=float(budget) if budget is not None else None,
+        group_by=group_by,
         strategies=strategies,
         metrics=metrics,
         cost=cost,

@@ -1,8 +1,10 @@
 """Metrics: how good is one answer to one case? Each returns a :class:`Score` in [0, 1].
 
 A metric is ``binary`` when it is pass/fail (its comparisons use McNemar's exact test)
-or graded (a paired permutation test of the mean difference). Plain Python functions work too: ``fn(answer, case)``
-returning ``bool`` (pass/fail) or a number in [0, 1].
+or graded (a paired permutation test of the mean difference). A metric that does not apply
+to a case (``must_contain`` on a case without key phrases) returns ``Score(value=None)``: the
+case has no score on it, neither 0 nor 1. Plain Python functions work too: ``fn(answer, case)``
+returning ``bool`` (pass/fail), a number in [0, 1] or ``None`` (not applicable).
 """
 
 from __future__ import annotations
@@ -31,11 +33,16 @@ if TYPE_CHECKING:
 
 
 class Score(BaseModel):
-    """One metric's verdict on one answer. ``usage``/``model_ref`` are set when scoring called a model."""
+    """One metric's verdict on one answer. ``usage``/``model_ref`` are set when scoring called a model.
+
+    ``value=None``: the metric does not apply to this case (``detail`` says why). The runner
+    then stores no score for it, so means, intervals and comparisons leave the case out
+    instead of counting it as a pass or a fail.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    value: float
+    value: float | None
     detail: str | None = None
     usage: Usage | None = None
     model_ref: str | None = None
@@ -135,6 +142,83 @@ class RegexMatch:
         return Score(value=float(re.search(pattern, answer.text, self.flags) is not None))
 
 
+class MustContain:
+    """The answer holds the case's key phrases: ``case.metadata[key]`` (default ``"must_contain"``).
+
+    ``mode="all"`` (default) passes when every phrase is there, ``mode="any"`` when at least
+    one is. Matching ignores case (``case_sensitive=True`` to respect it), takes any run of
+    spaces and line breaks as one space, and respects word edges: ``"60 minutes"`` is not
+    found in ``"160 minutes"``, nor ``"$8"`` in ``"$80"``. ``normalize=True`` also folds
+    Unicode forms and treats punctuation and symbols as spaces, so ``"Settings -> Billing"``
+    matches ``"Settings → Billing"`` and ``"— Lumen Support"`` matches ``"- Lumen Support"``.
+    ``Score.detail`` names the missing phrases. A case without the key (or with an empty
+    list) is not applicable: ``Score(value=None)``, never a free pass.
+    """
+
+    binary = True
+
+    def __init__(
+        self,
+        *,
+        key: str = "must_contain",
+        mode: str = "all",
+        case_sensitive: bool = False,
+        normalize: bool = False,
+        name: str = "must_contain",
+    ) -> None:
+        if mode not in ("all", "any"):
+            raise ValueError(f"mode must be 'all' or 'any', got {mode!r}")
+        if not isinstance(key, str) or not key:
+            raise ValueError("key must be a metadata key (a non-empty string)")
+        self.name = name
+        self.key = key
+        self.mode = mode
+        self.case_sensitive = case_sensitive
+        self.normalize = normalize
+
+    def phrases(self, case: Case) -> list[str]:
+        """The case's key phrases (empty when it has none); a bad value raises naming the case."""
+        raw = case.metadata.get(self.key)
+        if raw is None:
+            return []
+        items = [raw] if isinstance(raw, str) else raw
+        if not isinstance(items, list) or not all(isinstance(p, str) for p in items):
+            raise ValueError(f"case {case.id!r}: metadata.{self.key} must be a string or a list of strings")
+        return [p for p in items if p.strip()]
+
+    def _fold(self, text: str) -> str:
+        if self.normalize:
+            text = unicodedata.normalize("NFKC", text)
+            text = "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
+        text = " ".join(text.split())
+        return text if self.case_sensitive else text.casefold()
+
+    def found(self, phrase: str, answer: str) -> bool:
+        """``phrase`` in ``answer`` with this metric's folding, at word edges where the phrase has them."""
+        needle = self._fold(phrase)
+        if not needle:
+            return False
+        pattern = re.escape(needle)
+        if needle[0].isalnum() or needle[0] == "_":
+            pattern = r"(?<!\w)" + pattern
+        if needle[-1].isalnum() or needle[-1] == "_":
+            pattern += r"(?!\w)"
+        return re.search(pattern, self._fold(answer)) is not None
+
+    async def score(self, case: Case, answer: Answer) -> Score:
+        phrases = self.phrases(case)
+        if not phrases:
+            return Score(value=None, detail=f"not applicable: no metadata.{self.key}")
+        missing = [p for p in phrases if not self.found(p, answer.text)]
+        if self.mode == "any":
+            if len(missing) < len(phrases):
+                return Score(value=1.0)
+            return Score(value=0.0, detail="none of: " + "; ".join(repr(p) for p in phrases))
+        if not missing:
+            return Score(value=1.0)
+        return Score(value=0.0, detail="missing: " + "; ".join(repr(p) for p in missing))
+
+
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(?P<body>.*)\n\s*```\s*$", re.DOTALL)
 
 
@@ -217,7 +301,10 @@ class EmbeddingCosine:
 
 
 class FunctionMetric:
-    """A plain function as a metric: ``fn(answer_text, case)``, sync or async, returning bool, number or Score."""
+    """A plain function as a metric: ``fn(answer_text, case)``, sync or async, returning bool, number or Score.
+
+    ``None`` means the metric does not apply to this case (no score, see :class:`Score`).
+    """
 
     def __init__(
         self,
@@ -237,6 +324,8 @@ class FunctionMetric:
             result = await result
         if isinstance(result, Score):
             return result
+        if result is None:
+            return Score(value=None, detail="not applicable")
         if isinstance(result, bool):
             return Score(value=float(result))
         if isinstance(result, int | float):
@@ -244,7 +333,7 @@ class FunctionMetric:
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"metric {self.name!r} returned {value}, outside [0, 1]")
             return Score(value=value)
-        raise TypeError(f"metric {self.name!r} returned {type(result).__name__}; expected bool, float or Score")
+        raise TypeError(f"metric {self.name!r} returned {type(result).__name__}; expected bool, float, None or Score")
 
 
 # --- LLM as judge ---------------------------------------------------------------------
@@ -400,6 +489,7 @@ def as_metric(
     """A metric from an object, a function, a name (``"exact_match"``) or a config table.
 
     Tables: ``{type = "regex", pattern = "..."}``, ``{type = "contains", text = "..."}``,
+    ``{type = "must_contain", key = "must_contain", mode = "all"}``,
     ``{type = "json_schema", schema = {...}}``, ``{type = "embedding_cosine", embedder = "hashing"}``,
     ``{type = "judge", model = "openai:gpt-4o", rubric = "..."}``,
     ``{type = "python", function = "package.module:function"}``; all take ``name``.
@@ -436,6 +526,8 @@ def _metric_from_table(spec: dict[str, Any], registry: Registry | None, embedder
             return Contains(**spec)
         if kind == "regex":
             return RegexMatch(**spec)
+        if kind == "must_contain":
+            return MustContain(**spec)
         if kind == "json_schema":
             return JsonSchemaValid(**spec)
         if kind == "token_f1":
@@ -459,6 +551,7 @@ def _metric_from_table(spec: dict[str, Any], registry: Registry | None, embedder
             "exact_match",
             "contains",
             "regex",
+            "must_contain",
             "json_schema",
             "token_f1",
             "embedding_cosine",

@@ -19,7 +19,15 @@ import numpy as np
 if TYPE_CHECKING:
     import jinja2
 
-from tunewise.evaluation._compare import Comparison, apply_correction, compare_scores, format_level, metric_kinds
+from tunewise.evaluation._compare import (
+    Comparison,
+    apply_correction,
+    compare_groups,
+    compare_scores,
+    format_level,
+    metric_kinds,
+)
+from tunewise.evaluation._groups import NO_GROUP, SMALL_GROUP, group_names, split_by_group
 from tunewise.evaluation._runstore import CaseResult, RunInfo, RunStore, iter_pairs
 from tunewise.evaluation._stats import Correction, mean_ci
 
@@ -42,6 +50,8 @@ class StrategySummary:
     handoffs: int
     cached: int
     latencies: list[float] = field(default_factory=list)
+    scored: dict[str, int] = field(default_factory=dict)
+    """metric -> answers with a score on it (fewer than ``ok`` where the metric does not apply or failed)."""
 
     @property
     def cost_per_case(self) -> float | None:
@@ -63,6 +73,22 @@ class CaseDiff:
     @property
     def win(self) -> bool:
         return self.other_score > self.baseline_score
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """One group of cases (``kind = "kb"``): each strategy's figures on it and the comparisons within it."""
+
+    name: str
+    cases: int
+    """Cases of the run in this group."""
+    strategies: list[StrategySummary]
+    comparisons: list[Comparison]
+
+    @property
+    def small(self) -> bool:
+        """Fewer than ``SMALL_GROUP`` cases: intervals and verdicts are rough, read them as hints."""
+        return self.cases < SMALL_GROUP
 
 
 @dataclass(frozen=True)
@@ -103,6 +129,10 @@ class Report:
             )
         return "Multiple comparisons: none (a single comparison)." if k else ""
 
+    group_by: str | None = None
+    """The case metadata key the groups are split by (``kind``)."""
+    groups: list[GroupSummary] = field(default_factory=list)
+
     def markdown(self) -> str:
         return _render("report.md.j2", self, charts={})
 
@@ -124,8 +154,10 @@ def _summary(
 ) -> StrategySummary:
     ok = [r for r in results if r.status == "ok"]
     scores = {}
+    scored = {}
     for metric in metrics:
         values = [r.scores[metric] for r in ok if metric in r.scores]
+        scored[metric] = len(values)
         if values:
             scores[metric] = mean_ci(values, confidence=confidence, seed=seed)
     costs = [r.cost for r in ok]
@@ -144,6 +176,7 @@ def _summary(
         handoffs=sum(r.handoff for r in ok),
         cached=sum(r.cached for r in ok),
         latencies=latencies,
+        scored=scored,
     )
 
 
@@ -158,6 +191,7 @@ def build_report(
     seed: int = 0,
     confidence: float = 0.95,
     correction: Correction | Literal["auto"] | None = "auto",
+    group_by: str | None = None,
 ) -> Report:
     """Gather a run's figures: per-strategy scores with CIs, cost, latency, comparisons to the baseline.
 
@@ -166,6 +200,8 @@ def build_report(
     corrects all the report's comparisons (every other strategy against the baseline on every
     metric) for being made together: ``"auto"`` is Holm when the run has more than two
     strategies, none for a single pair; ``"holm"``, ``"bonferroni"`` or ``None`` choose.
+    ``group_by`` (a case metadata key such as ``"kind"``; default: the one the run was
+    evaluated with, if any) adds the same figures and comparisons for each group of cases.
     """
     from tunewise._errors import ConfigError
 
@@ -221,9 +257,74 @@ def build_report(
     if len(comparisons) < 2:
         correction = None  # one comparison: nothing to correct for
     comparisons = apply_correction(comparisons, correction)
+    recorded = run.config.get("group_by")
+    group_by = group_by or (recorded if isinstance(recorded, str) and recorded else None)
+    groups = _groups(by_strategy, baseline, metrics, group_by, target, seed, confidence) if group_by else []
     return Report(
-        run, metrics, primary, baseline, summaries, comparisons, diffs, errors, max_diffs, confidence, correction
+        run,
+        metrics,
+        primary,
+        baseline,
+        summaries,
+        comparisons,
+        diffs,
+        errors,
+        max_diffs,
+        confidence=confidence,
+        correction=correction,
+        group_by=group_by,
+        groups=groups,
     )
+
+
+def _groups(
+    by_strategy: dict[str, list[CaseResult]],
+    baseline: str,
+    metrics: dict[str, bool],
+    group_by: str,
+    target: float,
+    seed: int,
+    confidence: float,
+) -> list[GroupSummary]:
+    """Each group's per-strategy figures and its comparisons with the baseline."""
+    from tunewise._errors import ConfigError
+
+    everything = [r for results in by_strategy.values() for r in results]
+    names = group_names((r.case for r in everything), group_by)
+    if names and all(name == NO_GROUP for name in names):
+        keys = sorted({k for r in everything for k in (r.case.get("metadata") or {})})
+        raise ConfigError(
+            f"group_by {group_by!r}: no case has metadata.{group_by} (keys found: {', '.join(keys) or 'none'})"
+        )
+    split = {name: split_by_group(results, group_by) for name, results in by_strategy.items()}
+    out = []
+    for group in names:
+        members = {name: split[name].get(group, []) for name in by_strategy}
+        comparisons: list[Comparison] = []
+        for name, results in members.items():
+            if name != baseline:
+                pairs, _, _ = iter_pairs(members[baseline], results)
+                comparisons += compare_groups(
+                    pairs,
+                    metrics,
+                    group_by,
+                    a_name=baseline,
+                    b_name=name,
+                    confidence=confidence,
+                    target=target,
+                    seed=seed,
+                )
+        out.append(
+            GroupSummary(
+                name=group,
+                cases=len({r.case_id for results in members.values() for r in results}),
+                strategies=[
+                    _summary(name, results, list(metrics), seed, confidence) for name, results in members.items()
+                ],
+                comparisons=comparisons,
+            )
+        )
+    return out
 
 
 def _question(case: dict[str, Any]) -> str:
@@ -279,8 +380,38 @@ def _png(figure: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def _group_chart(report: Report, primary: str) -> dict[str, str]:
+    """The primary metric per group, one bar per strategy, with CI bars."""
+    from matplotlib.figure import Figure
+
+    names = [s.name for s in report.strategies]
+    groups = [g for g in report.groups if any(primary in s.scores for s in g.strategies)]
+    if not groups:
+        return {}
+    fig = Figure(figsize=(7.5, 0.8 + 0.35 * len(groups) * len(names)))
+    ax = fig.subplots()
+    height = 0.8 / len(names)
+    for i, name in enumerate(names):
+        ys, means, low, high = [], [], [], []
+        for j, group in enumerate(groups):
+            summary = next(s for s in group.strategies if s.name == name)
+            if primary in summary.scores:
+                mean, lo, hi = summary.scores[primary]
+                ys.append(j + i * height)
+                means.append(mean)
+                low.append(mean - lo)
+                high.append(hi - mean)
+        ax.barh(ys, means, height=height, xerr=[low, high], capsize=3, label=name)
+    ax.set_yticks([j + 0.4 - height / 2 for j in range(len(groups))], [f"{g.name} ({g.cases})" for g in groups])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(f"{primary} (mean, 95% CI) per {report.group_by} (cases)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    return {"groups": _png(fig)}
+
+
 def _charts(report: Report) -> dict[str, str]:
-    """Base64 PNG charts: score with CI bars, cost vs quality, latency."""
+    """Base64 PNG charts: score with CI bars, cost vs quality, score per group, latency."""
     from matplotlib.figure import Figure
 
     charts: dict[str, str] = {}
@@ -310,6 +441,8 @@ def _charts(report: Report) -> dict[str, str]:
             ax.set_ylabel(primary)
             ax.set_ylim(0, 1.05)
             charts["cost"] = _png(fig)
+    if primary is not None and report.groups:
+        charts.update(_group_chart(report, primary))
     with_latency = [s for s in report.strategies if s.latencies]
     if with_latency:
         fig = Figure(figsize=(7, 0.5 + 0.45 * len(with_latency)))

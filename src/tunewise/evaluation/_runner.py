@@ -24,7 +24,7 @@ from tunewise._types import Usage
 from tunewise.evaluation._cache import ResponseCache, use_cache
 from tunewise.evaluation._cases import Case, load_cases
 from tunewise.evaluation._metrics import Metric, MetricLike, Score, as_metric
-from tunewise.evaluation._runstore import CaseResult, RunStore
+from tunewise.evaluation._runstore import NOT_APPLICABLE, CaseResult, RunStore
 from tunewise.interfaces.strategy import Answer, Strategy
 
 if TYPE_CHECKING:
@@ -111,6 +111,15 @@ def config_hash(
     return digest.hexdigest()
 
 
+def check_group_by(cases: Sequence[Case], key: str) -> None:
+    """A ConfigError unless some case has ``metadata[key]`` (a misspelt key would make one group of everything)."""
+    if not isinstance(key, str) or not key:
+        raise ConfigError("group_by must be a case metadata key, such as 'kind'")
+    if not any(case.metadata.get(key) not in (None, "") for case in cases):
+        found = sorted({k for case in cases for k in case.metadata})
+        raise ConfigError(f"group_by {key!r}: no case has metadata.{key} (keys found: {', '.join(found) or 'none'})")
+
+
 def answer_cost(answer: Answer, cost: CostFunction | None, cache: ResponseCache | None) -> float | None:
     """Cost of every call in ``answer``: replayed calls keep their recorded cost, fresh ones are priced now."""
     calls = answer.responses
@@ -130,6 +139,13 @@ def answer_cost(answer: Answer, cost: CostFunction | None, cache: ResponseCache 
                 cache.set_cost(entry["key"], price)
         total = None if total is None or price is None else total + price
     return total
+
+
+def _not_applicable(detail: str | None) -> str:
+    """The ``details`` entry of a metric that does not apply: always starts with :data:`NOT_APPLICABLE`."""
+    if not detail:
+        return NOT_APPLICABLE
+    return detail if detail.startswith(NOT_APPLICABLE) else f"{NOT_APPLICABLE}: {detail}"
 
 
 def _scoring_cost(scores: Sequence[Score], cost: CostFunction | None) -> float | None:
@@ -163,6 +179,7 @@ async def evaluate(
     progress: bool = False,
     on_result: Callable[[CaseResult], None] | None = None,
     config: Mapping[str, Any] | None = None,
+    group_by: str | None = None,
 ) -> RunSummary:
     """Run every strategy on every case, score each answer, store each result as it arrives.
 
@@ -175,7 +192,9 @@ async def evaluate(
     ``cost``), no new case starts once this call has spent it (answers and judging; replays
     from the cache are free), and :class:`~tunewise.BudgetExceededError` says how far it got;
     an unknown price stops the run the same way, since the budget could not be kept.
-    Cancelling the calling scope stops the run; finished cases stay.
+    Cancelling the calling scope stops the run; finished cases stay. ``group_by`` (a case
+    metadata key such as ``"kind"``) is recorded with the run, and its reports show every
+    figure per group too; it changes no answer, so it is not part of the run id.
     """
     if concurrency < 1:
         raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
@@ -196,6 +215,8 @@ async def evaluate(
     metric_names = [m.name for m in metric_list]
     if len(set(metric_names)) != len(metric_names):
         raise ConfigError(f"metric names must be unique; got {metric_names}")
+    if group_by is not None:
+        check_group_by(case_list, group_by)
 
     strategy_settings = [{"name": s.name, **settings_of(s)} for s in strategies]
     metric_settings = [{"name": m.name, "binary": m.binary, **settings_of(m)} for m in metric_list]
@@ -218,6 +239,7 @@ async def evaluate(
                 "concurrency": concurrency,
                 "timeout": timeout,
                 "retries": retries,
+                **({"group_by": group_by} if group_by is not None else {}),
             },
             concurrency=concurrency,
             timeout=timeout,
@@ -316,8 +338,11 @@ async def _run(
             except Exception as exc:  # one failing metric leaves the answer and the other scores intact
                 details[metric.name] = f"error: {error_line(exc)}"
                 continue
-            scores[metric.name] = score.value
             judged.append(score)
+            if score.value is None:  # the metric does not apply to this case: no score, never a free 0 or 1
+                details[metric.name] = _not_applicable(score.detail)
+                continue
+            scores[metric.name] = score.value
             if score.detail:
                 details[metric.name] = score.detail
         entries = answer.metadata.get("cache") or []

@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
+NOT_APPLICABLE = "not applicable"
+"""How ``CaseResult.details`` marks a metric that does not apply to a case (it has no score there)."""
+
+
 class CaseResult(BaseModel):
     """One strategy's result on one case, as stored. ``cost`` ``None`` means unknown (never a silent 0)."""
 
@@ -84,6 +88,14 @@ class CaseResult(BaseModel):
     cached: bool = False
     handoff: bool = False
     attempts: int = 1
+
+    def not_applicable(self, metric: str) -> bool:
+        """``metric`` does not apply to this answered case: no score, by the metric's choice (not an error)."""
+        return (
+            self.status == "ok"
+            and metric not in self.scores
+            and self.details.get(metric, "").startswith(NOT_APPLICABLE)
+        )
 
 
 class RunInfo(BaseModel):
@@ -141,7 +153,11 @@ class RunStore:
     def begin_run(
         self, run_id: str, *, config: dict[str, Any], config_hash: str, strategies: Sequence[str], n_cases: int
     ) -> bool:
-        """Create the run, or check that an existing one has the same config. True if it already existed."""
+        """Create the run, or check that an existing one has the same config. True if it already existed.
+
+        Resuming keeps the run but records this call's config: the settings outside the hash
+        (concurrency, timeout, ``group_by``) are those of the latest call.
+        """
         with self._lock:
             row = self._db.execute("SELECT config_hash FROM runs WHERE run_id = ?", (run_id,)).fetchone()
             if row is not None:
@@ -150,7 +166,10 @@ class RunStore:
                         f"run {run_id!r} already exists in {self.path} with a different configuration; "
                         "choose another run id to start a new run"
                     )
-                self._db.execute("UPDATE runs SET finished_at = NULL WHERE run_id = ?", (run_id,))
+                self._db.execute(
+                    "UPDATE runs SET finished_at = NULL, config = ? WHERE run_id = ?",
+                    (json.dumps(config, default=str), run_id),
+                )
                 return True
             self._db.execute(
                 "INSERT INTO runs (run_id, created_at, config, config_hash, strategies, n_cases)"

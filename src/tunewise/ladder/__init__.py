@@ -16,7 +16,7 @@ from tunewise.ladder._ladder import Estimate, Ladder, LadderOutcome, run_ladder
 from tunewise.ladder._optimize import Failure, parse_candidates, writer_prompt
 from tunewise.ladder._recommend import Recommendation, RungCost, recommend
 from tunewise.ladder._report import LadderReport, build_ladder_report, load_outcome, write_report
-from tunewise.ladder._state import Candidate, FineTuneRecord, LadderState, RungResult
+from tunewise.ladder._state import Candidate, FineTuneRecord, GroupResult, LadderState, MetricSummary, RungResult
 
 __all__ = [
     "RUNG_ORDER",
@@ -24,11 +24,13 @@ __all__ = [
     "Estimate",
     "Failure",
     "FineTuneRecord",
+    "GroupResult",
     "Ladder",
     "LadderConfig",
     "LadderOutcome",
     "LadderReport",
     "LadderState",
+    "MetricSummary",
     "Recommendation",
     "RungCost",
     "RungKind",

@@ -14,6 +14,10 @@ metric = "token_f1"             # any evaluation metric: a name or a {type = ...
 threshold = 0.6                 # stop at the first rung whose lower confidence bound reaches it
 confidence = 0.95
 
+[report]
+metrics = ["must_contain"]      # more metrics scored on every test answer, shown beside the target
+group_by = "kind"               # every rung's scores per metadata.kind too
+
 [budget]
 max_dollars = 5.0
 max_tokens = 2_000_000
@@ -95,6 +99,17 @@ class TargetConfig(_Section):
     metric: str | dict[str, Any] = "token_f1"
     threshold: float = Field(ge=0)
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
+
+
+class ReportConfig(_Section):
+    """What the report shows besides the target: more metrics, and every score per group of cases."""
+
+    metrics: tuple[str | dict[str, Any], ...] = ()
+    """Metrics scored on every test answer beside the target (the stop rule uses only the target).
+    Deterministic ones (``must_contain``, ``exact_match``...) add no model call; a judge adds its calls."""
+    group_by: str | None = Field(default=None, min_length=1)
+    """A case metadata key (``kind``): each rung's scores per group of test cases. Changing it
+    re-groups the stored answers on the next run, without a model call."""
 
 
 class BudgetConfig(_Section):
@@ -190,6 +205,7 @@ class LadderConfig(_Section):
     """Request options sent with every answer of every rung (``temperature``, ``max_tokens``, ``seed``...)."""
     dataset: DatasetConfig
     target: TargetConfig
+    report: ReportConfig = ReportConfig()
     budget: BudgetConfig = BudgetConfig()
     models: ModelsConfig
     prompt: PromptConfig = PromptConfig()
@@ -250,8 +266,16 @@ class LadderConfig(_Section):
         """What a resumed ladder must share with the one it resumes (everything but where it writes)."""
         data = self.model_dump(
             mode="json",
-            exclude={"path": True, "out": True, "budget": True, "fine_tune": {"poll_interval": True, "timeout": True}},
+            exclude={
+                "path": True,
+                "out": True,
+                "budget": True,
+                "report": True,
+                "fine_tune": {"poll_interval": True, "timeout": True},
+            },
         )
+        if self.report.metrics:  # scored with the answers; group_by is not: re-grouping needs no new answer
+            data["report_metrics"] = list(self.report.metrics)
         for name in ("train", "dev", "test", "file"):
             file = getattr(self.dataset, name)
             data["dataset"][name + "_sha"] = hashlib.sha256(file.read_bytes()).hexdigest() if file else None
@@ -305,13 +329,20 @@ def load_ladder_config(path: str | Path, *, model: str | None = None, out: str |
         models["base"] = model
         models["fine_tune_base"] = model
         data["models"] = models
+    named: dict[str, Any] = data["models"] if isinstance(data.get("models"), dict) else {}
+
+    def judged(metric: Any) -> Any:
+        """A judge metric table without a model gets ``models.judge`` (or ``models.base``)."""
+        if isinstance(metric, dict) and metric.get("type") in ("judge", "llm_judge") and "model" not in metric:
+            return {**metric, "model": named.get("judge") or named.get("base")}
+        return metric
+
     target = data.get("target")
     if isinstance(target, dict) and isinstance(target.get("metric"), dict):
-        metric = dict(target["metric"])
-        named: dict[str, Any] = data["models"] if isinstance(data.get("models"), dict) else {}
-        if metric.get("type") in ("judge", "llm_judge") and "model" not in metric:
-            metric["model"] = named.get("judge") or named.get("base")
-        data["target"] = {**target, "metric": metric}
+        data["target"] = {**target, "metric": judged(target["metric"])}
+    report = data.get("report")
+    if isinstance(report, dict) and isinstance(report.get("metrics"), list):
+        data["report"] = {**report, "metrics": [judged(m) for m in report["metrics"]]}
     data["out"] = Path(out).resolve() if out is not None else rel(data.get("out", "ladder-out"))
     data["path"] = file.resolve()
     try:
@@ -333,9 +364,19 @@ def load_ladder_config(path: str | Path, *, model: str | None = None, out: str |
     from tunewise.evaluation._metrics import as_metric
 
     try:
-        as_metric(config.target.metric)
+        names = [as_metric(config.target.metric).name]
     except ConfigError as exc:
         raise ConfigError(f"{file}: target.metric: {exc}") from None
+    for i, spec in enumerate(config.report.metrics):
+        try:
+            name = as_metric(spec).name
+        except ConfigError as exc:
+            raise ConfigError(f"{file}: report.metrics[{i}]: {exc}") from None
+        if name in names:
+            raise ConfigError(
+                f"{file}: report.metrics[{i}]: a metric named {name!r} is already measured; give it another name"
+            )
+        names.append(name)
     kb = config.retrieval.knowledge_base
     if kb is not None and not kb.exists():
         raise ConfigError(f"{file}: retrieval.knowledge_base: no such file or folder {kb}")

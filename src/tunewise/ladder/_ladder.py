@@ -25,7 +25,7 @@ from tunewise._refs import ModelRef
 from tunewise._types import Message, Usage
 from tunewise.ladder._config import LadderConfig, RungKind, load_ladder_config
 from tunewise.ladder._optimize import DEFAULT_INSTRUCTION, Failure, parse_candidates, writer_prompt
-from tunewise.ladder._state import Candidate, FineTuneRecord, LadderState, RungResult
+from tunewise.ladder._state import Candidate, FineTuneRecord, GroupResult, LadderState, MetricSummary, RungResult
 
 if TYPE_CHECKING:
     from tunewise._model import Model
@@ -112,6 +112,16 @@ class Ladder:
             self.metric: Metric = as_metric(config.target.metric, registry=registry)
         except ConfigError as exc:
             raise ConfigError(f"{config.path}: target.metric: {exc}") from None
+        self.report_metrics: list[Metric] = []
+        for i, spec in enumerate(config.report.metrics):
+            try:
+                self.report_metrics.append(as_metric(spec, registry=registry))
+            except ConfigError as exc:
+                raise ConfigError(f"{config.path}: report.metrics[{i}]: {exc}") from None
+        key = config.report.group_by
+        if key is not None and not any(c.metadata.get(key) not in (None, "") for c in self.test):
+            found = ", ".join(sorted({k for c in self.test for k in c.metadata})) or "none"
+            raise ConfigError(f"{config.path}: report.group_by: no test case has metadata.{key} (keys found: {found})")
         self.system = config.system_prompt
         self.state_path = config.out / STATE_FILE
         self.state = LadderState.load(self.state_path, config.fingerprint())
@@ -256,15 +266,20 @@ class Ladder:
 
     # --- evaluation --------------------------------------------------------------------
 
-    async def evaluate(self, strategy: Strategy, cases: Sequence[Case], run_id: str) -> list[CaseResult]:
-        """Run one strategy on ``cases`` under ``run_id`` (resuming it) and return its stored results."""
+    async def evaluate(
+        self, strategy: Strategy, cases: Sequence[Case], run_id: str, *, report_metrics: bool = True
+    ) -> list[CaseResult]:
+        """Run one strategy on ``cases`` under ``run_id`` (resuming it) and return its stored results.
+
+        Test runs score the target and the report's metrics; dev runs (``report_metrics=False``) the target only.
+        """
         from tunewise.evaluation._runner import evaluate
 
         budget = self.budget_left()
         summary = await evaluate(
             [strategy],
             cases,
-            [self.metric],
+            [self.metric, *(self.report_metrics if report_metrics else [])],
             store=self.store,
             run_id=run_id,
             concurrency=self.config.concurrency,
@@ -290,9 +305,38 @@ class Ladder:
         return dollars, tokens
 
     def score(self, results: Sequence[CaseResult]) -> list[float]:
-        """The target metric per test case; a case that failed with an error counts as 0 (never optimistic)."""
-        name = self.metric.name
-        return [r.scores.get(name, 0.0) if r.status == "ok" else 0.0 for r in results]
+        """The target metric per test case (see :func:`metric_values`)."""
+        return metric_values(results, self.metric.name)
+
+    def breakdown(
+        self, results: Sequence[CaseResult]
+    ) -> tuple[dict[str, MetricSummary], str | None, dict[str, GroupResult]]:
+        """The report's other metrics on all ``results``, and every metric per group of ``report.group_by``."""
+        confidence = self.config.target.confidence
+        others = {m.name: s for m in self.report_metrics if (s := summarize(results, m.name, confidence)) is not None}
+        group_by = self.config.report.group_by
+        groups: dict[str, GroupResult] = {}
+        if group_by is not None:
+            from tunewise.evaluation._groups import split_by_group
+
+            names = [self.metric.name, *(m.name for m in self.report_metrics)]
+            for group, members in split_by_group(results, group_by).items():
+                scored = {n: s for n in names if (s := summarize(members, n, confidence)) is not None}
+                groups[group] = GroupResult(n=len(members), metrics=scored)
+        return others, group_by, groups
+
+    def regroup(self) -> None:
+        """Finished rungs split by another ``report.group_by`` than now: split their stored answers again."""
+        changed = False
+        for rung, result in list(self.state.results.items()):
+            if result.group_by != self.config.report.group_by:
+                _, group_by, groups = self.breakdown(self.store.results(result.run_id, result.strategy))
+                self.state.results[rung] = result.model_copy(update={"group_by": group_by, "groups": groups})
+                how = f"split by {group_by}" if group_by else "no longer split"
+                self.event(f"{rung}: {how}, from the stored answers (no model call)")
+                changed = True
+        if changed:
+            self.save()
 
     def measure(
         self,
@@ -310,8 +354,10 @@ class Ladder:
         from tunewise.evaluation._stats import mean_ci
 
         scores = self.score(results)
-        if not scores:
+        if not results:
             raise ConfigError(f"rung {rung}: no results on the test split")
+        if not scores:
+            raise ConfigError(f"rung {rung}: no test case has a {self.metric.name} score (the metric applies to none)")
         mean, low, high = mean_ci(scores, confidence=self.config.target.confidence)
         ok = [r for r in results if r.status == "ok"]
         costs = [r.cost for r in ok]
@@ -324,6 +370,12 @@ class Ladder:
         all_notes = list(notes)
         if errors:
             all_notes.append(f"{errors} of {len(results)} test cases failed with errors and count as 0")
+        if len(scores) < len(results):
+            all_notes.append(
+                f"{self.metric.name} does not apply to {len(results) - len(scores)} of {len(results)} test cases "
+                "(left out of its mean)"
+            )
+        others, group_by, groups = self.breakdown(results)
         return RungResult(
             rung=rung,
             strategy=strategy.name,
@@ -350,6 +402,9 @@ class Ladder:
             training_cost=training_cost,
             system_prompt=system,
             notes=all_notes,
+            metrics=others,
+            group_by=group_by,
+            groups=groups,
         )
 
     # --- estimates ---------------------------------------------------------------------
@@ -510,6 +565,7 @@ class Ladder:
         self.state.stopped = None
         self.save()
         try:
+            self.regroup()
             for index, rung in enumerate(self.config.rungs):
                 if rung in self.state.results:
                     self.event(f"{rung}: done earlier (mean {self.state.results[rung].mean:.3f})")
@@ -603,10 +659,11 @@ class Ladder:
                 if candidate.dev_score is None:
                     run_id = "ladder-dev-" + hashlib.sha256(candidate.instruction.encode()).hexdigest()[:12]
                     results = await self.evaluate(
-                        self.prompt_strategy("candidate", candidate.instruction), self.dev, run_id
+                        self.prompt_strategy("candidate", candidate.instruction), self.dev, run_id, report_metrics=False
                     )
                     candidate.run_id = run_id
-                    candidate.dev_score = sum(self.score(results)) / len(results)
+                    dev_scores = self.score(results)
+                    candidate.dev_score = sum(dev_scores) / len(dev_scores) if dev_scores else 0.0
                     self.save()
                     self.event(f"optimized_prompt: round {round_no} candidate scored {candidate.dev_score:.3f} on dev")
             if round_no == opt.rounds:
@@ -664,9 +721,9 @@ class Ladder:
         return max(scored, key=lambda c: (c.dev_score or 0.0, -c.round, -len(c.instruction)))
 
     def _failures(self, run_id: str) -> list[Failure]:
-        results = self.store.results(run_id)
         threshold = self.config.target.threshold
         name = self.metric.name
+        results = [r for r in self.store.results(run_id) if not r.not_applicable(name)]
         failing = [r for r in results if r.status != "ok" or r.scores.get(name, 0.0) < max(threshold, 1e-9)]
         if not failing:
             failing = [r for r in results if r.scores.get(name, 0.0) < 1.0]
@@ -789,6 +846,23 @@ class Ladder:
             results,
             training_cost=self.state.results["fine_tune"].training_cost if "fine_tune" in self.state.results else None,
         )
+
+
+def metric_values(results: Sequence[CaseResult], name: str) -> list[float]:
+    """``name``'s score per case, never optimistic: a case that failed with an error, or whose scoring
+    failed, counts as 0; a case the metric does not apply to is left out."""
+    return [r.scores.get(name, 0.0) if r.status == "ok" else 0.0 for r in results if not r.not_applicable(name)]
+
+
+def summarize(results: Sequence[CaseResult], name: str, confidence: float) -> MetricSummary | None:
+    """``name`` over ``results``: n, mean and bootstrap interval; ``None`` when it applies to none of them."""
+    from tunewise.evaluation._stats import mean_ci
+
+    values = metric_values(results, name)
+    if not values:
+        return None
+    mean, low, high = mean_ci(values, confidence=confidence)
+    return MetricSummary(n=len(values), mean=mean, ci_low=low, ci_high=high)
 
 
 def _short(text: str) -> str:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tunewise.costs import BreakEven, CostEstimate, MeanUsage, break_even_from_usage, estimate, quote
 from tunewise.ladder._config import LadderConfig
-from tunewise.ladder._state import LadderState, RungResult
+from tunewise.ladder._state import LadderState, MetricSummary, RungResult
 
 PROMPT_RUNGS = ("zero_shot", "few_shot", "optimized_prompt")
 FINE_TUNE_RUNGS = ("fine_tune", "rag_fine_tuned")
@@ -110,6 +110,9 @@ def recommend(config: LadderConfig, state: LadderState) -> Recommendation:
             f"with a {level} lower bound of {best.ci_low:.3f} < {config.target.threshold:g}."
         )
         next_steps.extend(_next_steps(config, state, best))
+    shipped = chosen or best
+    if shipped is not None:  # right after the headline: an overall pass can hide a kind of case that fails
+        reasons[1:1] = _weak_groups(config, results, shipped, metric, chosen=chosen is not None)
     if state.stopped and state.stopped.startswith("budget"):
         reasons.append(f"The ladder stopped early: {state.stopped.removeprefix('budget: ')}.")
         next_steps.append("Raise the budget (max_dollars / max_tokens) and run the same command again: it resumes.")
@@ -137,6 +140,51 @@ def recommend(config: LadderConfig, state: LadderState) -> Recommendation:
         next_steps=next_steps,
         requests_per_month=volume,
     )
+
+
+def _target(result: RungResult, group: str, metric: str) -> MetricSummary | None:
+    """The target metric's summary on ``group`` (stored first among the group's metrics)."""
+    found = result.groups.get(group)
+    if found is None or not found.metrics:
+        return None
+    return found.metrics.get(metric) or next(iter(found.metrics.values()))
+
+
+def _weak_groups(
+    config: LadderConfig, results: list[RungResult], shipped: RungResult, metric: str, *, chosen: bool
+) -> list[str]:
+    """Groups where the recommended rung's mean is below the target, with a rung clearly better there.
+
+    A chosen rung can pass overall and still fail one kind of case: every such group is named.
+    When no rung passed, every group tends to fall short, so only groups where another rung does
+    clearly better (its interval entirely above, in a group of at least ``SMALL_GROUP`` cases) are
+    news. Only figures: means, numbers of cases and a warning for a small group; no test is claimed.
+    """
+    from tunewise.evaluation._groups import SMALL_GROUP
+
+    notes = []
+    for group in shipped.groups:
+        own = _target(shipped, group, metric)
+        if own is None or own.mean >= config.target.threshold:
+            continue
+        others = [(r, s) for r in results if r is not shipped and (s := _target(r, group, metric)) is not None]
+        # the bootstrap interval of a small group is too narrow to call another rung better
+        clearly = [(r, s) for r, s in others if s.ci_low > own.ci_high and own.n >= SMALL_GROUP]
+        rival = max(clearly, key=lambda pair: pair[1].mean, default=None)
+        if not chosen and rival is None:
+            continue
+        extra = [f"{name} {m.mean:.2f}" for name, m in shipped.groups[group].metrics.items() if m is not own]
+        text = (
+            f"By {shipped.group_by}: {shipped.rung} falls short on {group} "
+            f"({metric} {own.mean:.2f} over {own.n} cases{', ' + ', '.join(extra) if extra else ''}; "
+            f"target {config.target.threshold:g})"
+        )
+        if rival is not None:
+            text += f", where {rival[0].rung} scores {rival[1].mean:.2f}"
+        if own.n < SMALL_GROUP:
+            text += f"; with {own.n} cases this is a hint, not a finding"
+        notes.append(text + ".")
+    return notes
 
 
 def _metric_name(config: LadderConfig) -> str:

@@ -26,6 +26,28 @@ class LadderReport:
     rows: list[RungResult]
     chart: str | None
 
+    @property
+    def other_metrics(self) -> list[str]:
+        """The report's metrics beside the target, in config order."""
+        return list(dict.fromkeys(name for row in self.rows for name in row.metrics))
+
+    @property
+    def group_by(self) -> str | None:
+        return next((row.group_by for row in self.rows if row.group_by), None)
+
+    @property
+    def group_names(self) -> list[str]:
+        """Groups of the test split, in the order it first shows them."""
+        return list(dict.fromkeys(group for row in self.rows for group in row.groups))
+
+    @property
+    def group_metrics(self) -> list[str]:
+        """Metrics with per-group scores: the target first."""
+        return list(dict.fromkeys(m for row in self.rows for g in row.groups.values() for m in g.metrics))
+
+    def group_size(self, group: str) -> int:
+        return max((row.groups[group].n for row in self.rows if group in row.groups), default=0)
+
     def markdown(self) -> str:
         return _render("ladder.md.j2", self)
 
@@ -114,9 +136,15 @@ def _chart(config: LadderConfig, rows: list[RungResult], rec: Recommendation) ->
 
 
 def _render(template: str, report: LadderReport) -> str:
+    from tunewise.evaluation._groups import SMALL_GROUP
     from tunewise.evaluation._report import template_env
 
     env = template_env("tunewise.ladder")
     env.filters["monthly"] = lambda value: "unknown" if value is None else f"${value:,.2f}"
-    context: dict[str, Any] = {"r": report, "rec": report.recommendation, "config": report.config}
+    context: dict[str, Any] = {
+        "r": report,
+        "rec": report.recommendation,
+        "config": report.config,
+        "small_group": SMALL_GROUP,
+    }
     return env.get_template(template).render(**context)

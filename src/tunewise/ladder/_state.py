@@ -18,6 +18,25 @@ from pydantic import BaseModel, Field
 from tunewise._errors import ConfigError
 
 
+class MetricSummary(BaseModel):
+    """One metric over some test cases: how many it scored, the mean and its confidence interval."""
+
+    n: int
+    """Cases scored (cases where the metric does not apply are left out; errors count as 0)."""
+    mean: float
+    ci_low: float
+    ci_high: float
+
+
+class GroupResult(BaseModel):
+    """A rung's scores on one group of test cases (``kind = "kb"``)."""
+
+    n: int
+    """Test cases in the group."""
+    metrics: dict[str, MetricSummary] = Field(default_factory=dict)
+    """The target metric first, then the report's other metrics."""
+
+
 class RungResult(BaseModel):
     """One rung, measured on the test split."""
 
@@ -44,6 +63,12 @@ class RungResult(BaseModel):
     training_cost: float | None = None
     system_prompt: str | None = None
     notes: list[str] = Field(default_factory=list)
+    metrics: dict[str, MetricSummary] = Field(default_factory=dict)
+    """The report's other metrics (``[report] metrics``) on the whole test split."""
+    group_by: str | None = None
+    """The case metadata key ``groups`` are split by."""
+    groups: dict[str, GroupResult] = Field(default_factory=dict)
+    """Scores per group of test cases, groups in the order the test split first shows them."""
 
 
 class FineTuneRecord(BaseModel):
