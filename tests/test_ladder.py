@@ -190,6 +190,11 @@ def test_optimizer_answers_are_parsed_without_repeats() -> None:
         ('"fine_tune", "rag_fine_tuned"]', '"rag_fine_tuned", "fine_tune"]', "ladder.toml: rungs: rungs climb"),
         ('"fine_tune", "rag_fine_tuned"]', '"rag_fine_tuned"]', "rag_fine_tuned uses the fine_tune rung"),
         ('knowledge_base = "kb"', 'knowledge_base = "nowhere"', "retrieval.knowledge_base: no such file or folder"),
+        (
+            'knowledge_base = "kb"',
+            'knowledge_base = "kb"\nretriever = "hybrid"\nthreshold_on = "cosine"',
+            "ladder.toml: retrieval.threshold_on: 'cosine' is not a retriever of 'hybrid'; use dense or bm25",
+        ),
         ('metric = "exact_match"', 'metric = "exactish"', "ladder.toml: target.metric:"),
         ("[dataset]", "[dataset]\nextra = 1", "ladder.toml: dataset.extra: unknown key"),
         (
@@ -247,6 +252,12 @@ def test_the_support_bot_ladder_is_valid_and_its_whole_climb_fits_its_budget(tmp
     example = Path(__file__).resolve().parents[1] / "examples" / "support-bot" / "ladder.toml"
     config = load_ladder_config(example, out=tmp_path / "out")
     assert config.system_prompt and config.retrieval.knowledge_base is not None
+    # hybrid retrieval, its relevance threshold on the dense cosine (calibrated on dev in docs/guides/support-bot.md)
+    assert (config.retrieval.retriever, config.retrieval.threshold_on, config.retrieval.threshold) == (
+        "hybrid",
+        "dense",
+        0.30,
+    )
     ladder = Ladder(config)
     assert (len(ladder.train), len(ladder.dev), len(ladder.test)) == (174, 20, 65)
     estimates = {rung: ladder.estimate(rung) for rung in config.rungs}

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -180,6 +181,30 @@ def test_completion_with_the_official_client(client: openai.OpenAI, fx: Fixture)
     assert extra["tunewise"]["handoff"] is False
     assert extra["tunewise"]["sources"][0]["source"] == "refunds.md"
     assert extra["tunewise"]["cited"] == ["refunds.md"]
+
+
+def test_served_sources_never_show_server_paths(tmp_path: Path) -> None:
+    from tunewise.retrieval import Index
+
+    (tmp_path / "kb" / "billing").mkdir(parents=True)
+    (tmp_path / "kb" / "billing" / "refunds.md").write_text("# Refunds\n\nRefunds are issued within 14 days.\n")
+    index = Index.open(tmp_path / "index", "served-kb", embedder=HashingEmbedder(64))
+    anyio.run(index.add, tmp_path / "kb")
+    # an index ingested before sources were relative still holds absolute paths: the wire cuts them
+    legacy = InMemoryRetriever(
+        [{"id": "old", "text": "Refunds are issued within 14 days.", "source": f"{tmp_path}/kb/old.jsonl#7"}],
+        HashingEmbedder(64),
+    )
+    strategies = {
+        name: RagFineTuned(model(ScriptedProvider(kb_reply), "scripted:ft:support"), retriever, threshold=0.1, k=1)
+        for name, retriever in (("indexed", index.retriever("hybrid")), ("legacy", legacy))
+    }
+    with BackgroundServer(create_app(strategies)) as running, httpx.Client(base_url=running.url, timeout=30) as http:
+        for name, shown in (("indexed", "billing/refunds.md"), ("legacy", "old.jsonl#7")):
+            question = {"role": "user", "content": "How many days do refunds take?"}
+            body = http.post("/v1/chat/completions", json={"model": name, "messages": [question]}).json()
+            assert body["tunewise"]["sources"][0]["source"] == shown and body["tunewise"]["cited"] == [shown]
+            assert str(tmp_path) not in json.dumps(body)
 
 
 def test_handoff_is_flagged(client: openai.OpenAI) -> None:

@@ -311,6 +311,8 @@ def check_guide_support_bot(run: PageRun, tmp_path: Path, out: str) -> None:
     assert '"handoff":true' in curl.replace(" ", "")  # the curl call was handed off
     assert "Write a haiku about autumn leaves. -> hand-off" in out
     assert "billing-gift-cards.md True" in out  # the new article, found without retraining
+    assert "served from billing-gift-cards.md" in out  # ... and by the running server, without a restart
+    assert 'mode = "hybrid"' in (tmp_path / "bot.toml").read_text(encoding="utf-8")
     assert [b.lang for b in run.checked_only] == ["bash"] and "ladder run" in run.checked_only[0].body
 
 

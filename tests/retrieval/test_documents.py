@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from tunewise import DataError
-from tunewise.retrieval import FieldMap, discover, load_file
+from tunewise.retrieval import FieldMap, discover, discover_sources, load_file
 
 
 def test_markdown_keeps_text_and_title(tmp_path: Path) -> None:
@@ -14,7 +14,10 @@ def test_markdown_keeps_text_and_title(tmp_path: Path) -> None:
     assert doc.text == "# Reset\n\nHold the dial.\n"
     assert doc.title == "Reset"
     assert doc.kind == "markdown"
-    assert doc.source == doc.path == file.resolve().as_posix()
+    assert doc.path == file.resolve().as_posix()  # where ingestion finds the file again
+    assert doc.source == "a.md"  # what a client is shown: never the server's path
+    [named] = load_file(file, source="help/a.md")
+    assert named.source == "help/a.md" and named.path == doc.path
 
 
 def test_html_drops_scripts_and_keeps_blocks(tmp_path: Path) -> None:
@@ -34,7 +37,7 @@ def test_jsonl_with_field_map(tmp_path: Path) -> None:
     file.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
     docs = load_file(file, FieldMap(text=["q", "a"], id="q"))
     assert [d.text for d in docs] == ["Reset?\n\nHold the dial.", "Price?\n\n149."]
-    assert docs[0].source.endswith("faq.jsonl#Reset?")
+    assert docs[0].source == "faq.jsonl#Reset?"
     assert docs[0].metadata == {"sku": "LT-200", "row": 1}  # lists are not scalar metadata
     assert docs[0].kind == "record"
 
@@ -78,3 +81,6 @@ def test_discover_walks_supported_files_and_skips_hidden(tmp_path: Path) -> None
         (tmp_path / name).write_text("x")
     found = discover([tmp_path, tmp_path / "a.md"])
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a.md", "sub/b.txt"]
+    # each file is cited relative to the directory it was found in, or by its name when given itself
+    assert list(discover_sources([tmp_path / "sub", tmp_path / "a.md"]).values()) == ["b.txt", "a.md"]
+    assert list(discover_sources([tmp_path]).values()) == ["a.md", "sub/b.txt"]

@@ -25,6 +25,7 @@ def test_rrf_matches_the_formula_and_records_ranks() -> None:
     assert fused[0].score == pytest.approx(1 / 61 + 1 / 62)
     assert fused[1].score == pytest.approx(1 / 63 + 1 / 61)
     assert [h.found_by for h in fused] == [{"dense": 1, "bm25": 2}, {"dense": 3, "bm25": 1}, {"dense": 2}]
+    assert [h.scores for h in fused] == [{"dense": 0.9, "bm25": 3.0}, {"dense": 0.1, "bm25": 12.0}, {"dense": 0.8}]
     assert [h.rank for h in fused] == [1, 2, 3]
     weighted = reciprocal_rank_fusion({"dense": dense, "bm25": bm25}, k=0, weights={"bm25": 3.0}, limit=1)
     assert [h.id for h in weighted] == ["c"]
@@ -37,6 +38,24 @@ def test_weighted_fusion_normalises_each_retriever() -> None:
     scores = {h.id: h.score for h in fused}
     assert scores == pytest.approx({"a": 0.75, "b": 0.75 * 0.5, "c": 0.25})
     assert [h.id for h in fused] == ["a", "b", "c"]
+    assert [h.scores for h in fused] == [{"dense": 0.9}, {"dense": 0.5, "bm25": 10.0}, {"dense": 0.1, "bm25": 20.0}]
+
+
+@pytest.mark.anyio
+async def test_hybrid_of_any_retrievers_keeps_each_members_raw_score() -> None:
+    from tunewise.retrieval import HybridRetriever
+    from tunewise.testing import HashingEmbedder, InMemoryRetriever
+
+    docs = [{"id": "e47", "text": "E47 means low voltage on the R wire"}, {"id": "wifi", "text": "Wi-Fi needs 2.4 GHz"}]
+    near = InMemoryRetriever(docs, HashingEmbedder(64), name="near")
+    far = InMemoryRetriever(docs, HashingEmbedder(32), name="far")
+    for fusion in ("rrf", "weighted"):
+        hybrid = HybridRetriever([near, far], fusion=fusion)  # type: ignore[arg-type]
+        [top, *_] = await hybrid.retrieve("what is E47 low voltage", k=2)
+        [by_near] = await near.retrieve("what is E47 low voltage", k=1)
+        [by_far] = await far.retrieve("what is E47 low voltage", k=1)
+        assert top.id == by_near.id == by_far.id == "e47"
+        assert top.scores == {"near": by_near.score, "far": by_far.score} and by_near.scores == {"near": by_near.score}
 
 
 @given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=30))

@@ -20,6 +20,7 @@ import pytest
 
 from tunewise import ConfigError, DataError
 from tunewise.retrieval import Index
+from tunewise.strategies import build_strategy
 from tunewise.testing import HashingEmbedder
 
 from .conftest import Where
@@ -234,3 +235,79 @@ async def test_a_second_client_catches_up_with_refresh(where: Where, corpus: Pat
     hits = await reader.retrieve("warranty", k=5, mode="bm25")
     assert [Path(h.source).name for h in hits] == ["warranty.md"]
     assert (await reader.stats()).in_sync
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, anyio
+    from tunewise.retrieval import Index
+
+    index = Index.open(sys.argv[1], sys.argv[2], embedder="scripted:hashing-64")
+    anyio.run(index.add, sys.argv[3])
+    """
+)
+
+
+def add_in_another_process(location: Path, collection: str, path: Path) -> None:
+    subprocess.run([sys.executable, "-c", WRITER, str(location), collection, str(path)], check=True, timeout=120)
+
+
+async def test_a_long_lived_process_sees_what_another_process_adds_to_an_embedded_index(
+    corpus: Path, tmp_path: Path
+) -> None:
+    location = tmp_path / "index"
+    index = Index.open(location, "kbase", embedder="scripted:hashing-64")
+    await index.add(corpus / "battery.md")
+    dense, hybrid = index.retriever("dense"), index.retriever("hybrid")
+    assert [h.source for h in await dense.retrieve("warranty", k=5)] == ["battery.md"]  # the vectors are loaded
+
+    await anyio.to_thread.run_sync(add_in_another_process, location, "kbase", corpus / "warranty.md")
+    # chromadb keeps the directory's vectors in memory per process: without a refresh dense search misses the new file
+    assert [h.source for h in await dense.retrieve("warranty", k=5)] == ["battery.md"]
+    assert await index.refresh() is True
+    assert [h.source for h in await dense.retrieve("warranty", k=5)] == ["warranty.md", "battery.md"]
+    [top] = await hybrid.retrieve("warranty", k=1)  # a retriever made before the refresh: both halves caught up
+    assert top.source == "warranty.md" and top.found_by == {"dense": 1, "bm25": 1}
+    assert await index.refresh() is False  # nothing new since
+
+    # A served strategy (what `tunewise serve` builds) checks at most every `refresh_every` seconds on its own.
+    spec = {
+        "type": "rag",
+        "model": "scripted:echo",
+        "retriever": {
+            "type": "index",
+            "location": str(location),
+            "collection": "kbase",
+            "embedder": "scripted:hashing-64",
+        },
+        "k": 1,
+    }
+    with pytest.raises(ConfigError, match="refresh_every must be a number of seconds"):
+        build_strategy({**spec, "retriever": {**spec["retriever"], "refresh_every": "often"}})  # type: ignore[dict-item]
+    served = build_strategy({**spec, "retriever": {**spec["retriever"], "refresh_every": 0}})
+    assert (await served.respond("E47 low voltage")).hits[0].source != "error-e47.md"
+    await anyio.to_thread.run_sync(add_in_another_process, location, "kbase", corpus / "error-e47.md")
+    assert (await served.respond("E47 low voltage")).hits[0].source == "error-e47.md"
+
+
+async def test_refresh_says_so_when_a_foreign_client_holds_the_directory(
+    corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import chromadb
+    from chromadb.config import Settings
+
+    location = tmp_path / "index"
+    index = Index.open(location, "kbase", embedder="scripted:hashing-64")
+    await index.add(corpus / "battery.md")
+    dense = index.retriever("dense")
+    await dense.retrieve("warranty", k=5)
+    foreign = chromadb.PersistentClient(path=str(location / "chroma"), settings=Settings(anonymized_telemetry=False))
+    try:
+        await anyio.to_thread.run_sync(add_in_another_process, location, "kbase", corpus / "warranty.md")
+        with caplog.at_level("WARNING", logger="tunewise.retrieval"):
+            assert await index.refresh() is True  # BM25 caught up
+        assert "another chromadb client in this process holds" in caplog.text
+        assert "use a Chroma server" in caplog.text
+        assert [h.source for h in await index.retrieve("warranty", k=5, mode="bm25")] == ["warranty.md"]
+    finally:
+        foreign.close()

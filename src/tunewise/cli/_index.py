@@ -46,7 +46,8 @@ def _open(collection: str, path: Path | None, url: str | None, embedder: str | N
 
 
 def _short(source: str) -> str:
-    """A source path relative to the working directory when it lies under it."""
+    """A source relative to the working directory when it is an absolute path under it (an index
+    ingested before sources were relative to the ingested folder)."""
     cwd = Path.cwd().as_posix().rstrip("/") + "/"
     return source[len(cwd) :] if source.startswith(cwd) else source
 
@@ -127,10 +128,13 @@ def query_command(
     table.add_column("rank", justify="right")
     table.add_column("score")
     table.add_column("source", overflow="fold")
-    table.add_column("found by")
+    table.add_column("found by (raw score)")
     table.add_column("text", max_width=60)
     for h in hits:
-        found = ", ".join(f"{name}#{rank}" for name, rank in h.found_by.items())
+        found = ", ".join(
+            f"{name}#{rank}" + (f" ({h.scores[name]:.3f})" if name in h.scores else "")
+            for name, rank in h.found_by.items()
+        )
         snippet = " ".join(h.document.split())[:100]
         table.add_row(str(h.rank), f"{h.score:.4f}", _short(h.source), found, snippet)
     Console().print(table)

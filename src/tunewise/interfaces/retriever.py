@@ -12,7 +12,9 @@ class Hit(BaseModel):
     """One retrieved passage.
 
     ``rank`` is 1-based. ``found_by`` maps each retriever that found the passage to the
-    rank it gave it (hybrid fusion fills in several).
+    rank it gave it, and ``scores`` to its own raw score (hybrid fusion fills in several).
+    ``score`` is what the ranking used: a fused score, rescaled per query, is only
+    comparable within one result list; ``scores["dense"]`` (a cosine) is absolute.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -24,6 +26,7 @@ class Hit(BaseModel):
     rank: int = Field(ge=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
     found_by: dict[str, int] = Field(default_factory=dict)
+    scores: dict[str, float] = Field(default_factory=dict)
 
 
 @runtime_checkable

@@ -39,7 +39,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from tunewise._errors import ConfigError
 from tunewise._refs import ModelRef
@@ -188,7 +188,29 @@ class RetrievalConfig(_Section):
     embedder: str = "hashing"
     k: int = Field(default=4, ge=1, le=50)
     threshold: float = 0.2
+    """A hit is relevant when its score reaches this: the dense cosine for ``hybrid`` and ``dense``."""
+    threshold_on: str | None = None
+    """The retriever whose raw score ``threshold`` is compared with (default ``"dense"`` where hits have one,
+    else the hit's score); see ``RagFineTuned``."""
     on_low_relevance: Literal["no_context", "handoff"] = "no_context"
+
+    @field_validator("threshold_on")
+    @classmethod
+    def _threshold_on(cls, value: str | None, info: ValidationInfo) -> str | None:
+        retriever = info.data.get("retriever")
+        members = _MEMBERS.get(retriever) if isinstance(retriever, str) else None
+        if value is not None and members is not None and value not in members:
+            raise ValueError(f"{value!r} is not a retriever of {retriever!r}; use {' or '.join(members)}")
+        return value
+
+
+_MEMBERS: dict[str, tuple[str, ...]] = {
+    "hybrid": ("dense", "bm25"),
+    "dense": ("dense",),
+    "bm25": ("bm25",),
+    "memory": ("knowledge_base",),
+}
+"""The names each built-in ``retrieval.retriever`` gives its hits' ``scores``."""
 
 
 class LadderConfig(_Section):

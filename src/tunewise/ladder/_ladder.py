@@ -833,6 +833,7 @@ class Ladder:
             self.model(record.model),
             await self.retriever(),
             threshold=retrieval.threshold,
+            threshold_on=retrieval.threshold_on,
             on_low_relevance=retrieval.on_low_relevance,
             k=retrieval.k,
             name="rag_fine_tuned",

@@ -22,7 +22,7 @@ from tunewise.retrieval._chunking import (
     chunk_documents,
     chunk_id,
 )
-from tunewise.retrieval._documents import SUPPORTED_SUFFIXES, Document, FieldMap, discover, load_file
+from tunewise.retrieval._documents import SUPPORTED_SUFFIXES, Document, FieldMap, discover, discover_sources, load_file
 from tunewise.retrieval._embedders import SentenceTransformerEmbedder, resolve_embedder
 from tunewise.retrieval._evaluation import LabeledQuery, RetrievalScores, evaluate_retriever, load_labeled_queries
 from tunewise.retrieval._filters import matches
@@ -58,6 +58,7 @@ __all__ = [
     "chunk_documents",
     "chunk_id",
     "discover",
+    "discover_sources",
     "evaluate_retriever",
     "ingest",
     "load_file",

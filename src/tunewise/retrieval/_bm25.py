@@ -196,6 +196,20 @@ class BM25Index:
             if old.name != target.name and (old.name.startswith("gen-") or old.name.endswith(".tmp")):
                 shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
 
+    def reload(self) -> str | None:
+        """Take over what is saved in ``directory`` now (another process may have saved a newer
+        generation); returns the generation adopted, ``None`` if nothing usable was saved."""
+        if self.directory is None:
+            return None
+        saved = BM25Index.load(self.directory, k1=self.k1, b=self.b)
+        if saved.generation is None:
+            return None
+        self._entries, self._tokens, self._position = saved._entries, saved._tokens, saved._position
+        self._model = saved._model
+        self._masks.clear()
+        self.generation = saved.generation
+        return saved.generation
+
     @classmethod
     def load(cls, directory: str | Path, *, k1: float = 1.5, b: float = 0.75) -> BM25Index:
         """The saved index in ``directory``, or an empty one (generation ``None``) if there is none."""

@@ -41,9 +41,11 @@ SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_SUFFIX_KIND)
 class Document:
     """One piece of source text and where it came from.
 
-    ``path`` is the file it was read from (the unit that is replaced or removed when the
-    file changes); ``source`` names the document itself: the path, or ``path#id`` for a
-    row of a JSONL or CSV file.
+    ``path`` is the absolute path of the file it was read from (the unit that is replaced
+    or removed when the file changes; it stays on the machine that ingests). ``source`` is
+    the name the document is cited by, safe to show a client: the file's path relative to
+    the directory it was ingested from (its file name when given on its own), plus
+    ``#id`` for a row of a JSONL or CSV file.
     """
 
     text: str
@@ -144,7 +146,7 @@ class _HTMLText(HTMLParser):
         return "\n".join(line for line in lines if line)
 
 
-def _record_document(record: Mapping[str, Any], fields: FieldMap, path: Path, line: int) -> Document:
+def _record_document(record: Mapping[str, Any], fields: FieldMap, path: Path, source: str, line: int) -> Document:
     pieces = []
     for name in fields.text_fields:
         if name not in record:
@@ -170,7 +172,7 @@ def _record_document(record: Mapping[str, Any], fields: FieldMap, path: Path, li
     title = str(record[fields.title]) if fields.title and record.get(fields.title) else None
     return Document(
         text="\n\n".join(pieces),
-        source=f"{path.as_posix()}#{doc_id}",
+        source=f"{source}#{doc_id}",
         path=path.as_posix(),
         kind="record",
         title=title,
@@ -178,7 +180,7 @@ def _record_document(record: Mapping[str, Any], fields: FieldMap, path: Path, li
     )
 
 
-def _load_jsonl(path: Path, fields: FieldMap) -> Iterator[Document]:
+def _load_jsonl(path: Path, fields: FieldMap, name: str) -> Iterator[Document]:
     text = _read_text(path)
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -189,10 +191,10 @@ def _load_jsonl(path: Path, fields: FieldMap) -> Iterator[Document]:
             raise DataError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=number) from None
         if not isinstance(record, dict):
             raise DataError(f"expected a JSON object, got {type(record).__name__}", path=path, line=number)
-        yield _record_document(record, fields, path, number)
+        yield _record_document(record, fields, path, name, number)
 
 
-def _load_csv(path: Path, fields: FieldMap) -> Iterator[Document]:
+def _load_csv(path: Path, fields: FieldMap, name: str) -> Iterator[Document]:
     text = _read_text(path)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = reader.fieldnames or []
@@ -201,12 +203,17 @@ def _load_csv(path: Path, fields: FieldMap) -> Iterator[Document]:
             raise DataError(f"no such column (columns: {', '.join(header)})", path=path, line=1, field=name)
     for record in reader:
         # line_num counts physical lines read so far, which is this record's last line.
-        yield _record_document(record, fields, path, reader.line_num)
+        yield _record_document(record, fields, path, name, reader.line_num)
 
 
-def load_file(path: str | Path, fields: FieldMap | None = None) -> list[Document]:
-    """The documents in one file, chosen by its suffix (``.md``, ``.txt``, ``.html``, ``.jsonl``, ``.csv``)."""
+def load_file(path: str | Path, fields: FieldMap | None = None, *, source: str | None = None) -> list[Document]:
+    """The documents in one file, chosen by its suffix (``.md``, ``.txt``, ``.html``, ``.jsonl``, ``.csv``).
+
+    ``source`` is the name they are cited by (default: the file name); ingestion passes
+    the path relative to the directory being ingested.
+    """
     file = Path(path).resolve()
+    name = source if source is not None else file.name
     kind = _SUFFIX_KIND.get(file.suffix.lower())
     if kind is None:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
@@ -214,9 +221,9 @@ def load_file(path: str | Path, fields: FieldMap | None = None) -> list[Document
     if not file.is_file():
         raise DataError("no such file", path=file)
     if kind == "jsonl":
-        return list(_load_jsonl(file, fields or FieldMap()))
+        return list(_load_jsonl(file, fields or FieldMap(), name))
     if kind == "csv":
-        return list(_load_csv(file, fields or FieldMap()))
+        return list(_load_csv(file, fields or FieldMap(), name))
     raw = _read_text(file)
     if kind == "html":
         parser = _HTMLText()
@@ -228,7 +235,7 @@ def load_file(path: str | Path, fields: FieldMap | None = None) -> list[Document
     if not text.strip():
         return []
     doc_kind: Kind = "markdown" if kind == "markdown" else "html" if kind == "html" else "text"
-    return [Document(text=text, source=file.as_posix(), path=file.as_posix(), kind=doc_kind, title=title)]
+    return [Document(text=text, source=name, path=file.as_posix(), kind=doc_kind, title=title)]
 
 
 def discover(paths: Iterable[str | Path]) -> list[Path]:
@@ -236,7 +243,13 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
 
     Hidden files and directories are skipped; the result is sorted and free of repeats.
     """
-    found: dict[Path, None] = {}
+    return list(discover_sources(paths))
+
+
+def discover_sources(paths: Iterable[str | Path]) -> dict[Path, str]:
+    """:func:`discover`'s files, each with the name its documents are cited by: its path
+    relative to the directory given (its file name when the file itself was given)."""
+    found: dict[Path, str] = {}
     for item in paths:
         root = Path(item).resolve()
         if root.is_dir():
@@ -247,9 +260,9 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
                     and file.suffix.lower() in SUPPORTED_SUFFIXES
                     and not any(p.startswith(".") for p in rel)
                 ):
-                    found[file] = None
+                    found.setdefault(file, "/".join(rel))
         elif root.exists():
-            found[root] = None
+            found.setdefault(root, root.name)
         else:
             raise DataError("no such file or directory", path=root)
-    return list(found)
+    return found

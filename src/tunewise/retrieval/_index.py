@@ -8,6 +8,7 @@ hits = await index.retriever("hybrid").retrieve("reset the device", k=5)
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,12 +62,24 @@ class Index:
     :meth:`retriever` (``"hybrid"``, ``"dense"`` or ``"bm25"``).
     """
 
-    def __init__(self, store: ChromaStore, bm25: BM25Index, embedder: Embedder, location: str) -> None:
+    def __init__(
+        self,
+        store: ChromaStore,
+        bm25: BM25Index,
+        embedder: Embedder,
+        location: str,
+        *,
+        refresh_every: float | None = None,
+    ) -> None:
+        if refresh_every is not None and refresh_every < 0:
+            raise ConfigError(f"refresh_every must be at least 0 seconds, got {refresh_every}")
         self.store = store
         self.bm25 = bm25
         self.embedder = embedder
         self.location = location
+        self.refresh_every = refresh_every
         self._lock = anyio.Lock()
+        self._checked = time.monotonic()
 
     def __repr__(self) -> str:
         return f"Index({self.location!r}, {self.store.name!r}, embedder={self.embedder.name!r})"
@@ -79,6 +92,7 @@ class Index:
         *,
         embedder: Embedder | str | None = None,
         bm25_path: str | Path | None = None,
+        refresh_every: float | None = None,
     ) -> Index:
         """Open (or prepare to create) ``collection``.
 
@@ -90,6 +104,9 @@ class Index:
                 default: the one the collection was built with, else MiniLM.
             bm25_path: where the BM25 side lives; default next to the vectors for a
                 directory, ``<home>/indexes/servers/<host>-<port>`` for a server.
+            refresh_every: seconds; when set, this index's retrievers :meth:`refresh` before
+                a search once that long has passed since the last check (0: before every
+                search), so a long-lived process sees what other processes add.
         """
         if not _COLLECTION_NAME.match(collection) or ".." in collection:
             raise ConfigError(
@@ -124,22 +141,36 @@ class Index:
             resolved = resolve_embedder(embedder)
         check_embedder(store, resolved)
         bm25 = BM25Index.load(bm25_root / collection)
-        index = cls(store, bm25, resolved, shown)
+        index = cls(store, bm25, resolved, shown, refresh_every=refresh_every)
         if not index.in_sync():
             rebuild_bm25(store, bm25)
         return index
 
     async def refresh(self) -> bool:
-        """Catch up with changes another process made to the collection; True if BM25 was rebuilt.
+        """Catch up with changes another process made to the collection; True if anything was reloaded.
 
-        ``open`` does this once; long-lived readers of a shared server call it now and then.
+        The collection's generation stamp tells. BM25 is reloaded from what the writer saved
+        (or rebuilt from Chroma); an embedded index also reopens its Chroma client, because
+        chromadb keeps a directory's vectors in memory and would not see the new ones.
+        ``open`` does this once; long-lived processes call it now and then, or open the
+        index with ``refresh_every``.
         """
         async with self._lock:
-            await anyio.to_thread.run_sync(self.store.reload)
+            self._checked = time.monotonic()
+            reopened = await anyio.to_thread.run_sync(self.store.reload)
             if self.in_sync():
-                return False
+                return reopened
+            if await anyio.to_thread.run_sync(self.bm25.reload) is not None and self.in_sync():
+                return True
             await anyio.to_thread.run_sync(rebuild_bm25, self.store, self.bm25)
             return True
+
+    async def refresh_if_due(self) -> None:
+        """:meth:`refresh` if ``refresh_every`` is set and that many seconds have passed since the last check."""
+        if self.refresh_every is None or time.monotonic() - self._checked < self.refresh_every:
+            return
+        self._checked = time.monotonic()  # concurrent searches do not queue up behind one refresh
+        await self.refresh()
 
     def in_sync(self) -> bool:
         """Whether the BM25 side was saved from the collection's current generation."""
@@ -214,12 +245,14 @@ class Index:
         The hybrid default is relative score fusion (min-max normalised scores) weighted
         0.75 dense / 0.25 BM25, the defaults Weaviate ships; ``fusion="rrf"`` gives
         reciprocal rank fusion with constant ``rrf_k``. See docs/retrieval.md for how each
-        scores on the labeled set.
+        scores on the labeled set. Its members are named ``"dense"`` and ``"bm25"``, the keys
+        of each hit's ``found_by`` and ``scores``.
         """
+        before = self.refresh_if_due if self.refresh_every is not None else None
         if kind == "dense":
-            return DenseRetriever(self.store, self.embedder)
+            return DenseRetriever(self.store, self.embedder, before=before)
         if kind == "bm25":
-            return BM25Retriever(self.bm25)
+            return BM25Retriever(self.bm25, before=before)
         if kind == "hybrid":
             return HybridRetriever(
                 [DenseRetriever(self.store, self.embedder), BM25Retriever(self.bm25)],
@@ -228,6 +261,7 @@ class Index:
                 weights=DEFAULT_WEIGHTS if weights is None and fusion == "weighted" else weights,
                 normalization=normalization,
                 candidates=candidates,
+                before=before,
             )
         raise ConfigError(f"unknown retriever kind {kind!r}; use hybrid, dense or bm25")
 

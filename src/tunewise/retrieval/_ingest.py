@@ -24,7 +24,7 @@ from tunewise._errors import ConfigError
 from tunewise.interfaces.embedder import Embedder
 from tunewise.retrieval._bm25 import BM25Index, Entry
 from tunewise.retrieval._chunking import Chunk, Chunker, chunk_documents
-from tunewise.retrieval._documents import FieldMap, discover, load_file
+from tunewise.retrieval._documents import FieldMap, discover_sources, load_file
 from tunewise.retrieval._store import ChromaStore, check_embedder
 
 if TYPE_CHECKING:
@@ -60,12 +60,12 @@ def _plan(
     chunker: Chunker | None,
     prune: bool,
 ) -> _Plan:
-    files = discover(paths)
+    files = discover_sources(paths)
     report = IngestReport(files=len(files))
     to_embed: list[Chunk] = []
     stale: list[str] = []
-    for file in files:
-        documents = load_file(file, fields)
+    for file, source in files.items():
+        documents = load_file(file, fields, source=source)
         chunks = chunk_documents(documents, chunker)
         report.documents += len(documents)
         report.chunks += len(chunks)

@@ -6,7 +6,7 @@ runs in worker threads, and the hybrid retriever queries its members concurrentl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import anyio
@@ -26,6 +26,8 @@ from tunewise.retrieval.fusion import (
 Fusion = Literal["rrf", "weighted"]
 _Row = tuple[str, str, Mapping[str, Any], float]
 """(id, document, metadata, score)"""
+Before = Callable[[], Awaitable[object]]
+"""Awaited before each search (``Index`` catches up with other processes' writes there)."""
 
 
 def _hit(
@@ -36,6 +38,7 @@ def _hit(
     rank: int,
     name: str,
     found_by: dict[str, int] | None = None,
+    scores: dict[str, float] | None = None,
 ) -> Hit:
     # model_construct skips validation: every field here is already of the right type,
     # and building thousands of hits per second is on the query path.
@@ -47,19 +50,25 @@ def _hit(
         rank=rank,
         metadata=dict(metadata),
         found_by=found_by if found_by is not None else {name: rank},
+        scores=scores if scores is not None else {name: score},
     )
 
 
 class DenseRetriever:
     """Nearest chunks by cosine similarity of embeddings (score = 1 - cosine distance)."""
 
-    def __init__(self, store: ChromaStore, embedder: Embedder, *, name: str = "dense") -> None:
+    def __init__(
+        self, store: ChromaStore, embedder: Embedder, *, name: str = "dense", before: Before | None = None
+    ) -> None:
         check_embedder(store, embedder)
         self.store = store
         self.embedder = embedder
         self.name = name
+        self.before = before
 
     async def retrieve(self, query: str, k: int = 5, where: Mapping[str, Any] | None = None) -> list[Hit]:
+        if self.before is not None:
+            await self.before()
         [vector] = await self.embedder.embed([query])
         return await anyio.to_thread.run_sync(self.search, vector, k, where)
 
@@ -74,11 +83,14 @@ class DenseRetriever:
 class BM25Retriever:
     """Chunks sharing query terms, ranked by BM25."""
 
-    def __init__(self, index: BM25Index, *, name: str = "bm25") -> None:
+    def __init__(self, index: BM25Index, *, name: str = "bm25", before: Before | None = None) -> None:
         self.index = index
         self.name = name
+        self.before = before
 
     async def retrieve(self, query: str, k: int = 5, where: Mapping[str, Any] | None = None) -> list[Hit]:
+        if self.before is not None:
+            await self.before()
         return await anyio.to_thread.run_sync(self.search, query, k, where)
 
     def search(self, query: str, k: int, where: Mapping[str, Any] | None = None) -> list[Hit]:
@@ -93,12 +105,13 @@ class HybridRetriever:
     """Runs several retrievers concurrently and fuses their rankings.
 
     Args:
-        retrievers: the members; their ``name`` keys ``found_by`` and ``weights``.
+        retrievers: the members; their ``name`` keys ``found_by``, ``scores`` and ``weights``.
         fusion: ``"rrf"`` (reciprocal rank fusion) or ``"weighted"`` (normalised scores).
         rrf_k: the RRF constant (60 in the original paper).
         weights: per-retriever weights (default 1 each).
         normalization: how ``"weighted"`` puts scores on one scale.
         candidates: how many hits to ask each member for (default ``max(4 * k, 20)``).
+        before: awaited before each search.
     """
 
     def __init__(
@@ -111,6 +124,7 @@ class HybridRetriever:
         normalization: Normalization = "minmax",
         candidates: int | None = None,
         name: str = "hybrid",
+        before: Before | None = None,
     ) -> None:
         names = [r.name for r in retrievers]
         if not retrievers:
@@ -126,8 +140,11 @@ class HybridRetriever:
         self.normalization: Normalization = normalization
         self.candidates = candidates
         self.name = name
+        self.before = before
 
     async def retrieve(self, query: str, k: int = 5, where: Mapping[str, Any] | None = None) -> list[Hit]:
+        if self.before is not None:
+            await self.before()
         depth = self.candidates or max(4 * k, 20)
         rankings: dict[str, list[Hit]] = {}
         local = [r for r in self.retrievers if isinstance(r, DenseRetriever | BM25Retriever)]
@@ -172,13 +189,15 @@ class HybridRetriever:
         else:
             fused = weighted_scores(pairs, weights=self.weights, normalization=self.normalization, limit=k)
         first: dict[str, _Row] = {}
-        for found in rows.values():
+        raw: dict[str, dict[str, float]] = {}
+        for name, found in rows.items():
             for row in found:
                 first.setdefault(row[0], row)
+                raw.setdefault(row[0], {}).setdefault(name, row[3])
         hits = []
         for rank, (key, score, found_by) in enumerate(fused, start=1):
             chunk_id, document, metadata, _ = first[key]
-            hits.append(_hit(chunk_id, document, metadata, score, rank, self.name, found_by))
+            hits.append(_hit(chunk_id, document, metadata, score, rank, self.name, found_by, raw[key]))
         return hits
 
     def _fuse(self, rankings: dict[str, list[Hit]], k: int) -> list[Hit]:

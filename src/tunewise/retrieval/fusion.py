@@ -1,7 +1,9 @@
 """Fusing ranked lists from several retrievers: reciprocal rank and weighted scores.
 
 Pure functions over ``{retriever name: ranked hits}``. Every fused :class:`~tunewise.Hit`
-records in ``found_by`` which retrievers returned it and at what (1-based) rank. The
+records in ``found_by`` which retrievers returned it and at what (1-based) rank, and in
+``scores`` the raw score each of them gave it (fused scores are rescaled per query; a
+member's raw score, such as a cosine, keeps its absolute meaning). The
 ``*_scores`` functions do the arithmetic on ``(id, score)`` pairs alone, so callers on a
 hot path can fuse before building any ``Hit``.
 """
@@ -96,9 +98,11 @@ def weighted_scores(
 
 def _as_hits(fused: Fused, rankings: Mapping[str, Sequence[Hit]]) -> list[Hit]:
     first: dict[str, Hit] = {}
-    for hits in rankings.values():
+    raw: dict[str, dict[str, float]] = {}
+    for name, hits in rankings.items():
         for hit in hits:
             first.setdefault(hit.id, hit)
+            raw.setdefault(hit.id, {}).setdefault(name, hit.score)
     out = []
     for rank, (key, score, found_by) in enumerate(fused, start=1):
         hit = first[key]
@@ -111,6 +115,7 @@ def _as_hits(fused: Fused, rankings: Mapping[str, Sequence[Hit]]) -> list[Hit]:
                 rank=rank,
                 metadata=hit.metadata,
                 found_by=found_by,
+                scores=raw[key],
             )
         )
     return out

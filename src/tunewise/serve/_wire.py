@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, get_args
 
 from tunewise._types import Message, Role, Usage
@@ -264,8 +265,24 @@ def finish_reason(answer: Answer) -> str:
     return reason if reason in ("stop", "length", "tool_calls", "content_filter") else "stop"
 
 
+def client_source(source: str) -> str:
+    """A source as a client may see it: an absolute server path (an index ingested before sources
+    were made relative) is cut to its file name, keeping a ``#record`` suffix."""
+    path, hash_, record = source.partition("#")
+    for flavour in (PurePosixPath, PureWindowsPath):
+        if flavour(path).is_absolute():
+            return flavour(path).name + hash_ + record
+    return source
+
+
 def source_json(hit: Hit) -> dict[str, Any]:
-    return {"id": hit.id, "source": hit.source, "score": hit.score, "rank": hit.rank, "text": hit.document}
+    return {
+        "id": hit.id,
+        "source": client_source(hit.source),
+        "score": hit.score,
+        "rank": hit.rank,
+        "text": hit.document,
+    }
 
 
 def tunewise_json(answer: Answer) -> dict[str, Any]:
@@ -274,7 +291,7 @@ def tunewise_json(answer: Answer) -> dict[str, Any]:
     return {
         "strategy": answer.strategy,
         "sources": [source_json(h) for h in answer.hits],
-        "cited": list(cited) if isinstance(cited, list) else [],
+        "cited": [client_source(str(c)) for c in cited] if isinstance(cited, list) else [],
         "handoff": answer.handoff,
     }
 

@@ -117,12 +117,25 @@ def _memory_retriever(spec: dict[str, Any], ctx: BuildContext, where: str) -> Re
 
 register_retriever("memory", _memory_retriever)
 
-_INDEX_KEYS = {"location", "collection", "mode", "embedder", "fusion", "rrf_k", "weights"}
+_INDEX_KEYS = {"location", "collection", "mode", "embedder", "fusion", "rrf_k", "weights", "refresh_every"}
+INDEX_REFRESH_EVERY = 10.0
+"""Seconds between checks for other processes' changes to an index retriever built from config."""
+
+
+def _refresh_every(value: Any, where: str) -> float | None:
+    if value is False:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{where}: refresh_every must be a number of seconds (0 or more) or false, got {value!r}")
+    return float(value)
 
 
 def _index_retriever(spec: dict[str, Any], ctx: BuildContext, where: str) -> Retriever:
     """``{type = "index", location = "kb-index", collection = "kb", mode = "hybrid"}``: an existing
-    ``tunewise.retrieval.Index`` (built with ``tunewise index add``), embedded folder or Chroma server URL."""
+    ``tunewise.retrieval.Index`` (built with ``tunewise index add``), embedded folder or Chroma server URL.
+
+    ``refresh_every`` (seconds, default 10; ``false`` to turn off) makes a long-lived process
+    (``tunewise serve``) pick up what ``tunewise index add`` writes meanwhile."""
     from tunewise.retrieval import Index
 
     unknown = set(spec) - _INDEX_KEYS
@@ -134,7 +147,10 @@ def _index_retriever(spec: dict[str, Any], ctx: BuildContext, where: str) -> Ret
     mode = spec.get("mode", "hybrid")
     if mode not in ("hybrid", "dense", "bm25"):
         raise ConfigError(f"{where}: mode must be hybrid, dense or bm25, not {mode!r}")
-    index = Index.open(location, str(spec.get("collection", "default")), embedder=spec.get("embedder"))
+    refresh_every = _refresh_every(spec.get("refresh_every", INDEX_REFRESH_EVERY), where)
+    index = Index.open(
+        location, str(spec.get("collection", "default")), embedder=spec.get("embedder"), refresh_every=refresh_every
+    )
     options: dict[str, Any] = {k: spec[k] for k in ("fusion", "rrf_k", "weights") if k in spec}
     return index.retriever(mode, **options)
 

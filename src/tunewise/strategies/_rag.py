@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,6 +27,8 @@ DEFAULT_SOURCE_FORMAT = "[{n}] ({source}) {document}"
 DEFAULT_HANDOFF = "I could not find this in our documentation; a member of our team will follow up."
 
 _CITATION = re.compile(r"\[(\d+)\]")
+DENSE = "dense"
+"""The member name of ``tunewise.retrieval``'s dense retriever, whose cosine ``threshold`` compares by default."""
 
 
 def format_context(hits: Sequence[Hit], source_format: str = DEFAULT_SOURCE_FORMAT) -> str:
@@ -44,6 +47,22 @@ def cited_sources(text: str, hits: Sequence[Hit]) -> list[str]:
         if 0 <= index < len(hits) and hits[index].source not in seen:
             seen.append(hits[index].source)
     return seen
+
+
+def relevance_score(hit: Hit, member: str | None) -> float | None:
+    """The score a relevance threshold compares: ``member``'s raw score (``None`` if it did not
+    find the hit), or ``hit.score`` when no member is named."""
+    return hit.score if member is None else hit.scores.get(member)
+
+
+def member_names(retriever: Retriever) -> list[str] | None:
+    """The names a retriever's hits carry in ``Hit.scores``, where they can be known in advance."""
+    members = getattr(retriever, "retrievers", None)
+    if isinstance(members, list) and all(isinstance(getattr(m, "name", None), str) for m in members):
+        return [m.name for m in members]
+    from tunewise.retrieval._retrievers import BM25Retriever, DenseRetriever
+
+    return [retriever.name] if isinstance(retriever, DenseRetriever | BM25Retriever) else None
 
 
 class RAG(ZeroShot):
@@ -106,14 +125,20 @@ class RAG(ZeroShot):
 class RagFineTuned(RAG):
     """The support-bot hybrid: retrieval feeding a fine-tuned model, with a rule for irrelevant retrieval.
 
-    When no hit scores at least ``threshold`` (in the retriever's own score units: cosine
-    similarity, BM25 or fused scores differ), ``on_low_relevance`` decides:
+    A hit is relevant when its score reaches ``threshold``. The score compared is the raw
+    score of the member retriever ``threshold_on`` names (``Hit.scores``; a hit that member
+    did not find is not relevant). By default that is ``"dense"`` (a cosine similarity)
+    when the hits carry a dense score, as hybrid hits from ``tunewise.retrieval.Index`` do,
+    else ``Hit.score``. A fused hybrid score is no test of relevance: it is rescaled per
+    query, so the best hit of any query scores high. When no hit is relevant,
+    ``on_low_relevance`` decides:
 
     - ``"no_context"``: answer with the fine-tuned model alone (its ``system`` prompt, the
       conversation unchanged), trusting what it learned;
     - ``"handoff"``: make no call and return ``Answer.handoff=True`` with ``handoff_message``.
 
-    ``metadata["relevance"]`` is ``"high"`` or ``"low"`` and ``metadata["best_score"]`` the top score.
+    ``metadata["relevance"]`` is ``"high"`` or ``"low"``, ``metadata["best_score"]`` the best
+    score compared and ``metadata["threshold_on"]`` the member it came from (``None``: ``Hit.score``).
     """
 
     kind = "rag_fine_tuned"
@@ -124,6 +149,7 @@ class RagFineTuned(RAG):
         retriever: Retriever,
         *,
         threshold: float,
+        threshold_on: str | None = None,
         on_low_relevance: Literal["no_context", "handoff"] = "no_context",
         handoff_message: str = DEFAULT_HANDOFF,
         system: str | None = None,
@@ -138,6 +164,20 @@ class RagFineTuned(RAG):
     ) -> None:
         if on_low_relevance not in ("no_context", "handoff"):
             raise ValueError(f"on_low_relevance must be 'no_context' or 'handoff', got {on_low_relevance!r}")
+        members = member_names(retriever)
+        if threshold_on is not None and members is not None and threshold_on not in members:
+            raise ValueError(
+                f"threshold_on={threshold_on!r} is not a retriever of {retriever.name!r}; "
+                f"use one of {', '.join(repr(m) for m in members)}"
+            )
+        if threshold_on is None and members is not None and len(members) > 1 and DENSE not in members:
+            logging.getLogger("tunewise.strategies").warning(
+                "threshold %s is compared with the fused scores of %r, which are rescaled per query; "
+                "set threshold_on to one of %s",
+                threshold,
+                retriever.name,
+                ", ".join(members),
+            )
         combined = "\n\n".join(p for p in (system, rag_system) if p) or None
         super().__init__(
             model,
@@ -152,6 +192,7 @@ class RagFineTuned(RAG):
             **options,
         )
         self.threshold = threshold
+        self.threshold_on = threshold_on
         self.on_low_relevance = on_low_relevance
         self.handoff_message = handoff_message
         self.plain_system = system
@@ -159,9 +200,13 @@ class RagFineTuned(RAG):
     async def respond(self, conversation: Conversation) -> Answer:
         messages = as_messages(conversation)
         hits = await self.retrieve(messages)
-        best = max((h.score for h in hits), default=None)
-        relevant = [h for h in hits if h.score >= self.threshold]
-        info: dict[str, Any] = {"best_score": best, "threshold": self.threshold}
+        member = self.threshold_on
+        if member is None and any(DENSE in h.scores for h in hits):
+            member = DENSE
+        scored = [(h, relevance_score(h, member)) for h in hits]
+        best = max((score for _, score in scored if score is not None), default=None)
+        relevant = [h for h, score in scored if score is not None and score >= self.threshold]
+        info: dict[str, Any] = {"best_score": best, "threshold": self.threshold, "threshold_on": member}
         recorder = Recorder()
         if relevant:
             response = await recorder.call(self.caller, self.grounded_messages(messages, relevant))

@@ -89,6 +89,7 @@ class InMemoryRetriever:
                 score=float(scores[i]),
                 rank=rank,
                 found_by={self.name: rank},
+                scores={self.name: float(scores[i])},
             )
             for rank, i in enumerate(ranked, 1)
         ]
