@@ -46,10 +46,27 @@ def _adjusted(correction: Correction | None, family: int, raw: float) -> str:
     )
 
 
-class Comparison(BaseModel):
-    """B against A on one metric, paired by case. ``difference`` is mean(B) - mean(A)."""
+class _Corrected(BaseModel):
+    """A test's p-value, and what a family-wise correction made of it (see :func:`apply_correction`)."""
 
     model_config = ConfigDict(frozen=True)
+
+    p_value: float
+    correction: Correction | None = None
+    """The family-wise correction applied to ``p_value``, if any."""
+    family: int = 1
+    """How many comparisons the correction was over."""
+    p_adjusted: float | None = None
+    """``p_value`` after ``correction``; ``None`` when no correction was applied."""
+
+    @property
+    def p(self) -> float:
+        """The p-value that decides: adjusted if a correction was applied, else the test's own."""
+        return self.p_value if self.p_adjusted is None else self.p_adjusted
+
+
+class Comparison(_Corrected):
+    """B against A on one metric, paired by case. ``difference`` is mean(B) - mean(A)."""
 
     metric: str
     binary: bool
@@ -66,7 +83,6 @@ class Comparison(BaseModel):
     confidence: float
     test: str
     """``McNemar exact`` (pass/fail) or ``paired permutation`` (graded): both test the mean difference."""
-    p_value: float
     alpha: float
     effect_size: float
     """Cohen's d_z: mean difference over the spread of differences."""
@@ -78,17 +94,6 @@ class Comparison(BaseModel):
     """The difference the sample-size figure is for."""
     needed: int | None
     """Cases needed to detect ``target`` with 80% power (``None``: no case differed, no estimate)."""
-    correction: Correction | None = None
-    """The family-wise correction applied to ``p_value`` (see :func:`apply_correction`), if any."""
-    family: int = 1
-    """How many comparisons the correction was over."""
-    p_adjusted: float | None = None
-    """``p_value`` after ``correction``; ``None`` when no correction was applied."""
-
-    @property
-    def p(self) -> float:
-        """The p-value that decides: adjusted if a correction was applied, else the test's own."""
-        return self.p_value if self.p_adjusted is None else self.p_adjusted
 
     @property
     def interval_excludes_zero(self) -> bool:
@@ -397,10 +402,8 @@ def compare_groups(
     return out
 
 
-class PairwiseSummary(BaseModel):
-    """Pairwise LLM judging of B against A over paired cases."""
-
-    model_config = ConfigDict(frozen=True)
+class PairwiseSummary(_Corrected):
+    """Pairwise LLM judging of B against A over paired cases (``p_value``: the sign test's)."""
 
     a: str
     b: str
@@ -412,18 +415,8 @@ class PairwiseSummary(BaseModel):
     """Pairs where the judge changed its mind when the order was swapped (counted as ties)."""
     invalid: int = 0
     """Pairs the judge gave no readable verdict for (counted as ties)."""
-    p_value: float
     usage: Usage
     alpha: float = 0.05
-    correction: Correction | None = None
-    """The family-wise correction applied to ``p_value`` (see :func:`apply_correction`), if any."""
-    family: int = 1
-    p_adjusted: float | None = None
-
-    @property
-    def p(self) -> float:
-        """The p-value that decides: adjusted if a correction was applied, else the sign test's own."""
-        return self.p_value if self.p_adjusted is None else self.p_adjusted
 
     @property
     def significant(self) -> bool:
