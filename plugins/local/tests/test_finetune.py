@@ -315,3 +315,40 @@ async def test_gradient_checkpointing_and_accumulation_train(
     assert [s["step"] for s in steps] == [1, 2, 3, 4]  # 4 examples / (1 x 2 accumulated) x 2 epochs
     assert job.metrics["val_loss"] is not None
     await provider.aclose()
+
+
+async def test_a_thread_worker_stops_cleanly_when_its_process_exits_and_resumes_later(
+    tiny_model: Path, chat_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    script = f"""
+import anyio
+from tunewise import FineTuneSpec
+from tunewise_local import LocalProvider
+
+async def main():
+    tuner = LocalProvider(home={str(tmp_path)!r}).fine_tuner()
+    spec = FineTuneSpec(base_model={str(tiny_model)!r}, training_file={str(chat_data[0])!r}, n_epochs=50,
+                        batch_size=2, options={{"worker": "thread", "checkpoint_every": 2, "num_threads": 1}})
+    job = await tuner.start(spec)
+    async for event in job.events():
+        if event.type == "checkpoint":
+            print(job.id, flush=True)
+            return  # the script ends while its thread worker trains
+
+anyio.run(main)
+"""
+    import sys
+
+    import anyio
+
+    done = await anyio.run_process([sys.executable, "-c", script], check=False)
+    stdout, stderr = done.stdout.decode(), done.stderr.decode()
+    assert done.returncode == 0, stderr
+    assert "terminate called" not in stderr
+    job_id = stdout.split()[-1]
+    tuner = LocalProvider(home=tmp_path).fine_tuner()
+    job = await tuner.attach(job_id)  # the worker is gone: a new one resumes from the checkpoint
+    events = [e.type async for e in job.events()]
+    assert "interrupted" in events and "resumed" in events
+    ref = await job.wait(poll_interval=0.05, timeout=300)
+    assert job.status == "succeeded" and ref.adapter is not None

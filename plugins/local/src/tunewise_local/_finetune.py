@@ -14,6 +14,7 @@ looked at, up to ``max_resumes`` times.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
@@ -53,6 +54,21 @@ if TYPE_CHECKING:
 _PROCESSES: dict[str, subprocess.Popen[bytes]] = {}
 _THREADS: dict[str, threading.Thread] = {}
 _LAUNCH_LOCK = threading.Lock()
+_EXITING = threading.Event()
+
+
+@atexit.register
+def _stop_thread_workers() -> None:
+    """At exit, thread workers stop at their next step instead of dying inside torch.
+
+    A daemon thread killed mid-step aborts the interpreter ("terminate called without an
+    active exception"); stopped cleanly, the job stays resumable by the next ``attach``.
+    """
+    _EXITING.set()
+    for thread in list(_THREADS.values()):
+        thread.join(timeout=60)
+
+
 log = logging.getLogger("tunewise.local")
 
 
@@ -193,7 +209,13 @@ def _launch(job: JobDir, hp: Hyperparameters) -> None:
         if hp.worker == "thread":
             from tunewise_local._training import run_job
 
-            thread = threading.Thread(target=run_job, args=(job.root,), name=f"tunewise-{job.id}", daemon=True)
+            thread = threading.Thread(
+                target=run_job,
+                args=(job.root,),
+                kwargs={"stop": lambda: job.cancel_requested() or _EXITING.is_set()},
+                name=f"tunewise-{job.id}",
+                daemon=True,
+            )
             _THREADS[job.id] = thread
             job.update_state(worker="thread", pid=os.getpid())
             thread.start()

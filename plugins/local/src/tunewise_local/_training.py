@@ -46,6 +46,9 @@ def run_job(root: Path, *, stop: Callable[[], bool] | None = None) -> None:
         job.update_state(status="running", pid=os.getpid())
         _train(job, events, should_stop)
     except Cancelled:
+        if stop is not None and not job.cancel_requested():  # the process is exiting, not a cancel
+            events.emit("Stopped with its process; attach to the job to resume", type="interrupted", level="warn")
+            return  # the state stays "running" with a gone worker: the next attach resumes it
         events.emit("Job cancelled", type="cancelled", level="warn")
         job.update_state(status="cancelled", error="cancelled by user")
     except Exception as exc:
