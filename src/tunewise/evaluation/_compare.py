@@ -319,27 +319,23 @@ def compare_runs(
     for metric in chosen:
         if metric not in shared:
             raise ConfigError(f"metric {metric!r} is not in both runs (shared: {', '.join(shared) or 'none'})")
-        scored = [
-            (ra.scores[metric], rb.scores[metric]) for ra, rb in pairs if metric in ra.scores and metric in rb.scores
-        ]
-        if not scored:
-            raise ConfigError(f"no case has {metric!r} scores for both {label_a} and {label_b}")
-        comparison = compare_scores(
-            [s[0] for s in scored],
-            [s[1] for s in scored],
-            metric=metric,
-            binary=kinds[metric],
+        comparison = _compare_pairs(
+            pairs,
+            metric,
+            kinds[metric],
             a_name=label_a,
             b_name=label_b,
             confidence=confidence,
             target=target,
             seed=seed,
         )
+        if comparison is None:
+            raise ConfigError(f"no case has {metric!r} scores for both {label_a} and {label_b}")
         out.append(
             comparison.model_copy(
                 update={
-                    "unpaired_a": unpaired_a + len(pairs) - len(scored),
-                    "unpaired_b": unpaired_b + len(pairs) - len(scored),
+                    "unpaired_a": unpaired_a + len(pairs) - comparison.n,
+                    "unpaired_b": unpaired_b + len(pairs) - comparison.n,
                 }
             )
         )
@@ -382,24 +378,40 @@ def compare_groups(
     for group in group_names((a.case for a, _ in pairs), group_by):
         inside = [(a, b) for a, b in pairs if group_of(a.case, group_by) == group]
         for metric, binary in metrics.items():
-            scored = [
-                (a.scores[metric], b.scores[metric]) for a, b in inside if metric in a.scores and metric in b.scores
-            ]
-            if not scored:
-                continue
-            comparison = compare_scores(
-                [x for x, _ in scored],
-                [y for _, y in scored],
-                metric=metric,
-                binary=binary,
-                a_name=a_name,
-                b_name=b_name,
-                confidence=confidence,
-                target=target,
-                seed=seed,
+            comparison = _compare_pairs(
+                inside, metric, binary, a_name=a_name, b_name=b_name, confidence=confidence, target=target, seed=seed
             )
-            out.append(comparison.model_copy(update={"group_by": group_by, "group": group}))
+            if comparison is not None:  # None: the metric applies to no pair of this group
+                out.append(comparison.model_copy(update={"group_by": group_by, "group": group}))
     return out
+
+
+def _compare_pairs(
+    pairs: Sequence[tuple[CaseResult, CaseResult]],
+    metric: str,
+    binary: bool,
+    *,
+    a_name: str,
+    b_name: str,
+    confidence: float,
+    target: float,
+    seed: int,
+) -> Comparison | None:
+    """:func:`compare_scores` over the pairs where both sides have a ``metric`` score; ``None`` if none do."""
+    scored = [(a.scores[metric], b.scores[metric]) for a, b in pairs if metric in a.scores and metric in b.scores]
+    if not scored:
+        return None
+    return compare_scores(
+        [x for x, _ in scored],
+        [y for _, y in scored],
+        metric=metric,
+        binary=binary,
+        a_name=a_name,
+        b_name=b_name,
+        confidence=confidence,
+        target=target,
+        seed=seed,
+    )
 
 
 class PairwiseSummary(_Corrected):
