@@ -7,9 +7,9 @@ never imports pydantic, httpx, torch, chromadb or any plugin until they are used
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from tunewise._lazy import lazy_getattr
 from tunewise._registry import PluginInfo, providers
 from tunewise._version import __version__
 
@@ -184,13 +184,7 @@ def model(ref: str | ModelRef) -> Model:
     return _default_registry.model(ref)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tunewise' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

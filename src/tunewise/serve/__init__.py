@@ -9,8 +9,9 @@ streaming, ``GET /v1/models``, ``GET /health``); :func:`serve` runs it with uvic
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tunewise._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from tunewise.serve._app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_S, create_app, error_for
@@ -53,13 +54,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tunewise.serve' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

@@ -6,10 +6,10 @@ This module imports neither torch nor transformers; they load on first use of a
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tunewise import ProviderPlugin
+from tunewise._lazy import lazy_getattr
 from tunewise_local._version import __version__
 
 if TYPE_CHECKING:
@@ -61,10 +61,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tunewise_local' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

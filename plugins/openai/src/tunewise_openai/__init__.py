@@ -10,10 +10,10 @@ Public names (imported on first access): :class:`OpenAIProvider`, :class:`OpenAI
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tunewise import ProviderPlugin
+from tunewise._lazy import lazy_getattr
 from tunewise_openai._version import __version__
 
 if TYPE_CHECKING:
@@ -51,13 +51,7 @@ plugin = ProviderPlugin(
 )
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tunewise_openai' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 __all__ = [
