@@ -194,9 +194,9 @@ class PageRun:
 
     def _python(self, block: Block) -> None:
         env = self.network_env if block.needs_network and self.network_env else {}
-        with contextlib.ExitStack() as stack:
+        with self.monkeypatch.context() as patch:  # the variables hold for this block only
             for name, value in env.items():
-                stack.enter_context(_env(self.monkeypatch, name, value))
+                patch.setenv(name, value)
             tee = _Tee(sys.stdout)
             with contextlib.redirect_stdout(tee):
                 exec(compile(self._text(block.body), block.where, "exec"), self.namespace)
@@ -285,13 +285,6 @@ class PageRun:
             except RuntimeError as exc:  # an HTTP client whose page's event loop has ended: nothing left to close
                 if "Event loop is closed" not in str(exc):
                     raise
-
-
-@contextlib.contextmanager
-def _env(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> Iterator[None]:
-    with monkeypatch.context() as patch:
-        patch.setenv(name, value)
-        yield
 
 
 def parse_data(block: Block) -> Any:
