@@ -46,6 +46,7 @@ from tunewise_local._chatdata import read_chat_jsonl
 from tunewise_local._hyper import Hyperparameters, resolve
 from tunewise_local._jobdir import EventReader, EventWriter, JobDir, write_json_atomic
 from tunewise_local._loading import check_model_dir, split_model_name
+from tunewise_local._resolve import resolve_model_name
 
 if TYPE_CHECKING:
     from tunewise_local._provider import LocalProvider
@@ -89,7 +90,8 @@ class LocalFineTuner:
     async def start(self, spec: FineTuneSpec) -> LocalFineTuneJob:
         """Validate the spec and data (one-line errors), then launch the worker."""
         hp = resolve(spec)
-        spec = _absolute(spec)  # the worker, or a resumed one, may run from another directory
+        # The worker, or a resumed one, may run from another directory: paths absolute, names resolved.
+        spec = await anyio.to_thread.run_sync(_absolute, spec, self.provider.home)
         await anyio.to_thread.run_sync(_validate, spec, hp)
         key = await anyio.to_thread.run_sync(input_key, spec, hp)
         for existing in reversed(self.list_jobs()):
@@ -134,8 +136,8 @@ class LocalFineTuner:
         return sorted(p.name for p in self.root.iterdir() if (p / "job.json").is_file())
 
 
-def _absolute(spec: FineTuneSpec) -> FineTuneSpec:
-    base, adapter = split_model_name(spec.base_model)
+def _absolute(spec: FineTuneSpec, home: Path | None) -> FineTuneSpec:
+    base, adapter = split_model_name(resolve_model_name(spec.base_model, home))
     name = str(Path(base).expanduser().resolve()) + (f"+{adapter}" if adapter is not None else "")
     validation = spec.validation_file.expanduser().resolve() if spec.validation_file else None
     return spec.model_copy(

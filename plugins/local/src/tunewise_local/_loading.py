@@ -80,7 +80,12 @@ def check_model_dir(path: Path, *, adapter: bool = False) -> None:
     """A one-line error unless ``path`` is a model (or adapter) directory with safetensors weights."""
     what = "adapter" if adapter else "model"
     if not path.is_dir():
-        raise NotFoundError(f"{what} directory {path} does not exist", provider="local")
+        hint = (
+            ""
+            if adapter
+            else f" (a local model is a model directory, a .gguf file, org/name in the HF cache or {_packaged_names()})"
+        )
+        raise NotFoundError(f"{what} directory {path} does not exist{hint}", provider="local")
     marker = "adapter_config.json" if adapter else "config.json"
     if not (path / marker).is_file():
         raise NotFoundError(f"{path} is not a Hugging Face {what} directory (no {marker})", provider="local")
@@ -88,6 +93,12 @@ def check_model_dir(path: Path, *, adapter: bool = False) -> None:
         pickles = [p.name for p in path.glob("*.bin")]
         hint = f" (found {', '.join(pickles)}: convert it to safetensors first)" if pickles else ""
         raise ConfigError(f"local: {path} has no .safetensors weights; only safetensors are loaded{hint}")
+
+
+def _packaged_names() -> str:
+    from tunewise_local._resolve import PACKAGED
+
+    return ", ".join(PACKAGED)
 
 
 def load(base: str, adapter: str | None, options: LoadOptions) -> LoadedModel:

@@ -28,6 +28,7 @@ from tunewise import (
 )
 from tunewise_local._engine import Engine, EngineStats, GenerationRequest, Piece
 from tunewise_local._loading import MODELS, LoadedModel, LoadOptions
+from tunewise_local._resolve import resolve_model_name
 
 if TYPE_CHECKING:
     from tunewise_local._finetune import LocalFineTuner
@@ -112,7 +113,7 @@ class LocalProvider(BaseProvider):
     def _acquire_sync(self, model: str) -> LoadedModel:
         with self._lock:
             if model not in self._loaded:
-                self._loaded[model] = MODELS.acquire(model, self.options.load)
+                self._loaded[model] = MODELS.acquire(resolve_model_name(model, self.home), self.options.load)
             return self._loaded[model]
 
     async def load(self, model: str) -> LoadedModel:
