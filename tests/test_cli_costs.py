@@ -122,9 +122,48 @@ def test_cost_command_json_and_table() -> None:
 
 
 def test_cost_of_unknown_model_is_one_line_error() -> None:
+    result = run("cost", "--model", "ollama:qwen2.5", "--prompt-tokens", "10")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: no price known for 'ollama:qwen2.5'")
+
+
+def test_cost_of_a_local_model_is_compute_time_at_the_device_rate() -> None:
     result = run("cost", "--model", "local:/models/qwen", "--prompt-tokens", "10")
     assert result.returncode == 2
-    assert result.stderr.startswith("error: no price known for 'local:/models/qwen'")
+    assert result.stderr == "error: local:/models/qwen is priced by compute time (local:*): give --compute-seconds\n"
+    result = run(
+        "cost",
+        "--model",
+        "local:/models/qwen",
+        "--prompt-tokens",
+        "300",
+        "--completion-tokens",
+        "60",
+        "--compute-seconds",
+        "0.5",
+        "--requests-per-month",
+        "100000",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    # 0.5 s of a 2-vCPU machine at $0.0816/h; per month x 100k requests
+    assert data["per_request"] == pytest.approx(0.5 * 0.0816 / 3600)
+    assert data["per_month"] == pytest.approx(0.5 * 0.0816 / 3600 * 100_000)
+    assert data["breakdown"]["compute"] == pytest.approx(data["per_request"])
+    gpu = run(
+        "cost",
+        "--model",
+        "local:/models/qwen",
+        "--prompt-tokens",
+        "300",
+        "--compute-seconds",
+        "0.5",
+        "--device",
+        "NVIDIA H100 80GB HBM3",
+        "--json",
+    )
+    assert json.loads(gpu.stdout)["per_request"] == pytest.approx(0.5 * 3.50 / 3600)
     assert result.stderr.strip().count("\n") == 0
 
 

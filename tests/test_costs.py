@@ -187,8 +187,8 @@ def test_unknown_price_warns_and_returns_none_never_zero(caplog: pytest.LogCaptu
         assert cost_of("ollama:llama3.2", usage) is None
     assert '[prices."ollama:llama3.2"]' in str(record[0].message)
     assert "no price known for 'ollama:llama3.2'" in caplog.text
-    with pytest.warns(UnknownPriceWarning):
-        assert cost_of("local:/models/qwen2.5-0.5b", usage) is None
+    with pytest.warns(UnknownPriceWarning, match="measured no compute time"):
+        assert cost_of("local:/models/qwen2.5-0.5b", usage) is None  # a local model's price is its compute time
     with pytest.warns(UnknownPriceWarning, match="no token counts"):
         assert cost_of("openai:gpt-4o-mini", Usage()) is None
     # Embedding models price input only: output tokens cannot be priced.
@@ -325,3 +325,38 @@ def test_docstring_examples() -> None:
     for module in (tunewise.costs, tunewise.costs._catalog):
         failures, tried = doctest.testmod(module)
         assert tried > 0 and failures == 0, module.__name__
+
+
+def test_local_models_are_priced_by_compute_time_and_device() -> None:
+    usage = Usage(prompt_tokens=300, completion_tokens=60, compute_s=2.0, compute_device="cpu")
+    found = quote("local:smollm2-135m-instruct")
+    assert found is not None and found.rates is None and found.entry.by_compute
+    assert found.entry.as_of is not None and found.entry.source  # dated and sourced like the API prices
+    assert cost_of("local:smollm2-135m-instruct", usage) == pytest.approx(2.0 * 0.0816 / 3600)
+    # An adapter runs on the same machine at the same rate; a GPU kind picks its own rate, any other GPU "gpu".
+    h100 = usage.model_copy(update={"compute_device": "NVIDIA H100 80GB HBM3"})
+    assert cost_of("local:/m+/adapter", h100) == pytest.approx(2.0 * 3.50 / 3600)
+    other = usage.model_copy(update={"compute_device": "NVIDIA GeForce RTX 4090"})
+    assert cost_of("local:/m", other) == pytest.approx(2.0 * 1.50 / 3600)
+    # A call that made no model call (a hand-off) is free; one with tokens but no measured time is unknown.
+    assert cost_of("local:/m", Usage(prompt_tokens=0, completion_tokens=0)) == 0.0
+    # Usage adds compute time up, and loses it when one part was not measured.
+    assert (usage + usage).compute_s == 4.0
+    assert (usage + Usage(prompt_tokens=1, completion_tokens=1)).compute_s is None
+    mean = MeanUsage.of([usage, usage.model_copy(update={"compute_s": 4.0})])
+    assert mean.compute_s == 3.0 and mean.compute_device == "cpu"
+    projected = estimate("local:/m", mean, requests_per_month=1000)
+    assert projected is not None and projected.breakdown.compute == pytest.approx(3.0 * 0.0816 / 3600)
+    assert projected.per_month == pytest.approx(1000 * 3.0 * 0.0816 / 3600)
+
+
+def test_local_compute_rate_overrides_one_device(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config(tmp_path, monkeypatch, '[prices."local:*"]\ncompute_per_hour = { cpu = 0.36 }\n')
+    usage = Usage(prompt_tokens=1, completion_tokens=1, compute_s=10.0, compute_device="cpu")
+    assert cost_of("local:/m", usage) == pytest.approx(0.001)
+    gpu = usage.model_copy(update={"compute_device": "nvidia-h200"})
+    assert cost_of("local:/m", gpu) == pytest.approx(10 * 4.50 / 3600)  # the shipped GPU rates stay
+    (tmp_path / "bad").mkdir()
+    write_config(tmp_path / "bad", monkeypatch, '[prices."local:*"]\ncompute_per_hour = { cpu = -1 }\n')
+    with pytest.raises(ConfigError, match=r"compute_per_hour\.cpu: must be a finite number"):
+        cost_of("local:/m", usage)

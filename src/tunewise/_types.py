@@ -96,6 +96,12 @@ class Usage(BaseModel):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cached_prompt_tokens: int | None = None
+    compute_s: float | None = None
+    """Seconds of this machine's compute the call used, for providers that run the model here
+    (``local``): a batched decoding step's time is shared among the rows in it. Local models are
+    priced by it (compute time x the device's hourly rate); ``None`` for remote APIs."""
+    compute_device: str | None = None
+    """What ``compute_s`` ran on: ``cpu``, or a GPU kind such as ``nvidia-h100`` (picks the hourly rate)."""
 
     @property
     def total_tokens(self) -> int | None:
@@ -107,10 +113,14 @@ class Usage(BaseModel):
         def add(a: int | None, b: int | None) -> int | None:
             return None if a is None or b is None else a + b
 
+        both = self.compute_s is not None and other.compute_s is not None
+        same = self.compute_device == other.compute_device
         return Usage(
             prompt_tokens=add(self.prompt_tokens, other.prompt_tokens),
             completion_tokens=add(self.completion_tokens, other.completion_tokens),
             cached_prompt_tokens=add(self.cached_prompt_tokens, other.cached_prompt_tokens),
+            compute_s=(self.compute_s or 0.0) + (other.compute_s or 0.0) if both and same else None,
+            compute_device=self.compute_device if same else None,
         )
 
 

@@ -280,6 +280,13 @@ def cost_command(
         float | None, typer.Option("--requests-per-month", help="Project a monthly cost at this volume.")
     ] = None,
     batch: Annotated[bool, typer.Option("--batch", help="Apply the provider's batch discount.")] = False,
+    compute_seconds: Annotated[
+        float | None,
+        typer.Option("--compute-seconds", help="Local models: seconds of compute per request (priced per hour)."),
+    ] = None,
+    device: Annotated[
+        str, typer.Option("--device", help="Local models: the device kind (cpu, nvidia-h100, ...).")
+    ] = "cpu",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """What a request costs on a model, per 1k requests and per month."""
@@ -297,12 +304,23 @@ def cost_command(
     found = quote(model)
     if found is None:
         raise ConfigError(unknown_price_message(model))
-    if completion_tokens > 0 and found.rates.output is None:
+    if found.rates is None:
+        if compute_seconds is None:
+            raise ConfigError(f"{model} is priced by compute time ({found.entry.ref}): give --compute-seconds")
+        if found.entry.compute_rate(device) is None:
+            raise ConfigError(f"{model}: no compute_per_hour rate for device {device!r} in {found.entry.ref}")
+    elif completion_tokens > 0 and found.rates.output is None:
         raise ConfigError(f"{model}: {found.entry.ref} has no output price (an embedding model?)")
     if batch and found.entry.batch_discount is None:
         raise ConfigError(f"{model}: no batch discount known for {found.entry.ref}")
+    if compute_seconds is not None and (compute_seconds < 0 or compute_seconds != compute_seconds):
+        raise ConfigError(f"--compute-seconds must be a number >= 0, got {compute_seconds:g}")
     usage = MeanUsage(
-        prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cached_prompt_tokens=cached_tokens
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cached_prompt_tokens=cached_tokens,
+        compute_s=compute_seconds,
+        compute_device=device,
     )
     result = estimate(model, usage, requests_per_month=requests_per_month, batch=batch)
     assert result is not None
@@ -321,6 +339,8 @@ def _print_cost(result: CostEstimate, described: str) -> None:
     table.add_row("input", _money(result.breakdown.input, 6))
     table.add_row("cached input", _money(result.breakdown.cached_input, 6))
     table.add_row("output", _money(result.breakdown.output, 6))
+    if result.breakdown.compute:
+        table.add_row("compute time", _money(result.breakdown.compute, 6))
     if result.batch:
         table.add_row("batch discount", f"{result.breakdown.batch_discount:.0%}")
     table.add_row("per request", _money(result.per_request, 6))

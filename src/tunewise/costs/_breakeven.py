@@ -29,8 +29,8 @@ from tunewise.costs._cost import (
     DAYS_PER_MONTH,
     MeanUsage,
     _as_mean,
+    priced_breakdown,
     quote,
-    request_cost,
     unknown_price_message,
     warn_unknown,
 )
@@ -272,16 +272,14 @@ def break_even_from_usage(
             warn_unknown(f"no per-token training price known for {ft_quote.entry.ref}; break-even is unknown")
             return None
         training_cost = _training_cost(training_tokens, epochs, price)
-    prompt_cost, finetuned_cost = (
-        request_cost(
-            found.rates,
-            prompt_tokens=mean.prompt_tokens,
-            completion_tokens=mean.completion_tokens,
-            cached_prompt_tokens=mean.cached_prompt_tokens,
-            batch_discount=(found.entry.batch_discount or 0.0) if batch else 0.0,
+    try:
+        prompt_cost, finetuned_cost = (
+            priced_breakdown(found, mean, batch=batch).total
+            for found, mean in ((prompt_quote, prompt_mean), (ft_quote, ft_mean))
         )
-        for found, mean in ((prompt_quote, prompt_mean), (ft_quote, ft_mean))
-    )
+    except ValueError as exc:
+        warn_unknown(f"{exc}; break-even is unknown")
+        return None
     if hosting_per_month is None:
         extra = (ft_quote.entry.hosting_per_hour or 0.0) - (prompt_quote.entry.hosting_per_hour or 0.0)
         hosting_per_month = _hosting_per_month(max(extra, 0.0))

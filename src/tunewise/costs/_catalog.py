@@ -10,6 +10,7 @@ model's fine-tuned inference price). A model it cannot price is ``None``: never 
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -74,6 +75,10 @@ class PriceEntry(BaseModel):
     finetune_output: PerMillion | None = Field(default=None, ge=0)
     hosting_per_hour: float | None = Field(default=None, ge=0)
     """Dollars per hour to keep a deployment up (your GPU box, a dedicated endpoint)."""
+    compute_per_hour: dict[str, float] | None = None
+    """Models that run on your own machine (``local``) are priced by the compute time each call
+    measured (``Usage.compute_s``, training time too) x this hourly rate, by device kind: ``cpu``,
+    a GPU kind such as ``nvidia-h100``, and ``gpu`` for any other GPU."""
     source: str | None = None
     """Where the numbers come from (a URL, or ``tunewise.toml`` for your own)."""
     as_of: date | None = None
@@ -83,12 +88,40 @@ class PriceEntry(BaseModel):
     @model_validator(mode="after")
     def _has_a_price(self) -> PriceEntry:
         priced = (self.input, self.finetune_input, self.finetune_training, self.finetune_training_per_hour)
-        if all(p is None for p in priced) and self.hosting_per_hour is None:
+        if all(p is None for p in priced) and self.hosting_per_hour is None and self.compute_per_hour is None:
             raise ValueError(
                 "an entry needs at least one of input, finetune_input, finetune_training, "
-                "finetune_training_per_hour, hosting_per_hour"
+                "finetune_training_per_hour, hosting_per_hour, compute_per_hour"
             )
+        for device, rate in (self.compute_per_hour or {}).items():
+            if not isinstance(rate, int | float) or not math.isfinite(rate) or rate < 0:
+                raise ValueError(f"compute_per_hour.{device}: must be a finite number of dollars >= 0, got {rate!r}")
+        if self.compute_per_hour is not None and not self.compute_per_hour:
+            raise ValueError("compute_per_hour: name at least one device kind, e.g. { cpu = 0.08 }")
         return self
+
+    @property
+    def by_compute(self) -> bool:
+        """Priced by measured compute time (a local model), not by tokens."""
+        return self.compute_per_hour is not None and self.input is None
+
+    def compute_rate(self, device: str | None) -> tuple[str, float] | None:
+        """The ``(device kind, dollars per hour)`` that applies to ``device`` (``cpu``, ``NVIDIA H100 80GB HBM3``).
+
+        The exact kind first, then the longest kind named inside the device's name
+        (``nvidia-h100`` in ``nvidia-h100-80gb-hbm3``), then ``gpu`` for any device but the CPU.
+        """
+        rates = self.compute_per_hour or {}
+        kind = _device_kind(device or "cpu")
+        if kind in rates:
+            return kind, rates[kind]
+        inside = [k for k in rates if k not in ("cpu", "gpu") and _device_kind(k) in kind]
+        if inside:
+            best = max(inside, key=len)
+            return best, rates[best]
+        if kind != "cpu" and "gpu" in rates:
+            return "gpu", rates["gpu"]
+        return None
 
     @property
     def ref(self) -> str:
@@ -111,7 +144,18 @@ class PriceEntry(BaseModel):
 
     def merged(self, override: Mapping[str, Any]) -> PriceEntry:
         """This entry with some fields replaced (a user's override of a shipped price)."""
-        return PriceEntry.model_validate({**self.model_dump(exclude_none=True), **override})
+        fields = {**self.model_dump(exclude_none=True), **override}
+        if isinstance(override.get("compute_per_hour"), Mapping) and self.compute_per_hour:
+            fields["compute_per_hour"] = {
+                **self.compute_per_hour,
+                **override["compute_per_hour"],
+            }  # one device at a time
+        return PriceEntry.model_validate(fields)
+
+
+def _device_kind(device: str) -> str:
+    """``NVIDIA H100 80GB HBM3`` -> ``nvidia-h100-80gb-hbm3``; ``cpu`` stays ``cpu``."""
+    return re.sub(r"[^a-z0-9]+", "-", device.lower()).strip("-")
 
 
 class PriceQuote(BaseModel):
@@ -122,7 +166,8 @@ class PriceQuote(BaseModel):
     ref: str
     """The reference asked about, as given."""
     entry: PriceEntry
-    rates: Rates
+    rates: Rates | None
+    """Per-token prices; ``None`` for a model priced by compute time (``entry.compute_per_hour``)."""
     fine_tuned: bool
     """True when ``ref`` names a fine-tuned model, billed at ``entry``'s fine-tuned rates."""
     matched_by: MatchKind
@@ -280,6 +325,8 @@ class PriceCatalog:
             hit = self._find(provider, base)
             if hit is None:
                 return None
+            if hit[0].by_compute:  # a local adapter runs on the same machine, at the same hourly rate
+                return PriceQuote(ref=ref, entry=hit[0], rates=None, fine_tuned=True, matched_by=hit[1])
             rates = hit[0].finetuned_rates
             if rates is None and not name.startswith("ft:"):
                 # A local adapter (base+adapter) runs on the base model's hardware at its price.
@@ -288,11 +335,9 @@ class PriceCatalog:
                 return None
             return PriceQuote(ref=ref, entry=hit[0], rates=rates, fine_tuned=True, matched_by=hit[1])
         hit = self._find(provider, name)
-        if hit is None or hit[0].base_rates is None:
+        if hit is None or (hit[0].base_rates is None and not hit[0].by_compute):
             return None
-        rates = hit[0].base_rates
-        assert rates is not None
-        return PriceQuote(ref=ref, entry=hit[0], rates=rates, fine_tuned=False, matched_by=hit[1])
+        return PriceQuote(ref=ref, entry=hit[0], rates=hit[0].base_rates, fine_tuned=False, matched_by=hit[1])
 
 
 def _message(error: Any) -> str:

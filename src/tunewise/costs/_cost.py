@@ -48,10 +48,12 @@ class CostBreakdown(BaseModel):
     output: float
     batch_discount: float = 0.0
     """Fraction taken off the sum (0.5 for OpenAI's Batch API)."""
+    compute: float = 0.0
+    """A model priced by compute time (local): measured seconds x the device's hourly rate."""
 
     @property
     def total(self) -> float:
-        return (self.input + self.cached_input + self.output) * (1 - self.batch_discount)
+        return (self.input + self.cached_input + self.output) * (1 - self.batch_discount) + self.compute
 
 
 def _check(name: str, value: float) -> None:
@@ -151,6 +153,9 @@ class MeanUsage(BaseModel):
     prompt_tokens: float
     completion_tokens: float
     cached_prompt_tokens: float = 0.0
+    compute_s: float | None = None
+    """Mean seconds of local compute per request (models priced by compute time)."""
+    compute_device: str | None = None
 
     @classmethod
     def of(cls, usages: Iterable[Usage]) -> MeanUsage:
@@ -161,10 +166,14 @@ class MeanUsage(BaseModel):
         if any(u.prompt_tokens is None or u.completion_tokens is None for u in items):
             raise ValueError("some usages have no token counts; their mean is unknown")
         n = len(items)
+        timed = all(u.compute_s is not None for u in items)
+        devices = {u.compute_device for u in items}
         return cls(
             prompt_tokens=sum(u.prompt_tokens or 0 for u in items) / n,
             completion_tokens=sum(u.completion_tokens or 0 for u in items) / n,
             cached_prompt_tokens=sum(u.cached_prompt_tokens or 0 for u in items) / n,
+            compute_s=sum(u.compute_s or 0.0 for u in items) / n if timed else None,
+            compute_device=devices.pop() if len(devices) == 1 else None,
         )
 
 
@@ -181,7 +190,53 @@ def _as_mean(usage: Usage | MeanUsage) -> MeanUsage | None:
     counts = _counts(usage)
     if counts is None:
         return None
-    return MeanUsage(prompt_tokens=counts[0], completion_tokens=counts[1], cached_prompt_tokens=counts[2])
+    return MeanUsage(
+        prompt_tokens=counts[0],
+        completion_tokens=counts[1],
+        cached_prompt_tokens=counts[2],
+        compute_s=usage.compute_s,
+        compute_device=usage.compute_device,
+    )
+
+
+def compute_cost(seconds: float, per_hour: float) -> float:
+    """Dollars for ``seconds`` of a machine that costs ``per_hour`` dollars an hour."""
+    _check("compute seconds", seconds)
+    _check("compute per hour", per_hour)
+    return seconds * per_hour / 3600.0
+
+
+def priced_breakdown(found: PriceQuote, usage: Usage | MeanUsage, *, batch: bool = False) -> CostBreakdown:
+    """One request's cost at ``found``'s prices: by tokens, or by compute time for a local model.
+
+    Raises ``ValueError`` saying why when it cannot be priced (no token counts, no measured
+    compute time, no rate for the device, no batch discount).
+    """
+    counts = _counts(usage)
+    if found.rates is None:  # priced by compute time
+        if usage.compute_s is None:
+            if counts is not None and counts[0] == 0 and counts[1] == 0:
+                return CostBreakdown(input=0.0, cached_input=0.0, output=0.0)  # no model call: truly free
+            raise ValueError("the provider measured no compute time for this call")
+        rate = found.entry.compute_rate(usage.compute_device)
+        if rate is None:
+            device = usage.compute_device or "cpu"
+            raise ValueError(f"no compute_per_hour rate for device {device!r} in {found.entry.ref}")
+        return CostBreakdown(input=0.0, cached_input=0.0, output=0.0, compute=compute_cost(usage.compute_s, rate[1]))
+    if counts is None:
+        raise ValueError("the provider reported no token counts")
+    discount = 0.0
+    if batch:
+        if found.entry.batch_discount is None:
+            raise ValueError(f"no batch discount known for {found.entry.ref}")
+        discount = found.entry.batch_discount
+    return cost_breakdown(
+        found.rates,
+        prompt_tokens=counts[0],
+        completion_tokens=counts[1],
+        cached_prompt_tokens=counts[2],
+        batch_discount=discount,
+    )
 
 
 def warn_unknown(message: str) -> None:
@@ -289,26 +344,20 @@ def cost_of(
     if found is None:
         warn_unknown(unknown_price_message(str(model)))
         return None
-    counts = _counts(usage)
-    if counts is None:
-        warn_unknown(f"{model}: the provider reported no token counts; the cost of this call is unknown")
-        return None
-    discount = 0.0
-    if batch:
-        if found.entry.batch_discount is None:
-            warn_unknown(f"{model}: no batch discount known for {found.entry.ref}; the batch cost is unknown")
+    if found.rates is not None and _counts(usage) is not None and not batch:
+        counts = _counts(usage)
+        assert counts is not None
+        try:  # the hot path of evaluation: no breakdown object
+            return request_cost(
+                found.rates, prompt_tokens=counts[0], completion_tokens=counts[1], cached_prompt_tokens=counts[2]
+            )
+        except ValueError as exc:
+            warn_unknown(f"{model}: {exc}; the cost is unknown")
             return None
-        discount = found.entry.batch_discount
     try:
-        return request_cost(
-            found.rates,
-            prompt_tokens=counts[0],
-            completion_tokens=counts[1],
-            cached_prompt_tokens=counts[2],
-            batch_discount=discount,
-        )
+        return priced_breakdown(found, usage, batch=batch).total
     except ValueError as exc:
-        warn_unknown(f"{model}: {exc}; the cost is unknown")
+        warn_unknown(f"{model}: {exc}; the cost of this call is unknown")
         return None
 
 
@@ -354,7 +403,6 @@ def estimate(
         return None
     mean = _as_mean(usage)
     assert mean is not None
-    discount = (found.entry.batch_discount or 0.0) if batch else 0.0
     hosting = hosting_per_month(found.entry.hosting_per_hour) if found.entry.hosting_per_hour else 0.0
     per_month = None
     if requests_per_month is not None:
@@ -369,13 +417,7 @@ def estimate(
         completion_tokens=mean.completion_tokens,
         cached_prompt_tokens=mean.cached_prompt_tokens,
         batch=batch,
-        breakdown=cost_breakdown(
-            found.rates,
-            prompt_tokens=mean.prompt_tokens,
-            completion_tokens=mean.completion_tokens,
-            cached_prompt_tokens=mean.cached_prompt_tokens,
-            batch_discount=discount,
-        ),
+        breakdown=priced_breakdown(found, mean, batch=batch),
         per_request=per_request,
         per_1k_requests=per_request * 1000,
         requests_per_month=requests_per_month,

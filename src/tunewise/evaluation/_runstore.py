@@ -53,10 +53,21 @@ CREATE TABLE IF NOT EXISTS results (
     handoff INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 1,
     created_at REAL NOT NULL,
+    compute_s REAL,
+    compute_device TEXT,
     PRIMARY KEY (run_id, strategy, case_id)
 );
 """
 
+_ADDED_COLUMNS = {"compute_s": "REAL", "compute_device": "TEXT"}
+"""Columns newer than some stores on disk: added in place when such a store is opened."""
+
+
+_RESULT_COLUMNS = (
+    "run_id, strategy, case_id, case_index, status, case_json, requests, response, answer, prompt_tokens, "
+    "completion_tokens, latency_s, cost, scoring_cost, scores, details, error, cached, handoff, attempts, "
+    "created_at, compute_s, compute_device"
+)
 
 NOT_APPLICABLE = "not applicable"
 """How ``CaseResult.details`` marks a metric that does not apply to a case (it has no score there)."""
@@ -134,6 +145,10 @@ class RunStore:
         # NORMAL in WAL mode: every commit survives a killed process; only an OS crash can lose the last ones.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
+        for column, kind in _ADDED_COLUMNS.items():
+            if column not in have:
+                self._db.execute(f"ALTER TABLE results ADD COLUMN {column} {kind}")
 
     def __repr__(self) -> str:
         return f"<RunStore {str(self.path)!r}>"
@@ -263,10 +278,12 @@ class RunStore:
             int(result.handoff),
             result.attempts,
             time.time(),
+            result.usage.compute_s,
+            result.usage.compute_device,
         )
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO results VALUES (" + ", ".join("?" * len(values)) + ")",
+                f"INSERT OR REPLACE INTO results ({_RESULT_COLUMNS}) VALUES (" + ", ".join("?" * len(values)) + ")",
                 values,
             )
 
@@ -304,7 +321,12 @@ def _result(row: dict[str, Any]) -> CaseResult:
         requests=json.loads(row["requests"]),
         response=row["response"],
         answer=json.loads(row["answer"]) if row["answer"] else None,
-        usage=Usage(prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"]),
+        usage=Usage(
+            prompt_tokens=row["prompt_tokens"],
+            completion_tokens=row["completion_tokens"],
+            compute_s=row.get("compute_s"),
+            compute_device=row.get("compute_device"),
+        ),
         latency_s=row["latency_s"],
         cost=row["cost"],
         scoring_cost=row["scoring_cost"],

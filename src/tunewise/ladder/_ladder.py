@@ -47,6 +47,13 @@ PROMPT_RUNGS: tuple[RungKind, ...] = ("zero_shot", "few_shot", "optimized_prompt
 FINE_TUNE_RUNGS: tuple[RungKind, ...] = ("fine_tune", "rag_fine_tuned")
 
 
+ASSUMED_S_PER_TOKEN = 0.02
+"""Seconds of local compute per prompt+completion token, assumed for a budget estimate only until the
+ladder has measured its model (a deliberately slow CPU figure: the estimate errs high, never at zero)."""
+ASSUMED_TRAIN_S_PER_TOKEN = 0.01
+"""Seconds of local training per token x epoch, assumed until the fine-tune job has measured its own."""
+
+
 def estimate_tokens(text: str) -> float:
     """Tokens in ``text`` for budgeting: about four characters per token, as OpenAI's guidance for English."""
     return len(text) / 4
@@ -361,6 +368,8 @@ class Ladder:
         mean, low, high = mean_ci(scores, confidence=self.config.target.confidence)
         ok = [r for r in results if r.status == "ok"]
         costs = [r.cost for r in ok]
+        compute = [r.usage.compute_s for r in ok]
+        devices = {r.usage.compute_device for r in ok}
         latencies = sorted(r.latency_s for r in ok if r.latency_s is not None)
         prompt = [r.usage.prompt_tokens for r in ok]
         completion = [r.usage.completion_tokens for r in ok]
@@ -395,6 +404,8 @@ class Ladder:
             ),
             prompt_tokens=sum(p or 0 for p in prompt) / len(ok) if ok and None not in prompt else None,
             completion_tokens=sum(c or 0 for c in completion) / len(ok) if ok and None not in completion else None,
+            compute_s=sum(c or 0.0 for c in compute) / len(ok) if ok and None not in compute else None,
+            compute_device=devices.pop() if len(devices) == 1 else None,
             latency_mean_s=sum(latencies) / len(latencies) if latencies else None,
             latency_p95_s=latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None,
             spent=spent,
@@ -419,12 +430,29 @@ class Ladder:
     def _price(self, ref: str, prompt: float, completion: float, calls: float) -> float | None:
         from tunewise.costs import MeanUsage, cost_of, quote
 
-        if quote(ref) is None:
+        found = quote(ref)
+        if found is None:
             return None
+        usage = MeanUsage(prompt_tokens=prompt, completion_tokens=completion)
+        if found.rates is None:  # priced by compute time: seconds from what this ladder measured so far
+            per_token, device = self._seconds_per_token()
+            usage = usage.model_copy(update={"compute_s": (prompt + completion) * per_token, "compute_device": device})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            each = cost_of(ref, MeanUsage(prompt_tokens=prompt, completion_tokens=completion))
+            each = cost_of(ref, usage)
         return None if each is None else each * calls
+
+    def _seconds_per_token(self) -> tuple[float, str | None]:
+        """Local compute seconds per prompt+completion token measured by the finished rungs, and their device;
+        :data:`ASSUMED_S_PER_TOKEN` before any was measured."""
+        seconds = tokens = 0.0
+        device: str | None = None
+        for r in self.state.results.values():
+            if r.compute_s is not None and r.prompt_tokens is not None and r.completion_tokens is not None:
+                seconds += r.compute_s
+                tokens += r.prompt_tokens + r.completion_tokens
+                device = device or r.compute_device
+        return (seconds / tokens if tokens > 0 else ASSUMED_S_PER_TOKEN), device
 
     def _prompt_tokens(self, cases: Sequence[Case], system: str | None, examples: int) -> float:
         example_tokens = 0.0
@@ -525,11 +553,23 @@ class Ladder:
     def epochs(self) -> int:
         return self.config.fine_tune.epochs or self.training_data().epochs
 
-    def training_price(self, billed_tokens: float) -> float | None:
-        from tunewise.costs import quote, training_cost
+    def training_price(self, billed_tokens: float, record: FineTuneRecord | None = None) -> float | None:
+        """Dollars to train on ``billed_tokens`` (tokens x epochs): per token, or for a local model its
+        measured training time (``record``) x the hourly rate, estimated before the job has run."""
+        from tunewise.costs import compute_cost, quote, training_cost
 
         found = quote(self.config.fine_tune_base)
-        if found is None or found.entry.finetune_training is None:
+        if found is None:
+            return None
+        if found.entry.by_compute:
+            measured = record is not None and record.compute_s is not None
+            device = record.compute_device if record is not None and measured else self._seconds_per_token()[1]
+            rate = found.entry.compute_rate(device)
+            if rate is None:
+                return None
+            seconds = record.compute_s if record is not None and record.compute_s is not None else None
+            return compute_cost(seconds if seconds is not None else billed_tokens * ASSUMED_TRAIN_S_PER_TOKEN, rate[1])
+        if found.entry.finetune_training is None:
             return None
         return training_cost(billed_tokens, 1, found.entry.finetune_training)
 
@@ -801,9 +841,14 @@ class Ladder:
                 ) from None
             record.model = str(trained)
             record.status = "succeeded"
+            metrics = getattr(job, "metrics", None)  # a local job reports its training time on this machine
+            if isinstance(metrics, dict) and isinstance(metrics.get("compute_s"), int | float):
+                record.compute_s = float(metrics["compute_s"])
+                device = metrics.get("compute_device")
+                record.compute_device = device if isinstance(device, str) else None
             self.save()
             self.event(f"fine_tune: job {record.job_id} succeeded: {record.model}")
-        training = self.training_price(record.training_tokens * record.epochs)
+        training = self.training_price(record.training_tokens * record.epochs, record)
         self.pay(training)
         strategy = FineTuned(self.model(record.model), name="fine_tune", **self.config.options)
         results = await self.evaluate(strategy, self.test, "ladder-fine_tune")

@@ -59,7 +59,7 @@ def rung_cost(result: RungResult, requests_per_month: float | None) -> RungCost:
     """Cost per request, per 1k and per month (``tunewise.costs.estimate`` on the measured mean usage)."""
     found: CostEstimate | None = None
     if result.prompt_tokens is not None and result.completion_tokens is not None and quote(result.model) is not None:
-        usage = MeanUsage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens)
+        usage = _mean_usage(result)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             found = estimate(result.model, usage, requests_per_month=requests_per_month)
@@ -71,6 +71,16 @@ def rung_cost(result: RungResult, requests_per_month: float | None) -> RungCost:
         per_1k_requests=found.per_1k_requests,
         per_month=found.per_month,
         priced_as=found.priced_as,
+    )
+
+
+def _mean_usage(result: RungResult) -> MeanUsage:
+    """A rung's measured mean usage per request: tokens, and local compute time where it was measured."""
+    return MeanUsage(
+        prompt_tokens=result.prompt_tokens or 0.0,
+        completion_tokens=result.completion_tokens or 0.0,
+        compute_s=result.compute_s,
+        compute_device=result.compute_device,
     )
 
 
@@ -214,13 +224,9 @@ def _break_even(
         warnings.simplefilter("ignore")
         result = break_even_from_usage(
             prompt_model=prompt.model,
-            prompt_usage=MeanUsage(
-                prompt_tokens=prompt.prompt_tokens or 0, completion_tokens=prompt.completion_tokens or 0
-            ),
+            prompt_usage=_mean_usage(prompt),
             finetuned_model=fine.model,
-            finetuned_usage=MeanUsage(
-                prompt_tokens=fine.prompt_tokens or 0, completion_tokens=fine.completion_tokens or 0
-            ),
+            finetuned_usage=_mean_usage(fine),
             requests_per_month=config.requests_per_month,
             training_cost=fine.training_cost,
             training_tokens=float(record.training_tokens) if record and fine.training_cost is None else None,

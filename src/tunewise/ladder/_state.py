@@ -55,6 +55,9 @@ class RungResult(BaseModel):
     """Mean measured cost of one answer on the test split; ``None`` when a price is unknown."""
     prompt_tokens: float | None
     completion_tokens: float | None
+    compute_s: float | None = None
+    """Mean seconds of local compute per request (a model priced by compute time), else ``None``."""
+    compute_device: str | None = None
     latency_mean_s: float | None
     latency_p95_s: float | None
     spent: float | None
@@ -82,6 +85,9 @@ class FineTuneRecord(BaseModel):
     """``started``, ``succeeded``, or ``failed``/``cancelled`` (the next run starts a new job)."""
     previous_jobs: list[str] = Field(default_factory=list)
     """Jobs that failed before this one."""
+    compute_s: float | None = None
+    """Seconds the job trained on this machine (a local fine-tune, all resumes together)."""
+    compute_device: str | None = None
 
 
 class Candidate(BaseModel):
