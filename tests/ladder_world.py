@@ -110,10 +110,19 @@ def lookup(text: str) -> str | None:
 class World:
     """The script: base model answers wrong, the optimizer writes instructions, fine-tuned models answer right."""
 
-    def __init__(self, log: Path | None = None, *, needs_context: bool = False, first_round: int = 1) -> None:
+    def __init__(
+        self,
+        log: Path | None = None,
+        *,
+        needs_context: bool = False,
+        first_round: int = 1,
+        base_reads_context: bool = False,
+    ) -> None:
         self.log = log
         self.first_round = first_round
         self.needs_context = needs_context
+        self.base_reads_context = base_reads_context
+        """The base model answers right when the knowledge base passage is in its prompt (the rag rung)."""
         self.calls: list[str] = []
 
     def __call__(self, request: ChatRequest) -> str:
@@ -135,6 +144,10 @@ class World:
                 return "unknown"  # this fine-tune only knows the codes when the knowledge base is in the prompt
             user = [m.content or "" for m in request.messages if m.role == "user"][-1]
             return lookup(user) or "unknown"
+        text = " ".join(m.content or "" for m in request.messages)
+        if self.base_reads_context and "seven times the item number" in text:
+            user = [m.content or "" for m in request.messages if m.role == "user"][-1]
+            return lookup(user) or "I am not sure."
         return "I am not sure."
 
 

@@ -86,6 +86,34 @@ async def test_when_the_fine_tune_needs_the_knowledge_base_rag_plus_fine_tune_is
 
 
 @pytest.mark.anyio
+async def test_when_retrieval_is_enough_the_rag_rung_is_chosen_before_any_fine_tune(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path)
+    text = config.read_text().replace('"optimized_prompt", "fine_tune"', '"optimized_prompt", "rag", "fine_tune"')
+    config.write_text(text)
+    script = world.World(base_reads_context=True)
+    provider = world.WorldProvider(script, tmp_path / "jobs.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcome = await run_ladder(config, providers={"scripted": provider})
+    state = outcome.state
+    assert list(state.results) == ["zero_shot", "few_shot", "optimized_prompt", "rag"]
+    rag = state.results["rag"]
+    assert rag.status == "passed" and rag.mean == 1.0 and rag.model == "scripted:base"  # the base model, grounded
+    assert state.skipped == {r: "the target was reached at rag" for r in ("fine_tune", "rag_fine_tuned")}
+    assert "ft" not in script.calls and not (tmp_path / "jobs.json").exists()  # no training was paid for
+    assert outcome.recommendation().chosen == "rag"
+    no_kb = world.write_world(tmp_path / "no-kb")
+    no_kb.write_text(
+        no_kb.read_text()
+        .replace('knowledge_base = "kb"', "")
+        .replace('"optimized_prompt", "fine_tune"', '"optimized_prompt", "rag", "fine_tune"')
+        .replace(', "rag_fine_tuned"', "")
+    )
+    with pytest.raises(ConfigError, match="the rag rung needs a knowledge base"):
+        load_ladder_config(no_kb)
+
+
+@pytest.mark.anyio
 async def test_a_known_price_gives_costs_and_break_even(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     prices = {
         "scripted:base": {

@@ -1,7 +1,7 @@
 """The ladder's TOML config: what to climb, on which data, to what target, within what budget.
 
 ```toml
-rungs = ["zero_shot", "few_shot", "optimized_prompt", "fine_tune", "rag_fine_tuned"]
+rungs = ["zero_shot", "few_shot", "optimized_prompt", "rag", "fine_tune", "rag_fine_tuned"]
 requests_per_month = 100000     # your volume: monthly cost and break-even are projected at it
 
 [dataset]                       # paths are relative to this file
@@ -44,8 +44,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from tunewise._errors import ConfigError
 from tunewise._refs import ModelRef
 
-RungKind = Literal["zero_shot", "few_shot", "optimized_prompt", "fine_tune", "rag_fine_tuned"]
-RUNG_ORDER: tuple[RungKind, ...] = ("zero_shot", "few_shot", "optimized_prompt", "fine_tune", "rag_fine_tuned")
+RungKind = Literal["zero_shot", "few_shot", "optimized_prompt", "rag", "fine_tune", "rag_fine_tuned"]
+RUNG_ORDER: tuple[RungKind, ...] = ("zero_shot", "few_shot", "optimized_prompt", "rag", "fine_tune", "rag_fine_tuned")
+"""Cheap to expensive; also the default ``rungs``. ``rag`` is the base model with retrieval: beside
+``rag_fine_tuned`` it shows what retrieval brings and what fine-tuning adds."""
 """Cheapest to most expensive: the order the ladder climbs."""
 
 
@@ -261,11 +263,15 @@ class LadderConfig(_Section):
 
     @model_validator(mode="after")
     def _needs(self) -> LadderConfig:
-        if "rag_fine_tuned" in self.rungs:
-            if "fine_tune" not in self.rungs:
-                raise ValueError("rungs: rag_fine_tuned uses the fine_tune rung's model; list fine_tune too")
-            if isinstance(self.retrieval.retriever, str) and self.retrieval.knowledge_base is None:
-                raise ValueError("retrieval.knowledge_base: the rag_fine_tuned rung needs a knowledge base")
+        if "rag_fine_tuned" in self.rungs and "fine_tune" not in self.rungs:
+            raise ValueError("rungs: rag_fine_tuned uses the fine_tune rung's model; list fine_tune too")
+        for rung in ("rag", "rag_fine_tuned"):
+            if (
+                rung in self.rungs
+                and isinstance(self.retrieval.retriever, str)
+                and self.retrieval.knowledge_base is None
+            ):
+                raise ValueError(f"retrieval.knowledge_base: the {rung} rung needs a knowledge base")
         if self.prompt.system is not None and self.prompt.system_file is not None:
             raise ValueError("prompt: give system or system_file, not both")
         return self

@@ -490,10 +490,10 @@ class Ladder:
             if self.state.fine_tune is None:
                 training = self.training_tokens() * self.epochs()
                 training_dollars = self.training_price(training)
-        if rung == "rag_fine_tuned":
-            ft = self._finetuned_price_ref()
+        if rung in ("rag", "rag_fine_tuned"):
+            model = config.models.base if rung == "rag" else self._finetuned_price_ref()
             context = config.retrieval.k * 200.0
-            parts.append((ft, self._prompt_tokens(self.test, None, 0) + context, completion, n))
+            parts.append((model, self._prompt_tokens(self.test, None, 0) + context, completion, n))
         dollars: float | None = training_dollars
         tokens = training
         for ref, prompt, out, calls in parts:
@@ -675,6 +675,8 @@ class Ladder:
             return self.measure(rung, strategy, self.config.models.base, results, system=self.system)
         if rung == "optimized_prompt":
             return await self.optimized_prompt()
+        if rung == "rag":
+            return await self.rag()
         if rung == "fine_tune":
             return await self.fine_tune()
         return await self.rag_fine_tuned()
@@ -868,22 +870,34 @@ class Ladder:
             notes=notes,
         )
 
-    async def rag_fine_tuned(self) -> RungResult:
+    async def retrieval_strategy(self, rung: RungKind, model: str) -> Strategy:
+        """Retrieval feeding ``model``, with the config's relevance rule: the same for ``rag`` (the base
+        model) and ``rag_fine_tuned`` (the fine-tune), so the two differ only in the model."""
         from tunewise.strategies import RagFineTuned
 
-        record = self.state.fine_tune
-        assert record is not None and record.model is not None
         retrieval = self.config.retrieval
-        strategy = RagFineTuned(
-            self.model(record.model),
+        return RagFineTuned(
+            self.model(model),
             await self.retriever(),
             threshold=retrieval.threshold,
             threshold_on=retrieval.threshold_on,
             on_low_relevance=retrieval.on_low_relevance,
             k=retrieval.k,
-            name="rag_fine_tuned",
+            name=rung,
             **self.config.options,
         )
+
+    async def rag(self) -> RungResult:
+        """The base model answering from retrieved knowledge-base passages: what retrieval alone brings."""
+        model = self.config.models.base
+        strategy = await self.retrieval_strategy("rag", model)
+        results = await self.evaluate(strategy, self.test, "ladder-rag")
+        return self.measure("rag", strategy, model, results)
+
+    async def rag_fine_tuned(self) -> RungResult:
+        record = self.state.fine_tune
+        assert record is not None and record.model is not None
+        strategy = await self.retrieval_strategy("rag_fine_tuned", record.model)
         results = await self.evaluate(strategy, self.test, "ladder-rag_fine_tuned")
         return self.measure(
             "rag_fine_tuned",

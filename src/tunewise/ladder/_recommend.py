@@ -14,7 +14,8 @@ from tunewise.costs import BreakEven, CostEstimate, MeanUsage, break_even_from_u
 from tunewise.ladder._config import LadderConfig
 from tunewise.ladder._state import LadderState, MetricSummary, RungResult
 
-PROMPT_RUNGS = ("zero_shot", "few_shot", "optimized_prompt")
+PROMPT_RUNGS = ("zero_shot", "few_shot", "optimized_prompt", "rag")
+"""Rungs without training: break-even weighs the best of them against the best fine-tune."""
 FINE_TUNE_RUNGS = ("fine_tune", "rag_fine_tuned")
 
 
