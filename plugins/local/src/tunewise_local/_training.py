@@ -8,6 +8,14 @@ or in a thread.
 Loss is summed over assistant tokens and divided by the number of assistant tokens in
 the whole optimizer step (all gradient-accumulation micro-batches), so accumulation
 gives the same gradient as one big batch.
+
+Logits are computed only where a label counts: the model is asked, through
+``logits_to_keep`` (a boolean mask over positions, which the Hugging Face causal-LM
+heads accept), to apply its output head to the hidden states whose *next* token is a
+target. Prompts, system messages and padding never reach the vocabulary-sized head,
+which on a small model with a large vocabulary is most of the time and memory of a
+step. A model whose forward does not take such a mask gets full logits instead (found
+out on its first batch and remembered), with the same loss.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import os
 import random
 import shutil
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -85,14 +94,47 @@ def collate(batch: list[Example], pad_id: int) -> dict[str, Any]:
 
 
 def token_loss_sum(model: Any, batch: dict[str, Any]) -> Any:
-    """Summed next-token cross-entropy over labelled tokens (divide by the step's token count)."""
+    """Summed next-token cross-entropy over labelled tokens (divide by the step's token count).
+
+    Equal to ``model(..., labels=labels).loss`` times the number of labelled tokens, but
+    the output head runs only on the positions that predict a labelled token.
+    """
     import torch
 
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
-    # Shift the labels rather than the logits: no copy of the (batch x length x vocab) tensor.
-    targets = torch.nn.functional.pad(batch["labels"][:, 1:], (0, 1), value=IGNORE).reshape(-1)
-    predicted = logits.reshape(-1, logits.size(-1)).float()
-    return torch.nn.functional.cross_entropy(predicted, targets, ignore_index=IGNORE, reduction="sum")
+    following = batch["labels"][:, 1:]
+    counts = following != IGNORE
+    keep = torch.nn.functional.pad(counts, (0, 1), value=False)  # position p predicts the token at p + 1
+    targets = following[counts]
+    logits = _kept_logits(model, batch, keep, int(targets.numel()))
+    return torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
+
+
+_KEEPS_MASKED_LOGITS: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+"""Per model: whether its forward takes a boolean ``logits_to_keep`` mask (absent: not tried yet)."""
+
+
+def _kept_logits(model: Any, batch: dict[str, Any], keep: Any, n_kept: int) -> Any:
+    """Logits at the ``keep`` positions only, ``(n_kept, vocab)`` in row-major order of ``keep``."""
+    import torch
+
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "use_cache": False}
+    known = _KEEPS_MASKED_LOGITS.get(model)
+    if known is not False:
+        try:
+            logits = model(**inputs, logits_to_keep=keep).logits
+        except torch.OutOfMemoryError:
+            raise
+        except (TypeError, ValueError, IndexError, RuntimeError):
+            if known:
+                raise  # it worked before: this is a real error, not a missing feature
+            logits = None
+        if logits is not None and logits.dim() == 2 and logits.size(0) == n_kept:
+            _KEEPS_MASKED_LOGITS[model] = True
+            return logits
+        if known:
+            raise RuntimeError(f"logits_to_keep gave logits of shape {tuple(logits.shape)}, not ({n_kept}, vocab)")
+        _KEEPS_MASKED_LOGITS[model] = False
+    return model(**inputs).logits[keep]
 
 
 def _train(job: JobDir, events: EventWriter, should_stop: Callable[[], bool]) -> None:
