@@ -73,7 +73,10 @@ async def test_stream_yields_token_by_token_and_matches_chat(tiny_model: Path) -
     assert len(chunks) >= 3, "a streamed answer arrives in several pieces"
     assert "".join(c.delta for c in chunks) == whole.text
     assert chunks[-1].finish_reason == whole.finish_reason
-    assert chunks[-1].usage == whole.usage
+    last = chunks[-1].usage
+    assert last is not None and whole.usage.compute_s is not None and last.compute_s is not None
+    assert last.model_copy(update={"compute_s": None}) == whole.usage.model_copy(update={"compute_s": None})
+    assert 0 < last.compute_s and last.compute_device == "cpu"  # measured compute time prices a local model
     assert all(c.finish_reason is None and c.usage is None for c in chunks[:-1])
 
 
@@ -233,3 +236,24 @@ def test_tiny_model_directory_is_complete(tiny_model: Path) -> None:
     )
     assert text == "<s><|system|>\nBe brief.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>\n"
     assert tokenizer.decode(tokenizer("Refunds: 30 days, ünïcode ✓")["input_ids"]) == "Refunds: 30 days, ünïcode ✓"
+
+
+def test_compute_clock_shares_each_second_among_the_requests_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tunewise_local import _clock
+
+    now = [100.0]
+    monkeypatch.setattr(_clock.time, "perf_counter", lambda: now[0])
+    clock = _clock.ComputeClock()
+    a = clock.start()
+    now[0] += 2.0  # a alone: 2 s
+    b = clock.start()
+    now[0] += 4.0  # a and b together: 2 s each
+    charged_a = clock.stop(a)
+    now[0] += 1.0  # b alone: 1 s
+    charged_b = clock.stop(b)
+    assert charged_a == pytest.approx(4.0) and charged_b == pytest.approx(3.0)
+    assert charged_a + charged_b == pytest.approx(7.0)  # exactly the time the machine was busy
+    now[0] += 50.0  # idle time is nobody's
+    c = clock.start()
+    now[0] += 0.5
+    assert clock.stop(c) == pytest.approx(0.5)

@@ -26,6 +26,7 @@ from tunewise import (
     ProviderError,
     Usage,
 )
+from tunewise_local._clock import CLOCK, device_kind
 from tunewise_local._engine import Engine, EngineStats, GenerationRequest, Piece
 from tunewise_local._loading import MODELS, LoadedModel, LoadOptions
 from tunewise_local._resolve import resolve_model_name
@@ -97,6 +98,7 @@ class LocalProvider(BaseProvider):
         self.home = Path(home) if home is not None else None
         self._engine = Engine(max_batch_size=self.options.max_batch_size, max_wait_s=self.options.max_wait_ms / 1000)
         self._loaded: dict[str, LoadedModel] = {}
+        self._devices: dict[str, str] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -128,7 +130,8 @@ class LocalProvider(BaseProvider):
 
     # -- chat ---------------------------------------------------------------------------
 
-    async def _pieces(self, request: ChatRequest) -> AsyncIterator[tuple[Piece, int]]:
+    async def _pieces(self, request: ChatRequest) -> AsyncIterator[tuple[Piece, Usage | None]]:
+        """The answer's pieces; the last one comes with its usage (tokens and compute time)."""
         loaded = await self.load(request.model)
         messages = [m.to_openai() for m in request.messages]
         tools = [dict(t) for t in request.tools] if request.tools else None
@@ -151,48 +154,68 @@ class LocalProvider(BaseProvider):
             send=send,
             token=anyio.lowlevel.current_token(),
         )
+        mark = CLOCK.start()
+        stopped = False
         try:
             self._engine.submit(job)
         except RuntimeError as exc:
+            CLOCK.stop(mark)
             raise ProviderError(str(exc), provider=self.name) from None
         try:
             async with receive:
                 async for piece in receive:
                     if piece.error is not None:
                         raise ProviderError(f"generation failed: {piece.error}", provider=self.name)
-                    yield piece, len(prompt_ids)
+                    usage = None
                     if piece.finish_reason is not None:
+                        stopped = True
+                        usage = Usage(
+                            prompt_tokens=len(prompt_ids),
+                            completion_tokens=piece.completion_tokens,
+                            compute_s=CLOCK.stop(mark),
+                            compute_device=self._device_kind(loaded),
+                        )
+                    yield piece, usage
+                    if usage is not None:
                         return
         finally:
             job.cancelled.set()
+            if not stopped:
+                CLOCK.stop(mark)
+
+    def _device_kind(self, loaded: LoadedModel) -> str:
+        kind = self._devices.get(loaded.device)
+        if kind is None:
+            kind = self._devices[loaded.device] = device_kind(loaded.device)
+        return kind
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         started = time.perf_counter()
         parts: list[str] = []
         final = Piece()
-        prompt_tokens = 0
-        async for piece, prompt_size in self._pieces(request):
+        usage = Usage()
+        async for piece, last in self._pieces(request):
             parts.append(piece.delta)
-            final, prompt_tokens = piece, prompt_size
+            final, usage = piece, last or usage
         return ChatResponse(
             text="".join(parts),
             model=request.model,
             finish_reason=final.finish_reason,
-            usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=final.completion_tokens),
+            usage=usage,
             latency_s=time.perf_counter() - started,
             request_id=f"local-{uuid.uuid4().hex[:12]}",
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         request_id = f"local-{uuid.uuid4().hex[:12]}"
-        async for piece, prompt_tokens in self._pieces(request):
+        async for piece, usage in self._pieces(request):
             if piece.finish_reason is None:
                 yield ChatChunk(delta=piece.delta, model=request.model, request_id=request_id)
             else:
                 yield ChatChunk(
                     delta=piece.delta,
                     finish_reason=piece.finish_reason,
-                    usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=piece.completion_tokens),
+                    usage=usage,
                     model=request.model,
                     request_id=request_id,
                 )
