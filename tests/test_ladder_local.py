@@ -89,4 +89,9 @@ options = {{lora_r = 16, lora_alpha = 64, lora_dropout = 0.0, num_threads = 1, w
     assert tuned.status == "passed", (tuned.mean, tuned.ci_low)
     assert tuned.model.startswith(f"local:{model}+")  # the base model with the trained adapter
     assert outcome.recommendation().chosen == "fine_tune"
-    assert outcome.recommendation().costs["fine_tune"].per_1k_requests is None  # local models: unknown unless priced
+    # a local model is priced by its measured compute time: answers and training have a cost, never "unknown"
+    costs = outcome.recommendation().costs
+    assert all(c.per_1k_requests is not None and c.per_1k_requests > 0 for c in costs.values()), costs
+    assert state.results["fine_tune"].compute_s is not None and state.results["fine_tune"].compute_device == "cpu"
+    assert state.fine_tune is not None and state.fine_tune.compute_s is not None and state.fine_tune.compute_s > 0
+    assert tuned.training_cost == pytest.approx(state.fine_tune.compute_s * 0.0816 / 3600)

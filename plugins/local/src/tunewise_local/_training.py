@@ -178,6 +178,8 @@ def _train(job: JobDir, events: EventWriter, should_stop: Callable[[], bool]) ->
     batch_in_epoch = int(trainer_state.get("batch_in_epoch", 0))
     history: dict[str, Any] = trainer_state.get("metrics", {"initial_val_loss": None, "val_loss": None})
     tokens_seen = int(trainer_state.get("tokens_seen", 0))
+    # wall-clock seconds of training steps over every resume: what prices a local fine-tune
+    compute_s = float(trainer_state.get("compute_s", 0.0))
     if checkpoint is not None:
         optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True))
         scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
@@ -211,7 +213,7 @@ def _train(job: JobDir, events: EventWriter, should_stop: Callable[[], bool]) ->
         _save_checkpoint(
             job, model, optimizer, scheduler, hp,
             {"step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch, "metrics": history,
-             "tokens_seen": tokens_seen},
+             "tokens_seen": tokens_seen, "compute_s": compute_s},
         )  # fmt: skip
         events.emit(f"Checkpoint at step {step}", type="checkpoint", step=step)
 
@@ -244,6 +246,7 @@ def _train(job: JobDir, events: EventWriter, should_stop: Callable[[], bool]) ->
         last_loss = loss_total
         history["train_loss"] = last_loss
         elapsed = time.perf_counter() - step_started
+        compute_s += elapsed
         events.emit(
             f"Step {step}/{total_steps}: training loss={last_loss:.4f}",
             type="step",
@@ -274,7 +277,16 @@ def _train(job: JobDir, events: EventWriter, should_stop: Callable[[], bool]) ->
         raise Cancelled
     model.eval()
     output = _output_dir(job, hp)
-    metrics = {**history, "steps": step, "tokens_seen": tokens_seen, "train_loss": last_loss}
+    from tunewise_local._clock import device_kind
+
+    metrics = {
+        **history,
+        "steps": step,
+        "tokens_seen": tokens_seen,
+        "train_loss": last_loss,
+        "compute_s": compute_s,
+        "compute_device": device_kind(str(device)),
+    }
     ref = _save_result(model, tokenizer, spec, hp, output, metrics, prefix=record.get("provider", "local"))
     shutil.rmtree(job.checkpoints, ignore_errors=True)  # optimizer states are large; the result is saved
     events.emit(f"Training finished; model saved to {output}", type="succeeded", model=ref, **metrics)
