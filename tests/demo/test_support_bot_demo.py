@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from tunewise import ConfigError, DataError
 from tunewise.cli._app import app
-from tunewise.demo import DEMO_NOTICE, QUICK, DemoOutcome, corpus, find_example, run_demo
+from tunewise.demo import QUICK, TINY_NOTICE, DemoOutcome, corpus, find_example, run_demo
 from tunewise.ladder import RUNG_ORDER, build_ladder_report, load_ladder_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
@@ -58,6 +58,9 @@ def test_the_demo_climbs_every_rung_and_writes_a_consistent_report(demo: DemoOut
     assert all(r.metrics["must_contain"].n == QUICK.test_cases for r in state.results.values())
     assert all(r.group_by == "kind" and list(r.groups) == ["kb", "style", "handoff", "general"] for r in report.rows)
     assert all(g.n == 2 for r in report.rows for g in r.groups.values())  # --quick: two test cases of each kind
+    # every rung has a cost: the local model's measured compute time x the CPU's hourly rate
+    assert all(rec.costs[rung].per_1k_requests for rung in state.results), rec.costs
+    assert state.spent is not None and state.spent > 0 and not state.unknown_prices
     assert "## By kind" in markdown and "| handoff | 2 (small) |" in markdown and "<h2>By kind</h2>" in html
 
 
@@ -66,7 +69,8 @@ def test_the_written_ladder_config_is_hybrid_offline_and_reloadable(demo: DemoOu
     raw = tomllib.loads(demo.config.read_text(encoding="utf-8"))
     assert raw["retrieval"]["retriever"] == "hybrid"
     assert raw["retrieval"]["embedder"].startswith("sentence-transformers:")
-    assert "max_dollars" not in raw["budget"]  # the demo model has no price
+    assert raw["budget"]["max_dollars"] == 10.0  # a local model is priced by its compute time: the budget holds
+    assert raw["options"] == {"temperature": 0, "max_tokens": QUICK.max_tokens}  # greedy, sized to the answers
     config = load_ladder_config(demo.config, out=demo.ladder_out)
     assert config.models.base == config.fine_tune_base == config.optimizer_model == demo.model
     assert config.dataset.test.read_text(encoding="utf-8").count("\n") == QUICK.test_cases
@@ -83,7 +87,7 @@ def test_a_second_run_reuses_everything_and_the_cli_reprints_the_result(demo: De
         app, ["demo", "support-bot", "--quick", "--no-progress", "--example", str(EXAMPLE), "--out", str(demo.out)]
     )
     assert result.exit_code == 0, result.output
-    assert DEMO_NOTICE in " ".join(result.output.split())
+    assert TINY_NOTICE in " ".join(result.output.split())
     assert "--model openai:gpt-4o-mini" in result.output and "--model ollama:llama3.2" in result.output
     assert str(demo.report_html) in result.output.replace("\n", "")
     state = json.loads((demo.ladder_out / "state.json").read_text(encoding="utf-8"))

@@ -11,7 +11,7 @@ import typer
 
 demo_app = typer.Typer(
     name="demo",
-    help="Offline demos: the whole ladder on an example, with a tiny model trained here.",
+    help="Offline demos: the whole ladder on an example, on SmolLM2-135M-Instruct (or a tiny model with --quick).",
     no_args_is_help=True,
 )
 
@@ -22,7 +22,7 @@ def support_bot_command(
         str | None,
         typer.Option(
             "--model",
-            help="Run on this model instead of the tiny one trained here: openai:gpt-4o-mini, "
+            help="Run on this model instead of local:smollm2-135m-instruct: openai:gpt-4o-mini, "
             "ollama:llama3.2, local:/path/to/model.",
         ),
     ] = None,
@@ -33,7 +33,11 @@ def support_bot_command(
         Path | None, typer.Option("--example", help="The example folder (default: examples/support-bot here or above).")
     ] = None,
     quick: Annotated[
-        bool, typer.Option("--quick", help="A reduced run (8 test cases, a few training steps) in well under a minute.")
+        bool,
+        typer.Option(
+            "--quick",
+            help="A reduced run on a tiny model trained here (8 test cases, a few training steps): seconds.",
+        ),
     ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")] = True,
 ) -> None:
@@ -49,18 +53,19 @@ def support_bot_command(
 
     from tunewise.cli._ladder import _summary, event_printer
     from tunewise.costs import UnknownPriceWarning
-    from tunewise.demo import DEMO_NOTICE, FULL, QUICK, find_example, real_model_commands, run_demo
+    from tunewise.demo import DEMO_NOTICE, FULL, QUICK, TINY_NOTICE, find_example, real_model_commands, run_demo
     from tunewise.ladder import build_ladder_report
 
-    # The demo model has no price; the report says "unknown" where a cost would be.
+    # A hosted model without a price says "unknown" in the report; the warning would repeat it on every call.
     warnings.filterwarnings("ignore", category=UnknownPriceWarning)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' "Loading weights" bars; ours suffice
     console = Console()
     root = example.resolve() if example is not None else find_example()
-    if model is None:
-        console.print(f"[bold yellow]Note:[/bold yellow] {DEMO_NOTICE}", soft_wrap=True)
+    notice = (TINY_NOTICE if quick else DEMO_NOTICE) if model is None else None
+    if notice:
+        console.print(f"[bold yellow]Note:[/bold yellow] {notice}", soft_wrap=True)
 
     say = event_printer(progress)
     started = time.perf_counter()
@@ -77,9 +82,9 @@ def support_bot_command(
     console.print(f"model: {done.model}", soft_wrap=True)
     console.print(f"ladder config: {done.config}", soft_wrap=True)
     console.print(f"finished in {time.perf_counter() - started:.0f}s", soft_wrap=True)
-    if done.tiny:
-        console.print(f"[bold yellow]Note:[/bold yellow] {DEMO_NOTICE}", soft_wrap=True)
-        console.print("The same ladder on a real model:")
+    if notice:
+        console.print(f"[bold yellow]Note:[/bold yellow] {notice}", soft_wrap=True)
+        console.print("The same ladder on another model:")
         for command in real_model_commands(Path(os.path.relpath(root))):
             console.print(f"  {command}", soft_wrap=True)
     console.print(f"[bold]report:[/bold] {done.report_html}", soft_wrap=True)

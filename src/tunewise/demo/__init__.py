@@ -13,11 +13,13 @@ Imported on first use (``import tunewise`` does not load it).
 from tunewise.demo._model import TinyModelSpec, corpus, documents, ensure_tiny_model, is_built, pretrain
 from tunewise.demo._support_bot import (
     DEFAULT_EMBEDDER,
+    DEFAULT_MODEL,
     DEFAULT_OUT,
     DEMO_NOTICE,
     FULL,
     QUICK,
     REAL_MODELS,
+    TINY_NOTICE,
     DemoOutcome,
     DemoSize,
     find_example,
@@ -27,11 +29,13 @@ from tunewise.demo._support_bot import (
 
 __all__ = [
     "DEFAULT_EMBEDDER",
+    "DEFAULT_MODEL",
     "DEFAULT_OUT",
     "DEMO_NOTICE",
     "FULL",
     "QUICK",
     "REAL_MODELS",
+    "TINY_NOTICE",
     "DemoOutcome",
     "DemoSize",
     "TinyModelSpec",

