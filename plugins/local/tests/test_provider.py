@@ -76,7 +76,7 @@ async def test_stream_yields_token_by_token_and_matches_chat(tiny_model: Path) -
     last = chunks[-1].usage
     assert last is not None and whole.usage.compute_s is not None and last.compute_s is not None
     assert last.model_copy(update={"compute_s": None}) == whole.usage.model_copy(update={"compute_s": None})
-    assert 0 < last.compute_s and last.compute_device == "cpu"  # measured compute time prices a local model
+    assert last.compute_s > 0 and last.compute_device == "cpu"  # measured compute time prices a local model
     assert all(c.finish_reason is None and c.usage is None for c in chunks[:-1])
 
 
