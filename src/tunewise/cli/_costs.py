@@ -388,13 +388,25 @@ def _print_entries(entries: list[PriceEntry], *, title: str, show_aliases: bool 
     for column in columns:
         table.add_column(column, justify="left" if column == "model" else "right", no_wrap=column == "model")
     for e in entries:
+        if e.by_compute:
+            continue  # priced by the hour: their own table below
         row = [e.ref, _price(e.input), _price(e.cached_input), _price(e.output)]
         row.append("-" if e.batch_discount is None else f"-{e.batch_discount:.0%}")
         if hosting:
             row.append(_price(e.hosting_per_hour))
         row.append(e.as_of.isoformat() if e.as_of else "-")
         table.add_row(*row)
-    console.print(table)
+    if table.row_count:
+        console.print(table)
+    timed = [e for e in entries if e.compute_per_hour]
+    if timed:
+        rates = Table(title="Compute time (models on your machine), USD per hour")
+        for column in ("model", "device", "per hour", "as of"):
+            rates.add_column(column, justify="right" if column == "per hour" else "left", no_wrap=True)
+        for e in timed:
+            for device, rate in (e.compute_per_hour or {}).items():
+                rates.add_row(e.ref, device, f"{rate:g}", e.as_of.isoformat() if e.as_of else "-")
+        console.print(rates)
     tunable = [e for e in entries if e.finetune_input is not None or e.finetune_training is not None]
     if tunable:
         ft = Table(title="Fine-tuning, USD per 1M tokens")
