@@ -317,6 +317,30 @@ async def test_gradient_checkpointing_and_accumulation_train(
     await provider.aclose()
 
 
+async def test_lora_on_the_top_layers_only(tiny_model: Path, chat_data: tuple[Path, Path], tmp_path: Path) -> None:
+    from safetensors import safe_open
+
+    provider = LocalProvider(home=tmp_path)
+    spec = FineTuneSpec(
+        base_model=str(tiny_model),
+        training_file=chat_data[0],
+        n_epochs=1,
+        batch_size=2,
+        options={"worker": "thread", "lora_layers": 1, "validation_split": 0.0},
+    )
+    job = await provider.fine_tuner().start(spec)
+    model = await job.wait(poll_interval=0.02, timeout=120)
+    adapter = Path(str(model.model).split("+", 1)[1])
+    with safe_open(adapter / "adapter_model.safetensors", "pt") as weights:
+        layers = {int(k.split(".layers.")[1].split(".")[0]) for k in weights.keys()}  # noqa: SIM118
+    config = json.loads((tiny_model / "config.json").read_text())
+    assert layers == {config["num_hidden_layers"] - 1}  # only the last block is adapted, all its linear layers
+    assert job.metrics["compute_s"] > 0
+    answer = await greedy(provider, str(model.model), "What is the refund window?")
+    assert answer
+    await provider.aclose()
+
+
 async def test_a_thread_worker_stops_cleanly_when_its_process_exits_and_resumes_later(
     tiny_model: Path, chat_data: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -28,6 +28,9 @@ class Hyperparameters(BaseModel):
     lora_alpha: float = Field(default=16.0, gt=0)
     lora_dropout: float = Field(default=0.05, ge=0, lt=1)
     target_modules: list[str] | str = "all-linear"
+    lora_layers: int | None = Field(default=None, ge=1)
+    """LoRA on the last N transformer layers only (None: all). The backward pass then stops at the
+    lowest adapted layer, so a CPU fine-tune costs a fraction of the time; style lives near the top."""
     max_length: int = Field(default=1024, ge=8)
     validation_split: float = Field(default=0.1, ge=0, lt=1)
     eval_every: int = Field(default=0, ge=0)

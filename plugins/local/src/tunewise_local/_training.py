@@ -360,11 +360,21 @@ def _load_for_training(
         from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
         from safetensors.torch import load_file
 
+        layers: list[int] | None = None
+        if hp.lora_layers is not None:
+            total = int(getattr(model.config, "num_hidden_layers", 0) or 0)
+            if total < 1:
+                raise ValueError("options.lora_layers: the model's config has no num_hidden_layers")
+            layers = list(range(max(0, total - hp.lora_layers), total))
+        targets = hp.target_modules
+        if layers is not None and targets == "all-linear":  # peft takes layers only with named modules
+            targets = _linear_names(model)
         config = LoraConfig(
             r=hp.lora_r,
             lora_alpha=hp.lora_alpha,  # type: ignore[arg-type]  # peft takes any number
             lora_dropout=hp.lora_dropout,
-            target_modules=hp.target_modules,
+            target_modules=targets,
+            layers_to_transform=layers,
             task_type="CAUSAL_LM",
         )
         with peft_quietly():
@@ -391,6 +401,18 @@ def _dataset(spec: FineTuneSpec, hp: Hyperparameters, tokenizer: Any) -> tuple[l
     if spec.validation_file is not None:
         return train, tokenize(spec.validation_file)
     return split_examples(train, hp.validation_split, hp.seed)
+
+
+def _linear_names(model: Any) -> list[str]:
+    """The names of the linear layers inside the transformer blocks (what peft's ``all-linear`` adapts)."""
+    import torch
+
+    names = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and ".layers." in f".{name}"
+    }
+    return sorted(names)
 
 
 def _save_checkpoint(
