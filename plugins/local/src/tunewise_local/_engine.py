@@ -1,13 +1,26 @@
-"""The generation engine: one worker thread that batches concurrent requests.
+"""The generation engine: one worker thread, continuous batching, shared prompt prefixes.
 
-Requests wait in a queue; the worker takes the first, gathers more for the same model
-until ``max_batch_size`` or ``max_wait_s`` is reached, and decodes them together in one
-left-padded batch with a shared KV cache. Each row keeps its own sampling settings,
-seed, stop sequences and token budget, and its text is handed back token by token, so
-streaming and batching are the same code path.
+Requests wait in a queue. When nothing is decoding, the worker takes the first request,
+gathers more for the same model until ``max_batch_size`` or ``max_wait_s`` is reached,
+and starts a batch. While a batch decodes, requests that arrive join it at the next
+step (up to ``max_batch_size`` rows), and rows that finish leave it at once, so the
+batch never decodes padding for answers that are over.
 
-Hugging Face's ``generate`` takes one set of sampling settings and one streamer per
-call; this loop is the same greedy / temperature / top-p decoding with per-row
+All rows share one KV cache, right-aligned: every row's newest token is in the last
+column and a row's earlier columns hold its prompt and answer with padding (masked)
+where it is shorter than the longest row. Requests that join are prefilled on their
+own and their cache is padded on the left to the running batch's width and stacked
+under it; when rows leave, columns that no remaining row uses are cut out.
+
+Prompts that start alike (a system prompt, few-shot examples) share that prefix: its
+KV is computed once, kept in a small per-model cache, and expanded for each row, so
+only the rest of each prompt goes through the model. Rows sharing a prefix hold it at
+the left of their cache with padding between it and the rest of their prompt.
+
+Each row keeps its own sampling settings, seed, stop sequences and token budget, and
+its text is handed back token by token, so streaming and batching are the same code
+path. Hugging Face's ``generate`` takes one set of sampling settings and one streamer
+per call; this loop is the same greedy / temperature / top-p decoding with per-row
 settings, which is what batching independent requests needs.
 """
 
@@ -17,10 +30,10 @@ import asyncio
 import queue
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.from_thread
@@ -28,8 +41,26 @@ from anyio.lowlevel import EventLoopToken
 from anyio.streams.memory import MemoryObjectSendStream
 
 from tunewise._types import FinishReason
-from tunewise_local._loading import LoadedModel
+from tunewise_local._loading import CacheKey, LoadedModel
 from tunewise_local._stops import REPLACEMENT, scan
+
+if TYPE_CHECKING:
+    import torch
+
+Deliver = Callable[[list[tuple["GenerationRequest", "Piece"]]], None]
+
+MIN_SHARED_PREFIX = 32
+"""Tokens two prompts must share before their common start is computed once for both.
+
+A shared prefix costs one extra forward pass of one row (and a separate prefill for
+the rows that use it); below a few dozen tokens that costs more than it saves.
+"""
+
+PREFIX_CACHE_BYTES = 256 * 2**20
+"""KV memory kept for shared prefixes, per model (least recently used go first)."""
+
+RECENT_PROMPTS = 64
+"""Recent prompts remembered per model, to spot a prefix a new request shares with them."""
 
 
 @dataclass(frozen=True)
@@ -60,27 +91,48 @@ class GenerationRequest:
 
 @dataclass
 class EngineStats:
-    """What the engine has done: requests served and the size of each batch it ran."""
+    """What the engine has done: requests served, how they were batched, what was reused.
+
+    ``batch_sizes`` has one entry per group of requests started together: a new batch,
+    or requests that joined a batch already decoding (``joined`` counts those requests).
+    ``steps`` is the number of decode steps and ``rows_decoded`` the rows they decoded,
+    so ``rows_decoded / steps`` is the mean running batch size. ``prompt_tokens`` counts
+    the prompts' tokens and ``prefill_tokens`` those that went through the model; the
+    difference came from shared prefixes (``prefix_hits`` requests used one).
+    """
 
     requests: int = 0
     batch_sizes: list[int] = field(default_factory=list)
+    joined: int = 0
+    steps: int = 0
+    rows_decoded: int = 0
+    prompt_tokens: int = 0
+    prefill_tokens: int = 0
+    prefix_hits: int = 0
 
     @property
     def batches(self) -> int:
         return len(self.batch_sizes)
 
+    @property
+    def reused_tokens(self) -> int:
+        """Prompt tokens whose KV came from a shared prefix instead of being computed again."""
+        return self.prompt_tokens - self.prefill_tokens
+
 
 class Engine:
     """Owns the worker thread. ``submit`` from any event loop; ``close`` to stop it."""
 
-    def __init__(self, *, max_batch_size: int = 8, max_wait_s: float = 0.01) -> None:
+    def __init__(self, *, max_batch_size: int = 8, max_wait_s: float = 0.01, share_prefixes: bool = True) -> None:
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
+        self.share_prefixes = share_prefixes
         self.stats = EngineStats()
         self._queue: queue.Queue[GenerationRequest | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
+        self._prefixes: dict[CacheKey, PrefixCache] = {}
 
     def submit(self, request: GenerationRequest) -> None:
         with self._start_lock:
@@ -92,7 +144,7 @@ class Engine:
         self._queue.put(request)
 
     def close(self) -> None:
-        """Finish the batch in flight, fail what still waits, and join the thread (blocking)."""
+        """Finish the rows in flight, fail what still waits, and join the thread (blocking)."""
         with self._start_lock:
             self._closed = True
             thread = self._thread
@@ -104,58 +156,131 @@ class Engine:
 
     def _run(self) -> None:
         pending: deque[GenerationRequest] = deque()
+        batch: Batch | None = None
         stopping = False
         while True:
-            if pending:
-                first = pending.popleft()
-            elif stopping:
-                return
-            else:
-                item = self._queue.get()
-                if item is None:
-                    return
-                first = item
-            batch = [first]
-            for request in list(pending):
-                if len(batch) < self.max_batch_size and request.loaded.key == first.loaded.key:
-                    pending.remove(request)
-                    batch.append(request)
-            deadline = time.monotonic() + self.max_wait_s
-            while len(batch) < self.max_batch_size and not stopping:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
+            if batch is None:
+                if stopping:
                     break
-                if item is None:
-                    stopping = True
-                elif item.loaded.key == first.loaded.key:
-                    batch.append(item)
-                else:
+                if not pending:
+                    item = self._queue.get()
+                    if item is None:
+                        stopping = True
+                        continue
                     pending.append(item)
-            live = [r for r in batch if not r.cancelled.is_set()]
-            if live:
-                self.stats.requests += len(live)
-                self.stats.batch_sizes.append(len(live))
-                try:
-                    decode_batch(live, _deliver)
-                except Exception as exc:  # one bad batch must not kill the engine
-                    message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-                    _deliver([(r, Piece(error=message, finish_reason="error")) for r in live])
-            if stopping:
-                for request in list(pending) + _drain(self._queue):
-                    _deliver([(request, Piece(error="the local provider was closed", finish_reason="error"))])
-                return
+                loaded = pending[0].loaded
+                group = _take(pending, loaded.key, self.max_batch_size, in_order=False)
+                stopping = self._gather(group, pending, loaded.key) or stopping
+                batch = self._start(None, group)
+            else:
+                stopping = self._poll(pending) or stopping
+                room = self.max_batch_size - len(batch.rows)
+                if not stopping and room > 0 and batch.dynamic and pending:
+                    group = _take(pending, batch.loaded.key, room, in_order=True)
+                    batch = self._start(batch, group)
+                batch = self._step(batch) if batch is not None else None
+        self._prefixes.clear()
+        for request in [*pending, *_drain(self._queue)]:
+            if request is not None:
+                _deliver([(request, Piece(error="the local provider was closed", finish_reason="error"))])
+
+    def _gather(self, group: list[GenerationRequest], pending: deque[GenerationRequest], key: CacheKey) -> bool:
+        """Wait up to ``max_wait_s`` for more requests for the model; True if ``close`` came."""
+        deadline = time.monotonic() + self.max_wait_s
+        while len(group) < self.max_batch_size:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return False
+            if item is None:
+                return True
+            if item.loaded.key == key:
+                group.append(item)
+            else:
+                pending.append(item)
+        return False
+
+    def _poll(self, pending: deque[GenerationRequest]) -> bool:
+        """Move what has arrived to ``pending`` without waiting; True if ``close`` came."""
+        stopping = False
+        for item in _drain(self._queue, keep_none=True):
+            if item is None:
+                stopping = True
+            else:
+                pending.append(item)
+        return stopping
+
+    def _start(self, batch: Batch | None, group: list[GenerationRequest]) -> Batch | None:
+        """Prefill ``group`` and add it to ``batch`` (or start a batch); failures fail the group only."""
+        live = [r for r in group if not r.cancelled.is_set()]
+        if not live:
+            return batch
+        self.stats.requests += len(live)
+        self.stats.batch_sizes.append(len(live))
+        if batch is not None:
+            self.stats.joined += len(live)
+        try:
+            prefixes = self._prefix_cache(live[0].loaded)
+            block = prefill(live, _deliver, prefixes=prefixes, stats=self.stats)
+            if batch is None:
+                return block if block.active else None
+            if block.rows:
+                batch.merge(block)
+        except Exception as exc:  # one bad request must not kill the engine or the running batch
+            _fail(live, exc)
+        return batch
+
+    def _step(self, batch: Batch) -> Batch | None:
+        try:
+            batch.step(_deliver, self.stats)
+        except Exception as exc:  # one bad batch must not kill the engine
+            _fail([row.request for row in batch.rows if not row.done], exc)
+            return None
+        return batch if batch.active else None
+
+    def _prefix_cache(self, loaded: LoadedModel) -> PrefixCache | None:
+        if not self.share_prefixes:
+            return None
+        cache = self._prefixes.get(loaded.key)
+        if cache is None or cache.owner is not loaded:  # a model reloaded under the same key starts afresh
+            cache = self._prefixes[loaded.key] = PrefixCache(loaded)
+        return cache if cache.supported else None
 
 
-def _drain(q: queue.Queue[GenerationRequest | None]) -> list[GenerationRequest]:
-    items: list[GenerationRequest] = []
+def _take(pending: deque[GenerationRequest], key: CacheKey, limit: int, *, in_order: bool) -> list[GenerationRequest]:
+    """Up to ``limit`` waiting requests for model ``key``, removed from ``pending``.
+
+    ``in_order``: stop at the first request for another model, so that a running batch
+    stops growing (and soon drains) once another model has a request waiting.
+    """
+    taken: list[GenerationRequest] = []
+    for request in list(pending):
+        if len(taken) >= limit:
+            break
+        if request.cancelled.is_set():
+            pending.remove(request)
+        elif request.loaded.key == key:
+            pending.remove(request)
+            taken.append(request)
+        elif in_order:
+            break
+    return taken
+
+
+def _drain(q: queue.Queue[GenerationRequest | None], *, keep_none: bool = False) -> list[GenerationRequest | None]:
+    items: list[GenerationRequest | None] = []
     while True:
         try:
             item = q.get_nowait()
         except queue.Empty:
             return items
-        if item is not None:
+        if item is not None or keep_none:
             items.append(item)
+
+
+def _fail(requests: Iterable[GenerationRequest | None], exc: BaseException) -> None:
+    message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    _deliver([(r, Piece(error=message, finish_reason="error")) for r in requests if r is not None])
 
 
 def _deliver(pieces: list[tuple[GenerationRequest, Piece]]) -> None:
@@ -187,78 +312,438 @@ def _send_all(group: list[tuple[GenerationRequest, Piece]]) -> None:
             request.cancelled.set()
 
 
-def decode_batch(
-    rows: list[GenerationRequest], deliver: Callable[[list[tuple[GenerationRequest, Piece]]], None]
-) -> None:
-    """Decode ``rows`` (all on one model) together, handing each step's pieces to ``deliver``."""
+# -- decoding ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    """One request in a batch and its decoding state."""
+
+    request: GenerationRequest
+    generator: Any
+    decoder: IncrementalDecoder
+    emitted: int = 0
+    done: bool = False
+
+
+class Batch:
+    """Rows decoding together: their KV cache (right-aligned), attention mask and next tokens.
+
+    ``dynamic`` batches (a plain ``DynamicCache``, one tensor pair per layer) take rows in
+    and let rows go; others (sliding-window or hybrid caches) decode the rows they
+    started with to the end, feeding padding to rows that are done.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        rows: list[_Row],
+        cache: Any,
+        mask: torch.Tensor,
+        positions: torch.Tensor,
+        dynamic: bool,
+    ) -> None:
+        self.loaded = loaded
+        self.rows = rows
+        self.cache = cache
+        self.mask = mask
+        """[rows, width] 1 where the cache column holds the row's token, 0 for padding."""
+        self.positions = positions
+        """[rows, 1] position id of the next token to feed."""
+        self.tokens: torch.Tensor | None = None
+        """[rows, 1] the next token to feed (the last one chosen)."""
+        self.dynamic = dynamic
+
+    @property
+    def active(self) -> bool:
+        return any(not row.done for row in self.rows)
+
+    @property
+    def width(self) -> int:
+        return int(self.mask.shape[1])
+
+    def step(self, deliver: Deliver, stats: EngineStats | None = None) -> None:
+        """One forward pass for every row, then each row's next token."""
+        import torch
+
+        loaded = self.loaded
+        assert self.tokens is not None
+        mask = torch.cat([self.mask, self.mask.new_ones((len(self.rows), 1))], dim=1)
+        with loaded.lock, torch.inference_mode():
+            out = loaded.model(
+                input_ids=self.tokens,
+                attention_mask=mask,
+                position_ids=self.positions,
+                use_cache=True,
+                logits_to_keep=1,
+                **{_cache_argument(loaded.model): self.cache},
+            )
+        self.cache = _output_cache(out)
+        self.mask = mask
+        self.positions = self.positions + 1
+        if stats is not None:
+            stats.steps += 1
+            stats.rows_decoded += len(self.rows)
+        self.advance(out.logits[:, -1, :], deliver)
+
+    def advance(self, logits: torch.Tensor, deliver: Deliver) -> None:
+        """Pick each row's next token from ``logits``, hand out the text, and let finished rows go."""
+        import torch
+
+        loaded = self.loaded
+        rows = self.rows
+        done = [row.done for row in rows]
+        chosen = _choose(logits.float(), [row.request for row in rows], [row.generator for row in rows], done)
+        pieces: list[tuple[GenerationRequest, Piece]] = []
+        for row, token in zip(rows, chosen, strict=True):
+            if row.done:
+                continue
+            request = row.request
+            if request.cancelled.is_set():
+                row.done = True
+                continue
+            piece = _next_piece(row, token, loaded.eos_token_ids)
+            if piece is not None:
+                pieces.append((request, piece))
+        if pieces:
+            deliver(pieces)
+        feed = [loaded.pad_token_id if row.done else token for row, token in zip(rows, chosen, strict=True)]
+        self.tokens = torch.tensor(feed, dtype=torch.long, device=self.mask.device).unsqueeze(1)
+        if self.dynamic and any(row.done for row in rows):
+            self._drop_finished()
+
+    def _drop_finished(self) -> None:
+        """Let finished rows go, and cut out cache columns no remaining row uses (when it pays)."""
+        import torch
+
+        keep = [i for i, row in enumerate(self.rows) if not row.done]
+        self.rows = [self.rows[i] for i in keep]
+        if not keep:
+            self.cache = None
+            return
+        index = torch.tensor(keep, dtype=torch.long, device=self.mask.device)
+        mask = self.mask.index_select(0, index)
+        used = mask.any(dim=0)
+        unused = self.width - int(used.sum())
+        columns = used.nonzero().squeeze(1) if unused >= max(8, self.width // 8) else None
+        layers = _layers(self.cache)
+        new_kv: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for layer in layers:
+            keys, values = layer.keys.index_select(0, index), layer.values.index_select(0, index)
+            if columns is not None:
+                keys, values = keys.index_select(2, columns), values.index_select(2, columns)
+            new_kv.append((keys, values))
+        for layer, (keys, values) in zip(layers, new_kv, strict=True):
+            layer.keys, layer.values = keys, values
+        self.mask = mask.index_select(1, columns) if columns is not None else mask
+        self.positions = self.positions.index_select(0, index)
+        assert self.tokens is not None
+        self.tokens = self.tokens.index_select(0, index)
+
+    def merge(self, other: Batch) -> None:
+        """Stack ``other``'s rows under these, padding the narrower cache on the left."""
+        import torch
+        import torch.nn.functional as F
+
+        assert self.tokens is not None and other.tokens is not None
+        width = max(self.width, other.width)
+        pad_a, pad_b = width - self.width, width - other.width
+        layers_a, layers_b = _layers(self.cache), _layers(other.cache)
+        merged: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for a, b in zip(layers_a, layers_b, strict=True):
+            keys = torch.cat([F.pad(a.keys, (0, 0, pad_a, 0)), F.pad(b.keys, (0, 0, pad_b, 0))], dim=0)
+            values = torch.cat([F.pad(a.values, (0, 0, pad_a, 0)), F.pad(b.values, (0, 0, pad_b, 0))], dim=0)
+            merged.append((keys, values))
+        mask = torch.cat([F.pad(self.mask, (pad_a, 0)), F.pad(other.mask, (pad_b, 0))], dim=0)
+        for layer, (keys, values) in zip(layers_a, merged, strict=True):
+            layer.keys, layer.values = keys, values
+        self.mask = mask
+        self.positions = torch.cat([self.positions, other.positions], dim=0)
+        self.tokens = torch.cat([self.tokens, other.tokens], dim=0)
+        self.rows = self.rows + other.rows
+
+
+def _next_piece(row: _Row, token: int, eos_token_ids: frozenset[int]) -> Piece | None:
+    """Take ``token`` for ``row``: the text it settles, and whether the answer is over."""
+    request, decoder = row.request, row.decoder
+    finish: FinishReason | None = None
+    if token in eos_token_ids:
+        finish = "stop"
+        end, _ = scan(decoder.text, row.emitted, request.stops, final=True)
+        count = len(decoder.tokens) + 1
+    else:
+        decoder.add(token)
+        count = len(decoder.tokens)
+        last = count >= request.max_new_tokens
+        end, stopped = scan(decoder.text, row.emitted, request.stops, final=last)
+        finish = "stop" if stopped else "length" if last else None
+    delta = decoder.text[row.emitted : end]
+    row.emitted = end
+    if finish is not None:
+        row.done = True
+        return Piece(delta=delta, finish_reason=finish, completion_tokens=count)
+    return Piece(delta=delta) if delta else None
+
+
+def prefill(
+    requests: list[GenerationRequest],
+    deliver: Deliver,
+    *,
+    prefixes: PrefixCache | None = None,
+    stats: EngineStats | None = None,
+) -> Batch:
+    """Run the prompts of ``requests`` (one model) and choose their first tokens: a new batch.
+
+    With ``prefixes``, prompts that share a long enough start reuse (or compute once)
+    its KV, and rows are prefilled in one group per prefix.
+    """
+    loaded = requests[0].loaded
+    groups: dict[int, list[GenerationRequest]] = {}
+    if prefixes is not None:
+        lengths = prefixes.plan([r.prompt_ids for r in requests])
+        for request, length in zip(requests, lengths, strict=True):
+            groups.setdefault(length, []).append(request)
+        prefixes.remember(r.prompt_ids for r in requests)
+    else:
+        groups[0] = requests
+    batch: Batch | None = None
+    for length, group in sorted(groups.items()):
+        part, logits = _prefill_group(loaded, group, length, prefixes, stats)
+        part.advance(logits, deliver)
+        if batch is None or not batch.rows:
+            batch = part
+        elif part.rows:
+            batch.merge(part)
+    assert batch is not None
+    return batch
+
+
+def _prefill_group(
+    loaded: LoadedModel,
+    requests: list[GenerationRequest],
+    shared: int,
+    prefixes: PrefixCache | None,
+    stats: EngineStats | None,
+) -> tuple[Batch, torch.Tensor]:
+    """Prefill rows whose first ``shared`` prompt tokens are the same (0: nothing shared)."""
     import torch
 
-    loaded = rows[0].loaded
-    model, tokenizer, device = loaded.model, loaded.tokenizer, loaded.device
-    n = len(rows)
-    width = max(len(r.prompt_ids) for r in rows)
+    model, device = loaded.model, loaded.device
+    n = len(requests)
+    suffixes = [r.prompt_ids[shared:] for r in requests]
+    width = max(len(s) for s in suffixes)
     ids = torch.full((n, width), loaded.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((n, width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, width - len(row.prompt_ids) :] = torch.tensor(row.prompt_ids, dtype=torch.long)
-        mask[i, width - len(row.prompt_ids) :] = 1
-    ids, mask = ids.to(device), mask.to(device)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    generators = [_generator(row, device) for row in rows]
-    decoders = [IncrementalDecoder(tokenizer) for _ in rows]
-    emitted = [0] * n
-    done = [False] * n
-    steps = max(r.max_new_tokens for r in rows)
-    cache_arg = _cache_argument(model)
-    past: Any = None
+    mask = torch.zeros((n, shared + width), dtype=torch.long)
+    mask[:, :shared] = 1
+    positions = torch.zeros((n, width), dtype=torch.long)
+    for i, suffix in enumerate(suffixes):
+        start = width - len(suffix)
+        ids[i, start:] = torch.tensor(suffix, dtype=torch.long)
+        mask[i, shared + start :] = 1
+        positions[i, start:] = torch.arange(shared, shared + len(suffix), dtype=torch.long)
+    ids, mask, positions = ids.to(device), mask.to(device), positions.to(device)
+    cache: Any = None
+    if shared:
+        assert prefixes is not None
+        cache = prefixes.expanded(requests[0].prompt_ids[:shared], n, stats)
     with loaded.lock, torch.inference_mode():
-        for _ in range(steps):
-            out = model(
+        out = model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+            **{_cache_argument(model): cache},
+        )
+    cache = _output_cache(out)
+    if stats is not None:
+        stats.prompt_tokens += sum(len(r.prompt_ids) for r in requests)
+        stats.prefill_tokens += sum(len(s) for s in suffixes)
+        stats.prefix_hits += n if shared else 0
+    rows = [
+        _Row(request=r, generator=_generator(r, device), decoder=IncrementalDecoder(loaded.tokenizer)) for r in requests
+    ]
+    last = torch.tensor([[len(r.prompt_ids)] for r in requests], dtype=torch.long, device=device)
+    batch = Batch(loaded, rows, cache, mask, last, dynamic=_layers(cache, strict=False) is not None)
+    return batch, out.logits[:, -1, :]
+
+
+def decode_batch(rows: list[GenerationRequest], deliver: Deliver) -> None:
+    """Decode ``rows`` (all on one model) together to the end, handing each step's pieces to ``deliver``."""
+    batch = prefill(rows, deliver)
+    while batch.active:
+        batch.step(deliver)
+
+
+# -- shared prefixes ---------------------------------------------------------------------
+
+
+class PrefixCache:
+    """KV of shared prompt prefixes for one model (one row each), and its recent prompts.
+
+    Only for models whose cache is a plain ``DynamicCache`` (one key/value tensor pair per
+    layer); ``supported`` is False for the others.
+    """
+
+    def __init__(self, loaded: LoadedModel, *, budget_bytes: int = PREFIX_CACHE_BYTES) -> None:
+        self.owner = loaded
+        self.budget_bytes = budget_bytes
+        self.entries: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = OrderedDict()
+        self._sizes: dict[tuple[int, ...], int] = {}
+        self._recent: OrderedDict[tuple[int, ...], None] = OrderedDict()
+        self.supported = _dynamic_cache(loaded.model) is not None
+
+    @property
+    def bytes(self) -> int:
+        return sum(self._sizes.values())
+
+    def plan(self, prompts: Sequence[Sequence[int]]) -> list[int]:
+        """How many leading tokens of each prompt to take from a shared prefix (0: none)."""
+        return plan_prefixes(prompts, self.entries, self._recent)
+
+    def remember(self, prompts: Iterable[Sequence[int]]) -> None:
+        for prompt in prompts:
+            key = tuple(prompt)
+            self._recent[key] = None
+            self._recent.move_to_end(key)
+        while len(self._recent) > RECENT_PROMPTS:
+            self._recent.popitem(last=False)
+
+    def expanded(self, prefix: Sequence[int], rows: int, stats: EngineStats | None = None) -> Any:
+        """A new cache holding ``prefix``'s KV for ``rows`` rows, computing (and keeping) what is missing."""
+        kv = self._kv(tuple(prefix), stats)
+        cache = _dynamic_cache(self.owner.model)
+        for i, (keys, values) in enumerate(kv):
+            cache.update(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1), i)
+        return cache
+
+    def _kv(self, prefix: tuple[int, ...], stats: EngineStats | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        import torch
+
+        found = self.entries.get(prefix)
+        if found is not None:
+            self.entries.move_to_end(prefix)
+            return found
+        loaded = self.owner
+        start = max((len(k) for k in self.entries if len(k) < len(prefix) and prefix[: len(k)] == k), default=0)
+        cache = self.expanded(prefix[:start], 1) if start else None
+        ids = torch.tensor([prefix[start:]], dtype=torch.long, device=loaded.device)
+        positions = torch.arange(start, len(prefix), dtype=torch.long, device=loaded.device).unsqueeze(0)
+        mask = torch.ones((1, len(prefix)), dtype=torch.long, device=loaded.device)
+        with loaded.lock, torch.inference_mode():
+            out = loaded.model(
                 input_ids=ids,
                 attention_mask=mask,
                 position_ids=positions,
                 use_cache=True,
                 logits_to_keep=1,
-                **{cache_arg: past},
+                **{_cache_argument(loaded.model): cache},
             )
-            past = out.cache if cache_arg == "cache" else out.past_key_values
-            chosen = _choose(out.logits[:, -1, :].float(), rows, generators, done)
-            pieces: list[tuple[GenerationRequest, Piece]] = []
-            for i, row in enumerate(rows):
-                if done[i]:
-                    continue
-                if row.cancelled.is_set():
-                    done[i] = True
-                    continue
-                token = chosen[i]
-                decoder = decoders[i]
-                finish: FinishReason | None = None
-                if token in loaded.eos_token_ids:
-                    finish = "stop"
-                    end, _ = scan(decoder.text, emitted[i], row.stops, final=True)
-                    count = len(decoder.tokens) + 1
-                else:
-                    decoder.add(token)
-                    count = len(decoder.tokens)
-                    last = count >= row.max_new_tokens
-                    end, stopped = scan(decoder.text, emitted[i], row.stops, final=last)
-                    finish = "stop" if stopped else "length" if last else None
-                text = decoder.text
-                delta = text[emitted[i] : end]
-                emitted[i] = end
-                if finish is not None:
-                    done[i] = True
-                    pieces.append((row, Piece(delta=delta, finish_reason=finish, completion_tokens=count)))
-                elif delta:
-                    pieces.append((row, Piece(delta=delta)))
-            if pieces:
-                deliver(pieces)
-            if all(done):
-                return
-            feed = [t if not d else loaded.pad_token_id for t, d in zip(chosen, done, strict=True)]
-            ids = torch.tensor(feed, dtype=torch.long, device=device).unsqueeze(1)
-            mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=device)], dim=1)
-            positions = positions[:, -1:] + 1
+        if stats is not None:
+            stats.prefill_tokens += len(prefix) - start
+        layers = _layers(_output_cache(out))
+        assert layers is not None
+        kv = [(layer.keys, layer.values) for layer in layers]
+        size = sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in kv)
+        if size <= self.budget_bytes:
+            self.entries[prefix] = kv
+            self._sizes[prefix] = size
+            while self.bytes > self.budget_bytes:
+                oldest, _ = self.entries.popitem(last=False)
+                del self._sizes[oldest]
+        return kv
+
+
+def plan_prefixes(
+    prompts: Sequence[Sequence[int]],
+    known: Iterable[tuple[int, ...]],
+    recent: Iterable[tuple[int, ...]],
+    *,
+    min_shared: int = MIN_SHARED_PREFIX,
+) -> list[int]:
+    """Per prompt, how many leading tokens to take from a shared prefix (0: none).
+
+    A prompt uses the longest ``known`` prefix it starts with, or a new one: its longest
+    common start with another of ``prompts`` or a ``recent`` prompt, when that is at least
+    ``min_shared`` tokens and ``min_shared`` longer than a prefix already chosen (so
+    prompts that differ a few tokens after a common start share that start, not several
+    near-copies). Every prompt keeps at least its last token to run.
+    """
+    known = list(known)
+    limits = [len(p) - 1 for p in prompts]
+    tuples = [tuple(p) for p in prompts]
+    chosen: list[tuple[int, ...]] = list(known)
+    ordered = sorted([(t, i) for i, t in enumerate(tuples)] + [(r, -1) for r in recent])
+    candidates: set[tuple[int, ...]] = set()
+    for j, (sequence, i) in enumerate(ordered):
+        if i < 0:
+            continue
+        common = max(
+            (_common_length(sequence, ordered[k][0]) for k in (j - 1, j + 1) if 0 <= k < len(ordered)), default=0
+        )
+        common = min(common, limits[i])
+        if common >= min_shared:
+            candidates.add(sequence[:common])
+    for candidate in sorted(candidates, key=len):
+        if not any(
+            len(candidate) - len(q) < min_shared and candidate[: len(q)] == q
+            for q in chosen
+            if len(q) <= len(candidate)
+        ):
+            chosen.append(candidate)
+    return [
+        max((len(q) for q in chosen if len(q) <= limit and t[: len(q)] == q), default=0)
+        for t, limit in zip(tuples, limits, strict=True)
+    ]
+
+
+def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    low, high = 0, n  # a[:low] == b[:low], a[:high] != b[:high]
+    while high - low > 1:
+        middle = (low + high) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+# -- transformers glue -------------------------------------------------------------------
+
+
+def _dynamic_cache(model: Any) -> Any:
+    """An empty ``DynamicCache`` for ``model`` if its layers are plain ones we can reshape, else None."""
+    try:
+        from transformers import DynamicCache
+        from transformers.cache_utils import DynamicLayer
+
+        cache = DynamicCache(config=model.config)
+    except Exception:  # an older transformers, or a model whose cache is not a DynamicCache
+        return None
+    layers = getattr(cache, "layers", None)
+    if not layers or any(type(layer) is not DynamicLayer for layer in layers):
+        return None
+    return cache
+
+
+def _layers(cache: Any, *, strict: bool = True) -> Any:
+    """The per-layer key/value holders of ``cache`` when it is a plain ``DynamicCache``, else None."""
+    from transformers.cache_utils import DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    if not layers or any(type(layer) is not DynamicLayer or not layer.is_initialized for layer in layers):
+        if strict:
+            raise TypeError(f"cannot reshape a {type(cache).__name__}")
+        return None
+    return layers
+
+
+def _output_cache(out: Any) -> Any:
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
 
 
 class IncrementalDecoder:
@@ -286,11 +771,18 @@ class IncrementalDecoder:
             self._prefix, self._read = self._read, len(self.tokens)
 
 
+_CACHE_ARGUMENTS: dict[type, str] = {}
+
+
 def _cache_argument(model: Any) -> str:
     """``cache`` in transformers 5, ``past_key_values`` before it."""
     import inspect
 
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    kind = type(model)
+    if kind not in _CACHE_ARGUMENTS:
+        parameters = inspect.signature(model.forward).parameters
+        _CACHE_ARGUMENTS[kind] = "cache" if "cache" in parameters else "past_key_values"
+    return _CACHE_ARGUMENTS[kind]
 
 
 def _generator(row: GenerationRequest, device: str) -> Any:
