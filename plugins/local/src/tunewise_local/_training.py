@@ -13,9 +13,10 @@ Logits are computed only where a label counts: the model is asked, through
 ``logits_to_keep`` (a boolean mask over positions, which the Hugging Face causal-LM
 heads accept), to apply its output head to the hidden states whose *next* token is a
 target. Prompts, system messages and padding never reach the vocabulary-sized head,
-which on a small model with a large vocabulary is most of the time and memory of a
-step. A model whose forward does not take such a mask gets full logits instead (found
-out on its first batch and remembered), with the same loss.
+a large share of a step on a small model with a large vocabulary (SmolLM2-135M, 49k
+tokens, on chat data: a step about 12% faster, peak memory 10% lower; see
+``bench/local_train.py``). A model whose forward does not take such a mask gets full
+logits instead (found out on its first batch and remembered), with the same loss.
 """
 
 from __future__ import annotations
