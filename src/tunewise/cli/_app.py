@@ -58,6 +58,12 @@ app.add_typer(demo_app)
 
 def main() -> None:
     """Entry point: runs the app and turns tunewise errors into one line on stderr."""
+    import os
+
+    # torch's OpenMP threads sleep instead of spinning when they wait: on a shared or busy CPU a spinning
+    # thread steals the core its sibling needs (measured: 2 threads 3x slower than 1 at load 3; with
+    # PASSIVE, 2 threads match or beat 1). Read once, when torch loads; a user's own setting wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         app()
     except TunewiseError as exc:

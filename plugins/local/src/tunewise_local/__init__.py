@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 
 
 def _create(config: ProviderConfig) -> Provider:
+    import os
+
+    # Before torch loads (if it has not yet): OpenMP threads that sleep while waiting, not spin, so two
+    # threads on a busy CPU do not slow each other down (see tunewise.cli._app.main). A user's setting wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from tunewise_local._provider import LocalProvider
 
     return LocalProvider.from_config(config)
