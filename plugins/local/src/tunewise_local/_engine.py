@@ -27,6 +27,7 @@ settings, which is what batching independent requests needs.
 from __future__ import annotations
 
 import asyncio
+import functools
 import queue
 import threading
 import time
@@ -542,10 +543,11 @@ def _prefill_group(
         mask[i, shared + start :] = 1
         positions[i, start:] = torch.arange(shared, shared + len(suffix), dtype=torch.long)
     ids, mask, positions = ids.to(device), mask.to(device), positions.to(device)
-    cache: Any = None
     if shared:
         assert prefixes is not None
         cache = prefixes.expanded(requests[0].prompt_ids[:shared], n, stats)
+    else:
+        cache = _dynamic_cache(model)  # None: the model makes its own
     with loaded.lock, torch.inference_mode():
         out = model(
             input_ids=ids,
@@ -626,7 +628,7 @@ class PrefixCache:
             return found
         loaded = self.owner
         start = max((len(k) for k in self.entries if len(k) < len(prefix) and prefix[: len(k)] == k), default=0)
-        cache = self.expanded(prefix[:start], 1) if start else None
+        cache = self.expanded(prefix[:start], 1) if start else _dynamic_cache(loaded.model)
         ids = torch.tensor([prefix[start:]], dtype=torch.long, device=loaded.device)
         positions = torch.arange(start, len(prefix), dtype=torch.long, device=loaded.device).unsqueeze(0)
         mask = torch.ones((1, len(prefix)), dtype=torch.long, device=loaded.device)
@@ -643,7 +645,7 @@ class PrefixCache:
             stats.prefill_tokens += len(prefix) - start
         layers = _layers(_output_cache(out))
         assert layers is not None
-        kv = [(layer.keys, layer.values) for layer in layers]
+        kv = [(layer.keys.contiguous(), layer.values.contiguous()) for layer in layers]
         size = sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in kv)
         if size <= self.budget_bytes:
             self.entries[prefix] = kv
@@ -714,31 +716,95 @@ def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
 # -- transformers glue -------------------------------------------------------------------
 
 
+GROWTH_ROOM = 64
+"""Spare columns a cache layer keeps, so most decode steps write in place instead of copying the cache."""
+
+
 def _dynamic_cache(model: Any) -> Any:
-    """An empty ``DynamicCache`` for ``model`` if its layers are plain ones we can reshape, else None."""
+    """An empty cache for ``model`` whose layers we can reshape (plain dynamic ones), else None.
+
+    Its layers are :func:`_growing_layer` ones: a step writes the new token's key and value
+    into spare room rather than concatenating (copying) the whole cache, as
+    ``DynamicLayer`` does on every step.
+    """
     try:
         from transformers import DynamicCache
         from transformers.cache_utils import DynamicLayer
 
         cache = DynamicCache(config=model.config)
+        layers = getattr(cache, "layers", None)
+        if not layers or any(type(layer) is not DynamicLayer for layer in layers):
+            return None  # sliding-window, linear-attention or hybrid layers: not ours to reshape
+        growing = _growing_layer()
+        cache.layers = [growing() for _ in layers]
     except Exception:  # an older transformers, or a model whose cache is not a DynamicCache
-        return None
-    layers = getattr(cache, "layers", None)
-    if not layers or any(type(layer) is not DynamicLayer for layer in layers):
         return None
     return cache
 
 
 def _layers(cache: Any, *, strict: bool = True) -> Any:
-    """The per-layer key/value holders of ``cache`` when it is a plain ``DynamicCache``, else None."""
-    from transformers.cache_utils import DynamicLayer
-
+    """The per-layer key/value holders of ``cache`` when it is one of :func:`_dynamic_cache`'s, else None."""
     layers = getattr(cache, "layers", None)
-    if not layers or any(type(layer) is not DynamicLayer or not layer.is_initialized for layer in layers):
+    growing = _growing_layer()
+    if not layers or any(type(layer) is not growing or not layer.is_initialized for layer in layers):
         if strict:
             raise TypeError(f"cannot reshape a {type(cache).__name__}")
         return None
     return layers
+
+
+@functools.cache
+def _growing_layer() -> type[Any]:
+    """``DynamicLayer`` with room to grow: new tokens are written in place, not concatenated.
+
+    ``keys`` and ``values`` are views of the filled part of larger buffers. Whoever sets
+    them (the engine when rows join or leave, or transformers' own ``crop`` and
+    ``batch_select_indices``) replaces them with plain tensors; the next ``update`` then
+    copies them into new buffers with room again.
+    """
+    from transformers.cache_utils import DynamicLayer
+
+    class GrowingLayer(DynamicLayer):  # type: ignore[no-untyped-call]
+        def __init__(self) -> None:
+            super().__init__()  # type: ignore[no-untyped-call]
+            self._buffers: tuple[torch.Tensor, torch.Tensor] | None = None
+            self._views: tuple[torch.Tensor, torch.Tensor] | None = None
+
+        def update(
+            self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            new = key_states.shape[-2]
+            keys, values = self.keys, self.values
+            assert keys is not None and values is not None  # set by lazy_initialization
+            if (
+                self._buffers is not None
+                and self._views is not None
+                and keys is self._views[0]
+                and values is self._views[1]
+                and keys.shape[-2] + new <= self._buffers[0].shape[-2]
+            ):
+                key_buffer, value_buffer = self._buffers
+                start = keys.shape[-2]
+            else:
+                start = keys.shape[-2] if keys.dim() == 4 else 0
+                batch, heads, _, _ = key_states.shape
+                room = start + new + GROWTH_ROOM
+                key_buffer = key_states.new_empty((batch, heads, room, key_states.shape[-1]))
+                value_buffer = value_states.new_empty((batch, heads, room, value_states.shape[-1]))
+                if start:
+                    key_buffer[:, :, :start] = keys
+                    value_buffer[:, :, :start] = values
+                self._buffers = (key_buffer, value_buffer)
+            end = start + new
+            key_buffer[:, :, start:end] = key_states
+            value_buffer[:, :, start:end] = value_states
+            self.keys, self.values = key_buffer[:, :, :end], value_buffer[:, :, :end]
+            self._views = (self.keys, self.values)
+            return self.keys, self.values
+
+    return GrowingLayer
 
 
 def _output_cache(out: Any) -> Any:
