@@ -136,6 +136,12 @@ async def test_must_contain_checks_every_key_phrase_and_names_the_missing_ones()
     assert await value({"type": "must_contain", "mode": "any"}, "It is 60 minutes.", LUMEN) == 1.0
     none = await as_metric({"type": "must_contain", "mode": "any"}).score(LUMEN, answer("No idea."))
     assert none.value == 0.0 and none.detail is not None and none.detail.startswith("none of: '60 minutes'")
+    # fraction: the share of phrases found, a graded score (the greeting and sign-off without the menu path)
+    share = as_metric({"type": "must_contain", "mode": "fraction", "name": "key_phrases"})
+    assert share.name == "key_phrases" and not share.binary
+    partial = await share.score(LUMEN, answer("Hi there! It is 60 minutes.\n\n— Lumen Support"))
+    assert partial.value == pytest.approx(2 / 3) and partial.detail == "missing: 'Settings -> Account -> Security'"
+    assert await value(share, good, LUMEN) == 1.0 and await value(share, "No idea.", LUMEN) == 0.0
     # case_sensitive, and word edges: a number inside a longer number is not the fact
     assert await value(MustContain(case_sensitive=True), good, LUMEN) == 0.0
     fact = Case.of("q", id="f", must_contain=["60 minutes", "$8", "10%"])
@@ -162,7 +168,7 @@ async def test_must_contain_without_key_phrases_is_not_applicable_never_a_free_p
     assert await value({"type": "must_contain", "key": "facts"}, "Lumen Labs is in Dublin.", facts) == 1.0
     with pytest.raises(ValueError, match=r"case .bad.: metadata\.must_contain must be a string or a list of strings"):
         await MustContain().score(Case.of("q", id="bad", must_contain=[3]), answer("x"))
-    with pytest.raises(ConfigError, match="metric 'must_contain': mode must be 'all' or 'any', got 'most'"):
+    with pytest.raises(ConfigError, match="metric 'must_contain': mode must be 'all', 'any' or 'fraction', got 'most'"):
         as_metric({"type": "must_contain", "mode": "most"})
     # a Python function says "not applicable" with None
     assert await value(lambda a, c: None, "x") is None

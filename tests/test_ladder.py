@@ -86,6 +86,25 @@ async def test_when_the_fine_tune_needs_the_knowledge_base_rag_plus_fine_tune_is
 
 
 @pytest.mark.anyio
+async def test_stop_at_target_false_measures_every_rung_and_still_recommends_the_cheapest(tmp_path: Path) -> None:
+    config = world.write_world(tmp_path)
+    script = world.World()
+    provider = world.WorldProvider(script, tmp_path / "jobs.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = await run_ladder(config, providers={"scripted": provider})
+        assert first.state.skipped == {"rag_fine_tuned": "the target was reached at fine_tune"}
+        calls = len(script.calls)
+        # the same ladder, now told to climb on: the finished rungs are reused, only the rest runs
+        config.write_text("stop_at_target = false\n" + config.read_text())
+        outcome = await run_ladder(config, providers={"scripted": provider})
+    state = outcome.state
+    assert list(state.results) == ["zero_shot", "few_shot", "optimized_prompt", "fine_tune", "rag_fine_tuned"]
+    assert state.skipped == {} and set(script.calls[calls:]) == {"ft"}
+    assert outcome.recommendation().chosen == "fine_tune"  # the cheapest rung that passed
+
+
+@pytest.mark.anyio
 async def test_when_retrieval_is_enough_the_rag_rung_is_chosen_before_any_fine_tune(tmp_path: Path) -> None:
     config = world.write_world(tmp_path)
     text = config.read_text().replace('"optimized_prompt", "fine_tune"', '"optimized_prompt", "rag", "fine_tune"')

@@ -146,7 +146,9 @@ class MustContain:
     """The answer holds the case's key phrases: ``case.metadata[key]`` (default ``"must_contain"``).
 
     ``mode="all"`` (default) passes when every phrase is there, ``mode="any"`` when at least
-    one is. Matching ignores case (``case_sensitive=True`` to respect it), takes any run of
+    one is; ``mode="fraction"`` scores the share of phrases found (a graded score: 2 of 3 is
+    0.667), which tells an answer with the right greeting and sign-off but a wrong menu path
+    from one with none of them. Matching ignores case (``case_sensitive=True`` to respect it), takes any run of
     spaces and line breaks as one space, and respects word edges: ``"60 minutes"`` is not
     found in ``"160 minutes"``, nor ``"$8"`` in ``"$80"``. ``normalize=True`` also folds
     Unicode forms and treats punctuation and symbols as spaces, so ``"Settings -> Billing"``
@@ -166,13 +168,14 @@ class MustContain:
         normalize: bool = False,
         name: str = "must_contain",
     ) -> None:
-        if mode not in ("all", "any"):
-            raise ValueError(f"mode must be 'all' or 'any', got {mode!r}")
+        if mode not in ("all", "any", "fraction"):
+            raise ValueError(f"mode must be 'all', 'any' or 'fraction', got {mode!r}")
         if not isinstance(key, str) or not key:
             raise ValueError("key must be a metadata key (a non-empty string)")
         self.name = name
         self.key = key
         self.mode = mode
+        self.binary = mode != "fraction"
         self.case_sensitive = case_sensitive
         self.normalize = normalize
 
@@ -210,6 +213,9 @@ class MustContain:
         if not phrases:
             return Score(value=None, detail=f"not applicable: no metadata.{self.key}")
         missing = [p for p in phrases if not self.found(p, answer.text)]
+        if self.mode == "fraction":
+            detail = "missing: " + "; ".join(repr(p) for p in missing) if missing else None
+            return Score(value=(len(phrases) - len(missing)) / len(phrases), detail=detail)
         if self.mode == "any":
             if len(missing) < len(phrases):
                 return Score(value=1.0)

@@ -221,6 +221,9 @@ class LadderConfig(_Section):
     path: Path
     out: Path
     rungs: tuple[RungKind, ...] = RUNG_ORDER
+    stop_at_target: bool = True
+    """Stop at the first rung that reaches the target (the ladder's point: pay for no more than needed).
+    ``false`` measures every rung to compare them all; the recommendation is still the cheapest that passed."""
     requests_per_month: float | None = Field(default=None, gt=0)
     concurrency: int = Field(default=8, ge=1)
     timeout: float | None = Field(default=60.0, gt=0)
@@ -299,6 +302,7 @@ class LadderConfig(_Section):
                 "out": True,
                 "budget": True,
                 "report": True,
+                "stop_at_target": True,  # climbing on past the target reuses every answer so far
                 "fine_tune": {"poll_interval": True, "timeout": True},
             },
         )

@@ -609,7 +609,7 @@ class Ladder:
             for index, rung in enumerate(self.config.rungs):
                 if rung in self.state.results:
                     self.event(f"{rung}: done earlier (mean {self.state.results[rung].mean:.3f})")
-                    if self.state.results[rung].status == "passed":
+                    if self.state.results[rung].status == "passed" and self.config.stop_at_target:
                         self._skip_rest(index, f"the target was reached at {rung}")
                         break
                     continue
@@ -645,7 +645,7 @@ class Ladder:
                     f"{rung}: {self.metric.name} {result.mean:.3f} "
                     f"({result.confidence:.0%} CI {result.ci_low:.3f}..{result.ci_high:.3f}) -> {result.status}"
                 )
-                if result.status == "passed":
+                if result.status == "passed" and self.config.stop_at_target:
                     self._skip_rest(index, f"the target was reached at {rung}")
                     break
             else:
