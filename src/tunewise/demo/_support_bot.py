@@ -65,11 +65,13 @@ class DemoSize:
     dev_cases: int | None = None
     train_cases: int | None = None
     model: TinyModelSpec = field(default_factory=TinyModelSpec)
-    epochs: int = 3
+    epochs: int = 2
+    lora_layers: int | None = 8
+    """LoRA on SmolLM2's last 8 of 30 blocks: the backward pass stops there (the CPU budget)."""
     max_steps: int | None = None
     """Stop the fine-tune after this many optimizer steps (``None``: all epochs)."""
     batch_size: int = 8
-    candidates: int = 2
+    candidates: int = 1
     rounds: int = 1
     learning_rate_multiplier: float = 5.0
     """Of the plugin's default learning rate (LoRA on a pretrained model; the tiny one takes 25x)."""
@@ -184,7 +186,7 @@ async def run_demo(
         if not tiny:
             await _prepare_local_model(model, folder / "home", progress=progress, say=say)
     config = folder / "ladder.toml"
-    text = _ladder_toml(root, raw, files, model, size, local=local, tiny=tiny)
+    text = _ladder_toml(root, raw, files, model, size, local=local, tiny=tiny, default=model == DEFAULT_MODEL)
     await anyio.to_thread.run_sync(lambda: _write_if_changed(config, text))
     outcome = await run_ladder(
         config, out=folder / "ladder", providers=use or None, progress=progress, on_event=on_event
@@ -271,11 +273,15 @@ def _cpu_threads(count: int) -> None:
 
 
 def _local_provider(folder: Path, size: DemoSize) -> Provider:
+    """The demo's local provider: batches of 16, and bfloat16 on a CPU that multiplies it natively
+    (about 1.6-2x faster decoding than float32; fine-tuning stays float32)."""
     from tunewise_local import LocalOptions, LocalProvider
+    from tunewise_local._devices import cpu_has_bf16
 
-    return LocalProvider(
-        name="local", home=folder / "home", options=LocalOptions.parse({"max_tokens": size.max_tokens})
-    )
+    options: dict[str, Any] = {"max_tokens": size.max_tokens, "max_batch_size": 16}
+    if not size.tiny and cpu_has_bf16():
+        options["dtype"] = "bfloat16"
+    return LocalProvider(name="local", home=folder / "home", options=LocalOptions.parse(options))
 
 
 def _write_if_changed(path: Path, text: str) -> None:
@@ -338,8 +344,26 @@ def _spread(lines: list[str], limit: int, group_by: str | None) -> list[str]:
     return [lines[i] for i in sorted(chosen[:limit])]
 
 
+DEMO_TARGET: dict[str, Any] = {
+    "metric": {"type": "must_contain", "mode": "fraction", "name": "key_phrases"},
+    "threshold": 0.2,
+    "confidence": 0.95,
+}
+"""The target for SmolLM2-135M (see docs/demo.md for the measurements behind it): the share of each answer's
+key phrases (the kb fact; greeting, sign-off and menu path; the hand-off or decline sentence), lower 95% bound
+at least 0.2. The example's own target (token F1 0.6) is for hosted models; no rung of a 135M model gets near it."""
+
+
 def _ladder_toml(
-    root: Path, raw: dict[str, Any], files: dict[str, Path], model: str, size: DemoSize, *, local: bool, tiny: bool
+    root: Path,
+    raw: dict[str, Any],
+    files: dict[str, Path],
+    model: str,
+    size: DemoSize,
+    *,
+    local: bool,
+    tiny: bool,
+    default: bool = False,
 ) -> str:
     """The demo's ladder config: the example's, made absolute, with hybrid retrieval and the chosen model."""
     config = json.loads(json.dumps(raw))  # a deep copy
@@ -359,6 +383,9 @@ def _ladder_toml(
     if not same:
         models["fine_tune_base"] = model
         models["optimizer"] = model
+    if default:  # the demo's own model: a target it can reach, and every rung measured to compare them
+        config["target"] = dict(DEMO_TARGET)
+        config["stop_at_target"] = False
     if local:  # on this machine's CPU: a smaller instruction search, LoRA settings, longer timeouts
         config["timeout"] = 300
         config["concurrency"] = 16
@@ -375,6 +402,8 @@ def _ladder_toml(
         }
         if size.max_steps is not None:
             options["max_steps"] = size.max_steps
+        if size.lora_layers is not None and not tiny:
+            options["lora_layers"] = size.lora_layers
         config["fine_tune"] = {
             **config.get("fine_tune", {}),
             "epochs": size.epochs,

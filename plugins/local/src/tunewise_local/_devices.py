@@ -37,6 +37,22 @@ def resolve_device(requested: str = "auto") -> str:
     return requested
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX, read from ``/proc/cpuinfo``).
+
+    On such a CPU ``dtype="bfloat16"`` decodes about 1.6-2x faster than float32 (SmolLM2-135M on
+    2 cores); the demo uses it there. ``auto`` stays float32 on the CPU: exact, and fast everywhere.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return bool(set(line.split(":", 1)[1].split()) & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
 def resolve_dtype(requested: str, device: str, *, full_training: bool = False) -> torch.dtype:
     """``auto``: bfloat16 on GPUs that support it (float16 otherwise), float32 on the CPU.
 
