@@ -89,11 +89,11 @@ class BreakEven(BaseModel):
         else:
             monthly = f"at {volume} it costs ${-self.monthly_savings:,.2f} a month more{hosting}"
         if self.payback_days is None:
-            payback = f"The ${self.training_cost:,.2f} of training never pays back at this volume"
+            payback = f"The {_money(self.training_cost)} of training never pays back at this volume"
         elif self.payback_days == 0:
             payback = "With no training cost it pays from the first request"
         else:
-            payback = f"The ${self.training_cost:,.2f} of training pays back in {self.payback_days:,.1f} days"
+            payback = f"The {_money(self.training_cost)} of training pays back in {self.payback_days:,.1f} days"
         if self.break_even_requests_per_month is None:
             volume_note = "no request volume makes the fine-tune worth it."
         else:
@@ -102,6 +102,11 @@ class BreakEven(BaseModel):
                 f"(training spread over {self.horizon_months:g} months)."
             )
         return f"{per_request}; {monthly}. {payback}; {volume_note}"
+
+
+def _money(dollars: float) -> str:
+    """``$1,234.50``; a sum under a cent (a local fine-tune on a CPU) keeps its significant digits: ``$0.0045``."""
+    return f"${dollars:,.2f}" if dollars == 0 or abs(dollars) >= 0.01 else f"${dollars:.2g}"
 
 
 def _check(name: str, value: float, *, positive: bool = False) -> None:
