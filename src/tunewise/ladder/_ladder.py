@@ -746,6 +746,15 @@ class Ladder:
             f"the starting one scored {self.state.candidates[0].dev_score:.3f})",
         )
         strategy = self.prompt_strategy("optimized_prompt", best.instruction)
+        few = self.state.results.get("few_shot")
+        if few is not None and self.system is not None and best.instruction == self.system:
+            # The search kept the starting instruction: the prompt is few_shot's, so are its test answers.
+            notes.append("the starting instruction won: the test answers are few_shot's (the same prompt), reused")
+            results = self.store.results(few.run_id, few.strategy)
+            measured = self.measure(
+                "optimized_prompt", strategy, self.config.models.base, results, system=best.instruction, notes=notes
+            )
+            return measured.model_copy(update={"spent": dollars, "tokens": tokens})
         results = await self.evaluate(strategy, self.test, "ladder-optimized_prompt-" + _short(best.instruction))
         return self.measure(
             "optimized_prompt",
