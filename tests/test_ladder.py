@@ -105,7 +105,10 @@ async def test_stop_at_target_false_measures_every_rung_and_still_recommends_the
     state = outcome.state
     assert list(state.results) == ["zero_shot", "few_shot", "optimized_prompt", "fine_tune", "rag_fine_tuned"]
     assert state.skipped == {} and set(script.calls[calls:]) == {"ft"}
-    assert outcome.recommendation().chosen == "fine_tune"  # the cheapest rung that passed
+    rec = outcome.recommendation()
+    assert rec.chosen == "fine_tune"  # the cheapest rung that passed
+    assert any(r.startswith("rag_fine_tuned also reached the target") for r in rec.reasons), rec.reasons
+    assert not any(r.startswith("rag_fine_tuned stayed below") for r in rec.reasons)
 
 
 @pytest.mark.anyio

@@ -104,8 +104,13 @@ def recommend(config: LadderConfig, state: LadderState) -> Recommendation:
             f"({chosen.ci_low:.3f}) reaches the target {config.target.threshold:g} "
             f"(mean {chosen.mean:.3f}, CI {chosen.ci_low:.3f}..{chosen.ci_high:.3f}, {chosen.n} test cases)."
         )
-        below = [r for r in results if r is not chosen]
-        for r in below:
+        for r in (r for r in results if r is not chosen):
+            if r.status == "passed":  # measured on past the target (stop_at_target = false): a dearer rung
+                reasons.append(
+                    f"{r.rung} also reached the target (mean {r.mean:.3f}, lower bound {r.ci_low:.3f}) "
+                    f"but comes later on the ladder: {chosen.rung} is cheaper to build."
+                )
+                continue
             reasons.append(
                 f"{r.rung} stayed below: mean {r.mean:.3f}, lower bound {r.ci_low:.3f} < {config.target.threshold:g}."
             )
