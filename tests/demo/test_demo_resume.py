@@ -43,7 +43,7 @@ def test_a_killed_demo_resumes_and_reattaches_to_its_fine_tune_job(tmp_path: Pat
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240, check=False)
     assert second.returncode == 0, second.stderr[-2000:]
     state = json.loads((out / "ladder" / "state.json").read_text(encoding="utf-8"))
-    assert set(state["results"]) == {"zero_shot", "few_shot", "optimized_prompt", "fine_tune", "rag_fine_tuned"}
+    assert set(state["results"]) == {"zero_shot", "few_shot", "optimized_prompt", "rag", "fine_tune", "rag_fine_tuned"}
     assert state["fine_tune"]["job_id"] == started[0] and not state["fine_tune"]["previous_jobs"]
     assert [p.name for p in jobs.iterdir()] == started  # never a second job
     assert (out / "ladder" / "report.html").is_file()

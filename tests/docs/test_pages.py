@@ -42,7 +42,7 @@ def options(page: str, tmp_path: Path, fake_env: dict[str, str]) -> dict[str, An
     if page == "docs/demo.md":  # "a Hugging Face model directory": a tiny one, built here
         from tunewise_local.tiny import build_tiny_model
 
-        build_tiny_model(tmp_path / "model")
+        build_tiny_model(tmp_path / "model", max_position_embeddings=4096)  # room for RAG prompts
     return {
         "README.md": {"network_env": fake_env},
         "docs/quickstart.md": {"network_env": fake_env},
@@ -173,8 +173,12 @@ def check_costs(run: PageRun, tmp_path: Path, out: str) -> None:
     text = (ROOT / "docs/costs.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| (openai:\S+) \| (.*) \|$", text, flags=re.M)
     documented = {ref: [c.strip() for c in cells.split("|")] for ref, cells in rows if len(cells.split("|")) == 7}
-    shipped = {e.ref: e for e in builtin_entries()}
+    shipped = {e.ref: e for e in builtin_entries() if not e.by_compute}
     assert set(documented) == set(shipped)
+    # the compute-time rates of local models, likewise
+    rates = dict(re.findall(r"^\| ([a-z0-9-]+) \| ([0-9.]+) \| .* \|$", text, flags=re.M))
+    (local,) = [e for e in builtin_entries() if e.by_compute]
+    assert {k: float(v) for k, v in rates.items()} == local.compute_per_hour
 
     def cell(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f}" if round(value, 2) == value else f"{value:g}"

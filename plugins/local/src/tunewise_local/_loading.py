@@ -33,6 +33,11 @@ def peft_quietly() -> Iterator[None]:
         yield
 
 
+LOAD_LOCK = threading.Lock()
+"""Held around every ``from_pretrained`` of this process: transformers builds a model on the meta device
+inside a process-wide context, and two threads loading at once (a thread fine-tune worker and a provider)
+can leave one model's weights on the meta device ("Cannot copy out of meta tensor")."""
+
 CacheKey = tuple[str, str | None, str, str]
 
 
@@ -113,15 +118,16 @@ def load(base: str, adapter: str | None, options: LoadOptions) -> LoadedModel:
     device = resolve_device(options.device)
     dtype = resolve_dtype(options.dtype, device)
     common: dict[str, Any] = {"trust_remote_code": options.trust_remote_code, "local_files_only": True}
-    tokenizer = AutoTokenizer.from_pretrained(base_path, **common)
-    tokenizer.padding_side = "left"
-    model: Any = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype, use_safetensors=True, **common)
-    if adapter_path is not None:
-        from peft import PeftModel
+    with LOAD_LOCK:
+        tokenizer = AutoTokenizer.from_pretrained(base_path, **common)
+        tokenizer.padding_side = "left"
+        model: Any = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype, use_safetensors=True, **common)
+        if adapter_path is not None:
+            from peft import PeftModel
 
-        # Merged once at load: inference then costs exactly what the base model costs.
-        with peft_quietly():
-            model = PeftModel.from_pretrained(model, adapter_path, is_trainable=False).merge_and_unload()
+            # Merged once at load: inference then costs exactly what the base model costs.
+            with peft_quietly():
+                model = PeftModel.from_pretrained(model, adapter_path, is_trainable=False).merge_and_unload()
     model.to(device)
     model.eval()
     eos = model.generation_config.eos_token_id if model.generation_config is not None else None

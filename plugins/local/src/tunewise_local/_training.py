@@ -342,7 +342,7 @@ def _load_for_training(
 ) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tunewise_local._loading import check_model_dir, split_model_name
+    from tunewise_local._loading import LOAD_LOCK, check_model_dir, split_model_name
 
     base, adapter = split_model_name(spec.base_model)
     if adapter is not None:
@@ -350,9 +350,10 @@ def _load_for_training(
     base_path = Path(base).expanduser()
     check_model_dir(base_path)
     common: dict[str, Any] = {"trust_remote_code": hp.trust_remote_code, "local_files_only": True}
-    tokenizer = AutoTokenizer.from_pretrained(base_path, **common)
-    source = checkpoint if (checkpoint is not None and hp.method == "full") else base_path
-    model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, use_safetensors=True, **common)
+    with LOAD_LOCK:  # see LOAD_LOCK: thread workers and providers load in one process
+        tokenizer = AutoTokenizer.from_pretrained(base_path, **common)
+        source = checkpoint if (checkpoint is not None and hp.method == "full") else base_path
+        model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, use_safetensors=True, **common)
     if hp.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if hp.method == "lora":
