@@ -17,6 +17,10 @@ machine noise hits both alike; the ratio reported is the median of per-round rat
 
 ``tiny`` builds a small random Llama here (``--hidden``/``--layers`` set its shape);
 any other value is a Hugging Face model directory with a chat template.
+``--no-prefix-sharing`` computes every prompt in full, to see what sharing brings.
+``generate`` runs in a thread of its own, as the engine does (see :func:`in_thread`);
+``--hf-on-main`` runs it on the main thread instead, which slows the engine's thread.
+Torch keeps its default thread count.
 """
 
 from __future__ import annotations
@@ -94,13 +98,16 @@ class Side:
     texts: list[list[str]] = field(default_factory=list)
 
 
-async def ours(model: str, case: str, n: int, new_tokens: int, device: str) -> tuple[float, int, list[str], Any]:
+async def ours(
+    model: str, case: str, n: int, new_tokens: int, device: str, share: bool = True
+) -> tuple[float, int, list[str], Any]:
     import anyio
 
     from tunewise import ChatRequest, Message
     from tunewise_local import LocalOptions, LocalProvider
 
     provider = LocalProvider(options=LocalOptions.parse({"max_batch_size": n, "device": device}))
+    provider._engine.share_prefixes = share  # no option for it: sharing is on wherever the model allows
     await provider.load(model)  # loading is not what is measured (the model is already in memory)
     texts: dict[int, str] = {}
     counts: dict[int, int] = {}
@@ -209,7 +216,9 @@ def measure(loaded: Any, path: str, label: str, args: argparse.Namespace) -> Non
             for r in range(args.rounds):
                 if r % 2:
                     t_h, n_h, texts_h = hf_generate(loaded, case, n, args.new_tokens, args.hf_on_main)
-                t_o, n_o, texts_o, stats = anyio.run(ours, path, case, n, args.new_tokens, args.device)
+                t_o, n_o, texts_o, stats = anyio.run(
+                    ours, path, case, n, args.new_tokens, args.device, not args.no_prefix_sharing
+                )
                 if not r % 2:
                     t_h, n_h, texts_h = hf_generate(loaded, case, n, args.new_tokens, args.hf_on_main)
                 mine.tokens_per_s.append(n_o / t_o)
@@ -239,6 +248,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--hidden", type=int, default=256, help="tiny model width")
     parser.add_argument("--layers", type=int, default=4, help="tiny model depth")
+    parser.add_argument("--no-prefix-sharing", action="store_true", help="compute every prompt in full (ours)")
     parser.add_argument(
         "--hf-on-main",
         action="store_true",
@@ -257,7 +267,7 @@ def main() -> None:
     where = "the main thread" if args.hf_on_main else "a thread of its own"
     print(
         f"device={args.device} torch threads={torch.get_num_threads()} new tokens={args.new_tokens} greedy; "
-        f"generate runs on {where}"
+        f"generate runs on {where}; prefix sharing {'off' if args.no_prefix_sharing else 'on'}"
     )
     header = (
         f"{'model':10} {'case':8} {'N':>3} {'prompt':>7} {'ours tok/s':>11} {'HF tok/s':>9} {'ratio':>6}"
