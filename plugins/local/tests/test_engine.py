@@ -300,3 +300,33 @@ def test_prefix_cache_keeps_within_its_budget(loaded: LoadedModel) -> None:
     roomy.expanded(ids[:40], 1)
     roomy.expanded(ids[:50], 2)  # computed on top of the first
     assert list(roomy.entries) == [tuple(ids[:40]), tuple(ids[:50])]
+
+
+def test_caches_it_cannot_reshape_decode_as_one_fixed_batch(
+    endless: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tunewise_local import _engine
+
+    prompts = [prompt(endless, q, system=None) for q in QUESTIONS[:3]]
+
+    def run() -> tuple[list[str], EngineStats]:
+        texts = [""] * 3
+        requests = [job(endless, ids, budget) for ids, budget in zip(prompts, (3, 9, 6), strict=True)]
+        index = {id(request): i for i, request in enumerate(requests)}
+
+        def deliver(pieces: list[tuple[GenerationRequest, Piece]]) -> None:
+            for request, piece in pieces:
+                texts[index[id(request)]] += piece.delta
+
+        stats = EngineStats()
+        batch = prefill(requests, deliver, stats=stats)
+        while batch.active:
+            batch.step(deliver, stats)
+        return texts, stats
+
+    reshaped, stats = run()
+    assert stats.rows_decoded == 2 + 8 + 5
+    monkeypatch.setattr(_engine, "_dynamic_cache", lambda model: None)  # e.g. an older transformers
+    fixed, stats = run()
+    assert fixed == reshaped
+    assert stats.rows_decoded == 3 * stats.steps == 3 * 8, "every row stays to the end, fed padding when done"
