@@ -17,6 +17,7 @@ from tunewise.evaluation._compare import (
     resolve,
 )
 from tunewise.evaluation._config import EvalConfig, PriceTable, load_config
+from tunewise.evaluation._failures import ErrorCause, error_causes, stops_run
 from tunewise.evaluation._metrics import (
     Contains,
     EmbeddingCosine,
@@ -62,6 +63,7 @@ __all__ = [
     "Contains",
     "CostFunction",
     "EmbeddingCosine",
+    "ErrorCause",
     "EvalConfig",
     "ExactMatch",
     "FunctionMetric",
@@ -93,6 +95,7 @@ __all__ = [
     "cohens_dz",
     "compare_runs",
     "compare_scores",
+    "error_causes",
     "evaluate",
     "judge_pairs",
     "load_cases",
@@ -107,6 +110,7 @@ __all__ = [
     "sample_size_mcnemar",
     "sample_size_paired",
     "sign_test",
+    "stops_run",
     "token_f1",
     "use_cache",
     "wilcoxon_signed_rank",

@@ -23,6 +23,7 @@ from tunewise._errors import BudgetExceededError, ConfigError, ProviderError
 from tunewise._types import Usage
 from tunewise.evaluation._cache import ResponseCache, use_cache
 from tunewise.evaluation._cases import Case, load_cases
+from tunewise.evaluation._failures import ErrorCause, error_causes, sole_error, stops_run
 from tunewise.evaluation._metrics import Metric, MetricLike, Score, as_metric
 from tunewise.evaluation._runstore import NOT_APPLICABLE, CaseResult, RunStore
 from tunewise.interfaces.strategy import Answer, Strategy
@@ -41,7 +42,7 @@ class RunSummary:
     run_id: str
     store: Path
     ran: int
-    """(strategy, case) pairs run in this call."""
+    """(strategy, case) pairs run in this call (fewer than were due when the run ``stopped``)."""
     ok: int
     errors: int
     skipped: int
@@ -50,6 +51,12 @@ class RunSummary:
     """Cost of this call's fresh and replayed answers; ``None`` if any price was unknown."""
     wall_s: float
     cache_hits: int = 0
+    causes: tuple[ErrorCause, ...] = ()
+    """This call's errors grouped by cause, most frequent first, each with an example case."""
+    stopped: str | None = None
+    """Why the run stopped before its last case: an error every case would hit (bad key, missing model)."""
+    not_run: int = 0
+    """Pairs left unrun because the run ``stopped``; running the same run again tries them."""
 
     @property
     def resumed(self) -> bool:
@@ -192,6 +199,10 @@ async def evaluate(
     ``cost``), no new case starts once this call has spent it (answers and judging; replays
     from the cache are free), and :class:`~tunewise.BudgetExceededError` says how far it got;
     an unknown price stops the run the same way, since the budget could not be kept.
+    An error that every case would hit alike (bad credentials, a model, plugin or key that does not
+    exist: see :func:`~tunewise.evaluation.stops_run`) stops the run after the cases in flight;
+    the summary's ``stopped`` says why and ``causes`` groups the errors. Errors about one case
+    (a prompt too long for the model's context, a refusal, a timeout) fail that case only.
     Cancelling the calling scope stops the run; finished cases stay. ``group_by`` (a case
     metadata key such as ``"kind"``) is recorded with the run, and its reports show every
     figure per group too; it changes no answer, so it is not part of the run id.
@@ -306,7 +317,10 @@ async def _run(
                 await anyio.sleep(wait if wait is not None else retry_delay * 2**attempt)
         raise AssertionError("unreachable")
 
+    stopped: str | None = None
+
     async def run_one(index: int, case: Case, strategy: Strategy) -> CaseResult:
+        nonlocal stopped
         begun = time.perf_counter()
         base: dict[str, Any] = {
             "run_id": run_id,
@@ -322,12 +336,12 @@ async def _run(
             return CaseResult(
                 **base, status="error", error=f"timed out after {timeout:g}s", latency_s=time.perf_counter() - begun
             )
-        except ProviderError as exc:
-            return CaseResult(
-                **base, status="error", error=error_line(exc, with_type=False), latency_s=time.perf_counter() - begun
-            )
         except Exception as exc:  # a strategy bug or bad case must not stop the other cases
-            return CaseResult(**base, status="error", error=error_line(exc), latency_s=time.perf_counter() - begun)
+            error = sole_error(exc)
+            line = error_line(error, with_type=not isinstance(error, ProviderError))
+            if stops_run(error) and stopped is None:  # every other case would fail alike: run no more
+                stopped = line
+            return CaseResult(**base, status="error", error=line, latency_s=time.perf_counter() - begun)
         latency = time.perf_counter() - begun
         scores: dict[str, float] = {}
         details: dict[str, str] = {}
@@ -389,20 +403,26 @@ async def _run(
 
     spent = 0.0
     halt: str | None = None
+    """Why the budget lets no new case start: spent, or a price unknown (``price_unknown``)."""
+    price_unknown = False
+    failed: list[CaseResult] = []
 
     async def worker() -> None:
-        nonlocal spent, halt
+        nonlocal spent, halt, price_unknown
         for index, case, strategy in queue:
-            if halt is not None:
+            if halt is not None or stopped is not None:
                 return
             result = await run_one(index, case, strategy)
             run_store.write(result)
             counts[result.status] += 1
             if result.status == "ok":
                 costs.append(result.cost)
+            else:
+                failed.append(result)
             if budget is not None and result.status == "ok":
                 fresh = 0.0 if result.cached else result.cost
                 if fresh is None or result.scoring_cost is None:
+                    price_unknown = True
                     halt = (
                         halt
                         or f"the cost of {strategy.name!r} on case {case.id!r} is unknown, so the budget cannot be kept"
@@ -426,24 +446,27 @@ async def _run(
             bar.stop()
     if counts["error"] == 0 and skipped + counts["ok"] == len(case_list) * len(strategies):
         run_store.finish_run(run_id)
-    if halt is not None:
-        left = len(jobs) - counts["ok"] - counts["error"]
-        if left > 0 or "unknown" in halt:
-            raise BudgetExceededError(
-                f"run {run_id}: stopped, {halt}; {counts['ok'] + skipped} results stored, {left} not run; "
-                "run again with a larger budget to resume"
-            )
+    ran = counts["ok"] + counts["error"]
+    left = len(jobs) - ran
+    if halt is not None and stopped is None and (left > 0 or price_unknown):
+        raise BudgetExceededError(
+            f"run {run_id}: stopped, {halt}; {counts['ok'] + skipped} results stored, {left} not run; "
+            "run again with a larger budget to resume"
+        )
     total_cost: float | None = 0.0
     for c in costs:
         total_cost = None if total_cost is None or c is None else total_cost + c
     return RunSummary(
         run_id=run_id,
         store=run_store.path,
-        ran=len(jobs),
+        ran=ran,
         ok=counts["ok"],
         errors=counts["error"],
         skipped=skipped,
         cost=total_cost,
         wall_s=time.perf_counter() - started,
         cache_hits=(cache.hits - hits_before) if cache is not None else 0,
+        causes=tuple(error_causes(sorted(failed, key=lambda r: (r.case_index, r.strategy)))),
+        stopped=stopped,
+        not_run=left if stopped is not None else 0,
     )
