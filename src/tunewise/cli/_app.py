@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -11,6 +14,7 @@ from tunewise._errors import TunewiseError
 from tunewise._version import __version__
 from tunewise.cli import _eval
 from tunewise.cli._chat import register as register_chat_command
+from tunewise.cli._command import CommandTree
 from tunewise.cli._costs import register as register_cost_commands
 from tunewise.cli._data import data_app
 from tunewise.cli._demo import demo_app
@@ -26,6 +30,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=CommandTree,
 )
 
 
@@ -56,16 +61,80 @@ app.add_typer(ladder_app)
 app.add_typer(demo_app)
 
 
-def main() -> None:
-    """Entry point: runs the app and turns tunewise errors into one line on stderr."""
-    import os
-
+def main(args: Sequence[str] | None = None) -> NoReturn:
+    """Entry point: runs the app and exits with its status (see :func:`run`)."""
     # torch's OpenMP threads sleep instead of spinning when they wait: on a shared or busy CPU a spinning
     # thread steals the core its sibling needs (measured: 2 threads 3x slower than 1 at load 3; with
     # PASSIVE, 2 threads match or beat 1). Read once, when torch loads; a user's own setting wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    sys.exit(run(args))
+
+
+def run(args: Sequence[str] | None = None) -> int:
+    """Run ``tunewise ARGS`` and return the exit status; every expected failure becomes one line on stderr.
+
+    Usage errors (a bad option value, a missing argument) and bad input (files, settings, data)
+    exit 2; other known failures exit 1. An unexpected exception is a bug: it is reported in one
+    line too, with exit 1, and ``TUNEWISE_TRACEBACK=1`` shows its traceback.
+    """
     try:
-        app()
-    except TunewiseError as exc:
-        typer.secho(f"error: {exc}", err=True, fg="red")
-        sys.exit(2)
+        result = app(args=None if args is None else list(args), prog_name="tunewise", standalone_mode=False)
+    except Exception as exc:  # every failure ends as one line and an exit status
+        if os.environ.get("TUNEWISE_TRACEBACK") and _unexpected(exc):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group run bare: its help is the answer
+            typer.echo(exc.format_message() if hasattr(exc, "format_message") else "", err=True, nl=False)
+            return 2
+        message, status = describe_failure(exc)
+        _say(message)
+        return status
+    return result if isinstance(result, int) else 0
+
+
+def describe_failure(exc: BaseException) -> tuple[str, int]:
+    """The one line (without ``error:``) and the exit status that report ``exc`` to a user."""
+    from typer._click.exceptions import ClickException, UsageError
+
+    if isinstance(exc, UsageError):
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        return exc.format_message() + hint, 2
+    if isinstance(exc, ClickException):
+        return exc.format_message(), exc.exit_code
+    if isinstance(exc, typer.Abort):
+        return "aborted", 1
+    if isinstance(exc, TunewiseError):
+        return str(exc), 2
+    if isinstance(exc, OSError):
+        return _os_error(exc), 2
+    if isinstance(exc, UnicodeDecodeError):
+        return f"cannot read text: {exc.reason} at byte {exc.start} (files must be UTF-8)", 2
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", 2
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is not None and isinstance(exc, sqlite3.DatabaseError):
+        return f"database: {exc}", 2
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is not None and isinstance(exc, pydantic.ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return (f"{where}: " if where else "") + first["msg"], 2
+    return f"unexpected {type(exc).__name__}: {exc} (a bug in tunewise; TUNEWISE_TRACEBACK=1 shows where)", 1
+
+
+def _unexpected(exc: BaseException) -> bool:
+    return describe_failure(exc)[0].startswith("unexpected ")
+
+
+def _os_error(exc: OSError) -> str:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is None:
+        return reason
+    target = f" -> {exc.filename2}" if exc.filename2 is not None else ""
+    return f"{exc.filename}{target}: {reason}"
+
+
+def _say(message: str) -> None:
+    from tunewise._secrets import redact
+
+    line = " ".join(part.strip() for part in redact(message).splitlines() if part.strip())
+    typer.secho(f"error: {line}", err=True, fg="red")
