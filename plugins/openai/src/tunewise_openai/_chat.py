@@ -103,28 +103,32 @@ def parse_tool_calls(raw: Any) -> tuple[ToolCall, ...] | None:
 def parse_completion(
     data: Any, *, provider: str, request_id: str | None = None, latency_s: float | None = None
 ) -> ChatResponse:
-    """A ``chat.completion`` object as :class:`ChatResponse`; a refusal is a :class:`StructuredOutputError`."""
+    """A ``chat.completion`` object as :class:`ChatResponse`; a refusal is a :class:`StructuredOutputError`.
+
+    An answer of the wrong shape (no choices, a field of the wrong type) is a retryable
+    :class:`ServerError`.
+    """
     try:
         choice = data["choices"][0]
         message = choice["message"]
-    except (KeyError, IndexError, TypeError):
+        refusal = message.get("refusal")
+        if refusal:
+            raise StructuredOutputError(
+                f"the model refused: {one_line(str(refusal))}", request_id=request_id, provider=provider
+            )
+        return ChatResponse(
+            text=message.get("content") or "",
+            model=str(data.get("model") or ""),
+            finish_reason=finish_reason(choice.get("finish_reason")),
+            usage=parse_usage(data.get("usage")),
+            latency_s=latency_s,
+            request_id=request_id or data.get("id"),
+            tool_calls=parse_tool_calls(message.get("tool_calls")),
+        )
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError):  # ValueError: pydantic's too
         raise ServerError(
             f"POST chat/completions: unexpected answer shape: {one_line(str(data)[:80])!r}",
             request_id=request_id,
             retryable=True,
             provider=provider,
         ) from None
-    refusal = message.get("refusal")
-    if refusal:
-        raise StructuredOutputError(
-            f"the model refused: {one_line(str(refusal))}", request_id=request_id, provider=provider
-        )
-    return ChatResponse(
-        text=message.get("content") or "",
-        model=str(data.get("model") or ""),
-        finish_reason=finish_reason(choice.get("finish_reason")),
-        usage=parse_usage(data.get("usage")),
-        latency_s=latency_s,
-        request_id=request_id or data.get("id"),
-        tool_calls=parse_tool_calls(message.get("tool_calls")),
-    )

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import struct
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import anyio
-
-from tunewise import ServerError
-from tunewise_openai._http import HTTPClient, json_body
+from tunewise import DataError, ServerError
+from tunewise_openai._http import HTTPClient, json_object
+from tunewise_openai._tasks import run_all
 
 KNOWN_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 MAX_REQUEST_TOKENS = 300_000
@@ -45,6 +44,15 @@ def decode_vector(value: Any) -> list[float]:
     return [float(v) for v in value]
 
 
+def check_texts(texts: Sequence[str]) -> None:
+    """A one-line :class:`DataError` unless ``texts`` is a sequence of strings (not one string)."""
+    if isinstance(texts, str) or not isinstance(texts, Sequence):
+        raise DataError(f"embed() takes a list of texts, not {type(texts).__name__}", field="texts")
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DataError(f"embed() takes texts (str), got {type(text).__name__}", field=f"texts[{index}]")
+
+
 class OpenAIEmbedder:
     """``provider.embedder("text-embedding-3-small")``: texts in, one vector per text out.
 
@@ -72,17 +80,18 @@ class OpenAIEmbedder:
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text, in order; batches run concurrently within the provider's limits."""
-        if isinstance(texts, str):
-            raise TypeError("embed() takes a sequence of texts, not one string")
+        check_texts(texts)
         vectors: list[list[float]] = [[] for _ in texts]
 
-        async def run(start: int, batch: list[str]) -> None:
-            for offset, vector in enumerate(await self._embed_batch(batch)):
-                vectors[start + offset] = vector
+        def run(start: int, batch: list[str]) -> Callable[[], Awaitable[None]]:
+            async def job() -> None:
+                for offset, vector in enumerate(await self._embed_batch(batch)):
+                    vectors[start + offset] = vector
 
-        async with anyio.create_task_group() as tg:
-            for start, batch in batches(texts, size=self._batch_size):
-                tg.start_soon(run, start, batch)
+            return job
+
+        jobs = [run(start, batch) for start, batch in batches(texts, size=self._batch_size)]
+        await run_all(jobs, provider=self._provider, action="POST embeddings")
         if vectors and self._dimension is None:
             self._dimension = len(vectors[0])
         return vectors
@@ -94,7 +103,7 @@ class OpenAIEmbedder:
         action = "POST embeddings"
 
         def parse(response: Any) -> list[list[float]]:
-            data = json_body(response, provider=self._provider, action=action)
+            data = json_object(response, provider=self._provider, action=action)
             items = sorted(data.get("data") or [], key=lambda item: item["index"])
             if len(items) != len(batch):
                 raise ServerError(

@@ -8,10 +8,11 @@ message (redacted: a 401 from OpenAI quotes the key it was sent) and its request
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
 
@@ -24,6 +25,7 @@ from tunewise import (
     ProviderTimeoutError,
     RateLimitError,
     ServerError,
+    TunewiseError,
 )
 from tunewise._secrets import redact
 
@@ -61,7 +63,7 @@ def server_message(body: bytes | str) -> tuple[str, str | None]:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     try:
         data: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return (text.strip() or "no error message"), None
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, dict):
@@ -104,3 +106,61 @@ def error_from_transport(exc: httpx.TransportError, *, provider: str, action: st
     if isinstance(exc, httpx.TimeoutException):
         return ProviderTimeoutError(f"{action}: no answer in time ({type(exc).__name__}: {detail})", provider=provider)
     return ProviderConnectionError(f"{action}: connection failed ({type(exc).__name__}: {detail})", provider=provider)
+
+
+def error_from_http(exc: httpx.HTTPError, *, provider: str, action: str) -> ProviderError:
+    """The tunewise error for anything httpx raises while sending or reading.
+
+    Transport failures are retryable (see :func:`error_from_transport`); an answer httpx
+    cannot decode (a bad ``Content-Encoding``) is a retryable :class:`ServerError`; the
+    rest (too many redirects...) fail at once.
+    """
+    if isinstance(exc, httpx.TransportError):
+        return error_from_transport(exc, provider=provider, action=action)
+    detail = one_line(str(exc) or type(exc).__name__)
+    if isinstance(exc, httpx.DecodingError):
+        return ServerError(f"{action}: the answer could not be decoded ({detail})", retryable=True, provider=provider)
+    return ProviderError(f"{action}: {type(exc).__name__}: {detail}", provider=provider)
+
+
+def unexpected_answer(
+    data: Any, *, provider: str, action: str, request_id: str | None = None, cause: BaseException | None = None
+) -> ServerError:
+    """A retryable :class:`ServerError` for a 2xx answer of the wrong shape (a list for an object, a missing field)."""
+    why = f" ({type(cause).__name__}: {one_line(str(cause), 80)})" if cause is not None else ""
+    shown = f": {one_line(str(data), 80)!r}" if data not in (None, "") else ""
+    return ServerError(
+        f"{action}: unexpected answer shape{why}{shown}",
+        request_id=request_id,
+        retryable=True,
+        provider=provider,
+    )
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def shaped(action: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Turn a ``KeyError`` / ``TypeError``... from reading a server's answer into :func:`unexpected_answer`.
+
+    For methods (of objects with a ``_provider``) that read fields out of answers after
+    the request returned: a server that sends a list, or leaves a field out, gets a
+    one-line :class:`ServerError`, not a traceback. tunewise's own errors pass as they are.
+    """
+
+    def wrap(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @functools.wraps(method)
+        async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return await method(*args, **kwargs)
+            except TunewiseError:
+                raise
+            except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+                owner: Any = args[0] if args else None
+                provider = str(getattr(owner, "_provider", "openai"))
+                raise unexpected_answer("", provider=provider, action=action, cause=exc) from None
+
+        return guarded
+
+    return wrap

@@ -1,33 +1,46 @@
-"""One pooled ``httpx.AsyncClient`` per provider, with retries, backoff and client-side limits.
+"""Pooled ``httpx.AsyncClient`` s per provider and event loop, with retries, backoff and client-side limits.
 
 Retries use tenacity: exponential backoff with full jitter, or exactly what the server
 asked for in ``retry-after-ms`` / ``Retry-After`` (capped by ``max_retry_after``).
 Only errors marked ``retryable`` are retried (408, 409, 429, 5xx, timeouts, dropped
 connections, malformed answers); everything else fails on the first attempt.
+
+One call has one budget of ``max_retries + 1`` HTTP attempts, whatever fails: a stream
+cut off before its first chunk is re-opened out of the same budget, not with a fresh one.
+
+Connections, pools and the throttle's semaphores and limiters belong to the event loop
+that made them. They are built lazily for the running loop, closed when that loop shuts
+down (or on :meth:`HTTPClient.aclose`), so one provider works from any number of
+``asyncio.run`` / ``anyio.run`` calls and inside an already running loop (Jupyter).
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import importlib.util
 import json
 import random
-from collections.abc import Callable, Mapping
+import ssl
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import SecretStr
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from tunewise import ConfigError, ProviderError, ServerError
+from tunewise import ConfigError, ProviderError, ServerError, TunewiseError
 from tunewise._secrets import get_logger, register_secret
-from tunewise_openai._errors import error_from_status, error_from_transport, one_line
+from tunewise_openai._errors import error_from_http, error_from_status, one_line, unexpected_answer
 from tunewise_openai._options import OpenAIOptions
 from tunewise_openai._ratelimit import Throttle, estimate_tokens
 from tunewise_openai._version import __version__
 
 T = TypeVar("T")
 log = get_logger("tunewise.openai")
+_END: Any = object()
+"""What :meth:`HTTPClient.stream` gets for a stream that yields nothing at all."""
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -38,7 +51,7 @@ def json_body(response: httpx.Response, *, provider: str, action: str) -> Any:
     """The response's JSON; a garbled body is a retryable :class:`ServerError`."""
     try:
         return json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):
         snippet = one_line(response.text[:60])
         raise ServerError(
             f"{action}: the server sent malformed JSON: {snippet!r}",
@@ -49,12 +62,61 @@ def json_body(response: httpx.Response, *, provider: str, action: str) -> Any:
         ) from None
 
 
+def json_object(response: httpx.Response, *, provider: str, action: str) -> dict[str, Any]:
+    """The response's JSON object; JSON that is not an object is a retryable :class:`ServerError`."""
+    data = json_body(response, provider=provider, action=action)
+    if not isinstance(data, dict):
+        raise unexpected_answer(data, provider=provider, action=action, request_id=response.headers.get("x-request-id"))
+    return data
+
+
+def _running_loop() -> object:
+    """The event loop this task runs on (asyncio), or the async library's name (others)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        import sniffio
+
+        return sniffio.current_async_library()
+
+
+@dataclass
+class _Pools:
+    """What one event loop owns: the connection pools, their load and the throttle."""
+
+    loop: object
+    clients: list[httpx.AsyncClient]
+    throttle: Throttle
+    load: list[int] = field(default_factory=list)
+    closer: AsyncGenerator[None, None] | None = None
+
+    @property
+    def dead(self) -> bool:
+        return isinstance(self.loop, asyncio.AbstractEventLoop) and self.loop.is_closed()
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+
+async def _close_with_loop(pools: _Pools) -> AsyncGenerator[None, None]:
+    """Suspended once started, so that the loop's shutdown (``shutdown_asyncgens``) closes the pools."""
+    try:
+        yield
+    finally:
+        await pools.aclose()
+
+
 class HTTPClient:
     """Sends requests to one OpenAI-compatible server and turns failures into tunewise errors."""
 
     def __init__(self, *, provider: str, base_url: str, api_key: SecretStr | None, options: OpenAIOptions) -> None:
         self.provider = provider
         self.options = options
+        url = httpx.URL(base_url.rstrip("/") + "/")
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ConfigError(f"profiles.{provider}.base_url: {base_url!r} is not an http:// or https:// URL")
+        self._base_url = url
         headers = {"User-Agent": f"tunewise-openai/{__version__}", "Accept": "application/json"}
         if api_key is not None and api_key.get_secret_value():
             register_secret(api_key)
@@ -69,38 +131,76 @@ class HTTPClient:
                 register_secret(value.removeprefix("Bearer ").strip())
         if options.http2 and importlib.util.find_spec("h2") is None:
             raise ConfigError(f"profiles.{provider}.options.http2 needs the h2 package: pip install 'httpx[http2]'")
+        self._headers = headers
+        self._tls: ssl.SSLContext | None = None  # one for all pools and loops: building one costs ~25 ms
+        self._pools_by_loop: dict[int, _Pools] = {}
+        self._lock = threading.Lock()  # loops in other threads (a sync facade) share this client
+        self._jitter = wait_random_exponential(multiplier=options.backoff_initial, max=options.backoff_max)
+
+    @property
+    def base_url(self) -> str:
+        return str(self._base_url)
+
+    # -- per-loop state -------------------------------------------------------------------------
+
+    def _new_pools(self, loop: object) -> _Pools:
+        options = self.options
         # Several small pools instead of one big one: httpcore's pool scans every
         # connection for every queued request (encode/httpcore#1035), so past a few dozen
         # connections one pool spends more CPU choosing a connection than sending on it.
         shards = max(1, min(options.pool_shards, options.max_connections))
         per_shard = -(-options.max_connections // shards)
-        tls = httpx.create_ssl_context()  # one for all pools: building one costs ~25 ms
-        self._clients = [
+        if self._tls is None:
+            self._tls = httpx.create_ssl_context()
+        clients = [
             httpx.AsyncClient(
-                base_url=base_url.rstrip("/") + "/",
-                headers=headers,
+                base_url=self._base_url,
+                headers=self._headers,
                 timeout=httpx.Timeout(options.timeout, connect=options.connect_timeout),
                 limits=httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard),
                 http2=options.http2,
-                verify=tls,
+                verify=self._tls,
             )
             for _ in range(shards)
         ]
-        self._load = [0] * shards
-        self._throttle = Throttle(rpm=options.rpm, tpm=options.tpm, max_concurrency=options.max_concurrency)
-        self._jitter = wait_random_exponential(multiplier=options.backoff_initial, max=options.backoff_max)
+        throttle = Throttle(rpm=options.rpm, tpm=options.tpm, max_concurrency=options.max_concurrency)
+        return _Pools(loop=loop, clients=clients, throttle=throttle, load=[0] * shards)
 
-    @property
-    def base_url(self) -> str:
-        return str(self._clients[0].base_url)
+    async def _pools(self) -> _Pools:
+        """The running loop's pools, built on first use; pools of loops that are gone are dropped."""
+        loop = _running_loop()
+        pools = self._pools_by_loop.get(id(loop))
+        if pools is not None and pools.loop is loop and not pools.dead:
+            return pools
+        with self._lock:
+            # A closed loop's connections cannot be closed from another loop; they are let go.
+            for key in [k for k, p in self._pools_by_loop.items() if p.dead or k == id(loop)]:
+                del self._pools_by_loop[key]
+            pools = self._new_pools(loop)
+            self._pools_by_loop[id(loop)] = pools
+        if isinstance(loop, asyncio.AbstractEventLoop):
+            pools.closer = _close_with_loop(pools)
+            await pools.closer.__anext__()
+        return pools
 
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
+        """Close the running loop's connections (the next call opens new ones)."""
+        with self._lock:
+            loop = _running_loop()
+            pools = self._pools_by_loop.pop(id(loop), None)
+            for key in [k for k, p in self._pools_by_loop.items() if p.dead]:
+                del self._pools_by_loop[key]
+        if pools is None or pools.loop is not loop:
+            return
+        if pools.closer is not None:
+            await pools.closer.aclose()
+        else:
+            await pools.aclose()
 
-    def _pick(self) -> int:
+    @staticmethod
+    def _pick(pools: _Pools) -> int:
         """The least busy pool (the first one when all are idle, so keep-alive connections get reused)."""
-        load = self._load
+        load = pools.load
         return load.index(min(load))
 
     # -- retry policy -----------------------------------------------------------------------
@@ -123,7 +223,10 @@ class HTTPClient:
         return random.uniform(0, cap)
 
     def retrying(self, attempts: int | None = None) -> AsyncRetrying:
-        """The retry loop for one call (``async for attempt in client.retrying(): with attempt: ...``)."""
+        """The retry loop for one call (``async for attempt in client.retrying(): with attempt: ...``).
+
+        Each pass through the loop is one attempt of the call's budget (``max_retries + 1``).
+        """
         return AsyncRetrying(
             stop=stop_after_attempt(attempts or self.options.max_retries + 1),
             wait=self._wait,
@@ -148,77 +251,126 @@ class HTTPClient:
     ) -> T:
         """Send with retries; ``parse`` turns a 2xx response into the result (and may raise a retryable error).
 
-        ``retry=False`` makes one attempt only, for calls whose caller checks what a lost
-        answer did before trying again (creating a fine-tune job).
+        At most ``max_retries + 1`` HTTP attempts. ``retry=False`` makes one attempt only,
+        for calls whose caller checks what a lost answer did before trying again
+        (creating a fine-tune job). An answer ``parse`` cannot read (a missing field, a
+        wrong type) is a retryable :class:`ServerError`.
         """
         action = f"{method} {path}"
-        tokens = estimate_tokens(json) if self._throttle.active else 1
+        tokens = estimate_tokens(json) if self.options.rpm or self.options.tpm else 1
         async for attempt in self.retrying(attempts=None if retry else 1):
             with attempt:
-                await self._throttle.admit(tokens)
-                async with self._throttle.slot():
-                    shard = self._pick()
-                    self._load[shard] += 1
+                pools = await self._pools()
+                await pools.throttle.admit(tokens)
+                async with pools.throttle.slot():
+                    shard = self._pick(pools)
+                    pools.load[shard] += 1
                     try:
-                        response = await self._clients[shard].request(
+                        response = await pools.clients[shard].request(
                             method, path, json=json, params=params, files=files, data=data
                         )
-                    except httpx.TransportError as exc:
-                        raise error_from_transport(exc, provider=self.provider, action=action) from None
+                    except httpx.HTTPError as exc:
+                        raise error_from_http(exc, provider=self.provider, action=action) from None
                     finally:
-                        self._load[shard] -= 1
+                        pools.load[shard] -= 1
                 if response.status_code >= 300:
                     raise error_from_status(
                         response.status_code, response.headers, response.content, provider=self.provider, action=action
                     )
-                return parse(response)
+                try:
+                    return parse(response)
+                except TunewiseError:
+                    raise
+                except Exception as exc:  # an answer of the wrong shape: a KeyError deep in parsing
+                    raise unexpected_answer(
+                        response.text[:80],
+                        provider=self.provider,
+                        action=action,
+                        request_id=response.headers.get("x-request-id"),
+                        cause=exc,
+                    ) from None
         raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
 
-    async def get_json(self, path: str, *, params: Mapping[str, str | int] | None = None) -> Any:
+    async def get_json(self, path: str, *, params: Mapping[str, str | int] | None = None) -> dict[str, Any]:
         return await self.request("GET", path, self.json_parser(f"GET {path}"), params=params)
 
-    async def post_json(self, path: str, body: dict[str, Any] | None = None, *, retry: bool = True) -> Any:
+    async def post_json(self, path: str, body: dict[str, Any] | None = None, *, retry: bool = True) -> dict[str, Any]:
         return await self.request("POST", path, self.json_parser(f"POST {path}"), json=body, retry=retry)
 
-    async def delete_json(self, path: str) -> Any:
+    async def delete_json(self, path: str) -> dict[str, Any]:
         return await self.request("DELETE", path, self.json_parser(f"DELETE {path}"))
 
-    def json_parser(self, action: str) -> Callable[[httpx.Response], Any]:
-        return lambda response: json_body(response, provider=self.provider, action=action)
+    def json_parser(self, action: str) -> Callable[[httpx.Response], dict[str, Any]]:
+        """A ``parse`` for answers that are one JSON object."""
+        return lambda response: json_object(response, provider=self.provider, action=action)
 
-    def stream_slot(self) -> contextlib.AbstractAsyncContextManager[None]:
-        """A concurrency slot held for a whole stream (opening, retries and reading)."""
-        return self._throttle.slot()
+    async def stream(
+        self, path: str, body: dict[str, Any], read: Callable[[httpx.Response], AsyncGenerator[T, None]]
+    ) -> AsyncIterator[T]:
+        """POST a streaming request and yield what ``read`` makes of the open response.
 
-    async def open_stream(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        """POST and return the open streaming response once it answered 2xx (retrying until then).
-
-        The caller holds :meth:`stream_slot` around opening and reading the stream.
+        Opening, and reading up to the first item, share one budget of ``max_retries + 1``
+        attempts: a 5xx, a timeout or a stream cut off before its first item is retried out
+        of that budget. A failure after the first item was yielded is raised as it is (a
+        partial answer is never passed off as whole). The stream holds a concurrency slot
+        until it ends.
         """
+        pools = await self._pools()
+        async with pools.throttle.slot():
+            first, rest = await self._open_until_first(pools, path, body, read)
+            try:
+                if first is not _END:
+                    yield first
+                    async for item in rest:
+                        yield item
+            finally:
+                await rest.aclose()
+
+    async def _open_until_first(
+        self, pools: _Pools, path: str, body: dict[str, Any], read: Callable[[httpx.Response], AsyncGenerator[T, None]]
+    ) -> tuple[T, AsyncGenerator[T, None]]:
         action = f"POST {path}"
-        tokens = estimate_tokens(body) if self._throttle.active else 1
+        tokens = estimate_tokens(body) if self.options.rpm or self.options.tpm else 1
         async for attempt in self.retrying():
             with attempt:
-                await self._throttle.admit(tokens)
-                shard = self._pick()
-                client = self._clients[shard]
-                request = client.build_request("POST", path, json=body, headers={"Accept": "text/event-stream"})
-                self._load[shard] += 1
+                await pools.throttle.admit(tokens)
+                response = await self._send_stream(pools, path, body, action)
+                items = read(response)
                 try:
-                    response = await client.send(request, stream=True)
-                except httpx.TransportError as exc:
-                    raise error_from_transport(exc, provider=self.provider, action=action) from None
-                finally:
-                    self._load[shard] -= 1
-                if response.status_code >= 300:
-                    try:
-                        content = await response.aread()
-                    except httpx.TransportError as exc:
-                        raise error_from_transport(exc, provider=self.provider, action=action) from None
-                    finally:
-                        await response.aclose()
-                    raise error_from_status(
-                        response.status_code, response.headers, content, provider=self.provider, action=action
-                    )
-                return response
+                    first = await items.__anext__()
+                except StopAsyncIteration:
+                    return _END, items
+                except BaseException as exc:
+                    await items.aclose()
+                    await response.aclose()
+                    if isinstance(exc, Exception) and not isinstance(exc, TunewiseError):
+                        raise unexpected_answer(
+                            "", provider=self.provider, action=action, cause=exc, request_id=None
+                        ) from None
+                    raise
+                return first, items
         raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
+
+    async def _send_stream(self, pools: _Pools, path: str, body: dict[str, Any], action: str) -> httpx.Response:
+        """One HTTP attempt at opening a stream: the open response once it answered 2xx."""
+        shard = self._pick(pools)
+        client = pools.clients[shard]
+        request = client.build_request("POST", path, json=body, headers={"Accept": "text/event-stream"})
+        pools.load[shard] += 1
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise error_from_http(exc, provider=self.provider, action=action) from None
+        finally:
+            pools.load[shard] -= 1
+        if response.status_code >= 300:
+            try:
+                content = await response.aread()
+            except httpx.HTTPError as exc:
+                raise error_from_http(exc, provider=self.provider, action=action) from None
+            finally:
+                await response.aclose()
+            raise error_from_status(
+                response.status_code, response.headers, content, provider=self.provider, action=action
+            )
+        return response

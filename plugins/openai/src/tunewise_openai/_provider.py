@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import anyio
 from pydantic import SecretStr
 
-from tunewise import BaseProvider, ChatChunk, ChatRequest, ChatResponse, StreamInterruptedError
+from tunewise import BaseProvider, ChatChunk, ChatRequest, ChatResponse
 from tunewise._secrets import get_logger
 from tunewise.interfaces.provider import Capability
 from tunewise_openai._chat import chat_body, parse_completion
-from tunewise_openai._http import HTTPClient, json_body
+from tunewise_openai._http import HTTPClient, json_body, json_object
 from tunewise_openai._options import OpenAIOptions
 from tunewise_openai._stream import iter_chunks
 
@@ -131,27 +130,16 @@ class OpenAIProvider(BaseProvider):
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """Stream the answer chunk by chunk.
 
-        Opening the stream is retried like any call, and so is a stream cut off before its
-        first chunk reached you; one cut off later raises :class:`StreamInterruptedError`
-        (a partial answer is never passed off as whole).
+        Opening the stream, and a stream cut off before its first chunk reached you, are
+        retried out of one budget of ``max_retries + 1`` attempts; a stream cut off later
+        raises :class:`StreamInterruptedError` (a partial answer is never passed off as whole).
         """
         body = self._body(request, stream=True)
-        attempt = 0
-        async with self._http.stream_slot():  # a stream counts against max_concurrency until it ends
-            while True:
-                response = await self._http.open_stream("chat/completions", body)
-                yielded = False
-                try:
-                    async for chunk in iter_chunks(response, provider=self.name):
-                        yielded = True
-                        yield chunk
-                    return
-                except StreamInterruptedError as exc:
-                    attempt += 1
-                    if yielded or attempt > self.options.max_retries:
-                        raise
-                    log.info("stream cut off before its first chunk, retry %d: %s", attempt, exc)
-                    await anyio.sleep(self._http.backoff(attempt))
+        name = self.name
+        async for chunk in self._http.stream(
+            "chat/completions", body, lambda response: iter_chunks(response, provider=name)
+        ):
+            yield chunk
 
     # -- the rest of the API --------------------------------------------------------------------
 
@@ -210,5 +198,9 @@ class OpenAIProvider(BaseProvider):
 
     async def models(self) -> list[str]:
         """The model ids the server lists."""
-        data = await self._http.get_json("models")
-        return [str(item["id"]) for item in data.get("data") or []]
+
+        def parse(response: httpx.Response) -> list[str]:
+            data = json_object(response, provider=self.name, action="GET models")
+            return [str(item["id"]) for item in data.get("data") or []]
+
+        return await self._http.request("GET", "models", parse)

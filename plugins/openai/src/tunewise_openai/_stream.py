@@ -14,7 +14,7 @@ answer is never returned as if it were whole.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
@@ -26,7 +26,7 @@ from tunewise_openai._chat import finish_reason, parse_completion, parse_usage
 from tunewise_openai._errors import error_from_status, one_line
 
 
-async def iter_chunks(response: httpx.Response, *, provider: str) -> AsyncIterator[ChatChunk]:
+async def iter_chunks(response: httpx.Response, *, provider: str) -> AsyncGenerator[ChatChunk, None]:
     """Yield the chunks of an open streaming response; close it at the end, however it ends."""
     request_id = response.headers.get("x-request-id")
     model: str | None = None
@@ -50,32 +50,38 @@ async def iter_chunks(response: httpx.Response, *, provider: str) -> AsyncIterat
                 continue
             try:
                 data: Any = json.loads(event.data)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise _interrupted(f"malformed chunk after {received} chunks", provider, request_id) from None
             if isinstance(data, dict) and "error" in data:
                 raise error_from_status(
                     500, response.headers, event.data, provider=provider, action="POST chat/completions (stream)"
                 )
             received += 1
-            model = data.get("model") or model
-            if data.get("usage"):
-                usage = parse_usage(data["usage"])
-            for choice in data.get("choices") or ():
-                delta = choice.get("delta") or {}
-                if delta.get("refusal"):
-                    refusal.append(delta["refusal"])
-                text = delta.get("content") or ""
-                try:
-                    calls = _tool_call_deltas(delta.get("tool_calls"))
-                except (TypeError, ValueError):
-                    raise _interrupted(f"malformed tool call in chunk {received}", provider, request_id) from None
-                reason = finish_reason(choice.get("finish_reason"))
-                if reason is not None:
-                    finish, tail = reason, tail + text
-                    tail_calls += calls
-                elif text or calls:
-                    yield ChatChunk(delta=text, model=model, request_id=request_id, tool_calls=calls or None)
-    except httpx.TransportError as exc:
+            out: list[ChatChunk] = []
+            try:
+                model = data.get("model") or model
+                if data.get("usage"):
+                    usage = parse_usage(data["usage"])
+                for choice in data.get("choices") or ():
+                    delta = choice.get("delta") or {}
+                    if delta.get("refusal"):
+                        refusal.append(str(delta["refusal"]))
+                    text = delta.get("content") or ""
+                    try:
+                        calls = _tool_call_deltas(delta.get("tool_calls"))
+                    except (TypeError, ValueError):
+                        raise _interrupted(f"malformed tool call in chunk {received}", provider, request_id) from None
+                    reason = finish_reason(choice.get("finish_reason"))
+                    if reason is not None:
+                        finish, tail = reason, tail + text
+                        tail_calls += calls
+                    elif text or calls:
+                        out.append(ChatChunk(delta=text, model=model, request_id=request_id, tool_calls=calls or None))
+            except (AttributeError, KeyError, TypeError, ValueError):  # a chunk of the wrong shape
+                raise _interrupted(f"malformed chunk {received}", provider, request_id) from None
+            for chunk in out:
+                yield chunk
+    except httpx.HTTPError as exc:
         detail = f"connection lost after {received} chunks ({type(exc).__name__}: {one_line(str(exc))})"
         raise _interrupted(detail, provider, request_id) from None
     except SSEError as exc:
@@ -124,14 +130,14 @@ async def _whole_answer(response: httpx.Response, *, provider: str) -> ChatChunk
     request_id = response.headers.get("x-request-id")
     try:
         content = await response.aread()
-    except httpx.TransportError as exc:
+    except httpx.HTTPError as exc:
         detail = f"connection lost ({type(exc).__name__}: {one_line(str(exc))})"
         raise _interrupted(detail, provider, request_id) from None
     finally:
         await response.aclose()
     try:
         data = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise _interrupted("malformed JSON answer to a stream request", provider, request_id) from None
     answer = parse_completion(data, provider=provider, request_id=request_id)
     calls = tuple(ToolCallDelta.from_call(call, index) for index, call in enumerate(answer.tool_calls or ()))
