@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +26,11 @@ import anyio
 from tunewise import BadRequestError, ChatRequest, ChatResponse, NotFoundError, ProviderError
 from tunewise._secrets import get_logger
 from tunewise_openai._chat import chat_body, parse_completion
-from tunewise_openai._errors import error_from_status, one_line
+from tunewise_openai._errors import error_from_status, one_line, shaped
 from tunewise_openai._files import Files
 from tunewise_openai._http import HTTPClient
 from tunewise_openai._records import RecordStore, input_key
+from tunewise_openai._tasks import run_all
 
 log = get_logger("tunewise.openai.batches")
 MAX_REQUESTS_PER_BATCH = 50_000
@@ -92,6 +93,18 @@ def parse_result_line(line: dict[str, Any], *, provider: str) -> ChatResponse | 
     return ProviderError(f"batch request failed: {one_line(str(message or 'no reason given'))}", provider=provider)
 
 
+def check_requests(requests: Sequence[ChatRequest], *, provider: str) -> None:
+    """A one-line :class:`BadRequestError` unless ``requests`` is a sequence of :class:`ChatRequest`."""
+    if isinstance(requests, str | bytes) or not isinstance(requests, Sequence):
+        raise BadRequestError(f"a batch takes a list of ChatRequest, not {type(requests).__name__}", provider=provider)
+    for index, request in enumerate(requests):
+        if not isinstance(request, ChatRequest):
+            raise BadRequestError(
+                f"requests[{index}]: a batch takes ChatRequest objects, not {type(request).__name__}",
+                provider=provider,
+            )
+
+
 class Batches:
     """``provider.batches``: run many chat requests through OpenAI's Batch API."""
 
@@ -120,6 +133,7 @@ class Batches:
         With ``resume`` (the default), the same requests re-attach to the batch they
         already started, unless it failed, expired or was cancelled.
         """
+        check_requests(requests, provider=self._provider)
         if not requests:
             raise BadRequestError("a batch needs at least one request", provider=self._provider)
         if len(requests) > MAX_REQUESTS_PER_BATCH:
@@ -148,9 +162,12 @@ class Batches:
         log.info("batch %s: %d requests submitted", batch.get("id"), len(requests))
         return batch
 
+    @shaped("GET batches")
     async def _recorded(self, key: str) -> dict[str, Any] | None:
         record = self.records.load(key) if self.records is not None else None
         if record is None:
+            return None
+        if not record.get("batch_id"):
             return None
         try:
             batch = await self.retrieve(str(record["batch_id"]))
@@ -158,6 +175,7 @@ class Batches:
             return None
         return None if batch.get("status") in DEAD else batch
 
+    @shaped("POST batches")
     async def _create(self, body: dict[str, Any], key: str) -> dict[str, Any]:
         # As for fine-tune jobs: when the answer to "create" is lost, the batch may exist,
         # so a retry first looks for it by its tag.
@@ -170,6 +188,7 @@ class Batches:
                             found: dict[str, Any] = item
                             return found
                 created: dict[str, Any] = await self._http.post_json("batches", body, retry=False)
+                str(created["id"])  # a batch without an id is an answer of the wrong shape
                 return created
         raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
 
@@ -209,6 +228,7 @@ class Batches:
                 )
             await anyio.sleep(interval)
 
+    @shaped("batch results")
     async def results(self, batch: dict[str, Any], requests: Sequence[ChatRequest]) -> list[BatchResult]:
         """Download the output and error files and map them back to ``requests``, in order."""
         if batch.get("status") == "failed":
@@ -222,7 +242,7 @@ class Batches:
                 continue
             for raw in (await self._files.content(str(file_id))).splitlines():
                 if raw.strip():
-                    line = json.loads(raw)
+                    line = json.loads(raw)  # a bad line: ValueError, made one line by @shaped
                     outcomes[str(line.get("custom_id"))] = parse_result_line(line, provider=self._provider)
         unknown = set(outcomes) - set(ids)
         if unknown:
@@ -259,12 +279,14 @@ class Batches:
         chunks = [requests[i : i + MAX_REQUESTS_PER_BATCH] for i in range(0, len(requests), MAX_REQUESTS_PER_BATCH)]
         collected: list[list[BatchResult]] = [[] for _ in chunks]
 
-        async def one(index: int, chunk: Sequence[ChatRequest]) -> None:
-            batch = await self.submit(chunk, metadata=metadata, resume=resume)
-            done = await self.wait(str(batch["id"]), poll_interval=poll_interval, timeout=timeout)
-            collected[index] = await self.results(done, chunk)
+        def one(index: int, chunk: Sequence[ChatRequest]) -> Callable[[], Awaitable[None]]:
+            async def job() -> None:
+                batch = await self.submit(chunk, metadata=metadata, resume=resume)
+                done = await self.wait(str(batch["id"]), poll_interval=poll_interval, timeout=timeout)
+                collected[index] = await self.results(done, chunk)
 
-        async with anyio.create_task_group() as tg:
-            for index, chunk in enumerate(chunks):
-                tg.start_soon(one, index, chunk)
+            return job
+
+        check_requests(requests, provider=self._provider)
+        await run_all([one(i, c) for i, c in enumerate(chunks)], provider=self._provider, action="batch")
         return [result for chunk_results in collected for result in chunk_results]

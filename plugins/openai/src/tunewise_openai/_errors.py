@@ -11,7 +11,7 @@ import email.utils
 import functools
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, ParamSpec, TypeVar
 
 import httpx
@@ -141,7 +141,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def shaped(action: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+def shaped(action: str) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], Callable[P, Coroutine[Any, Any, R]]]:
     """Turn a ``KeyError`` / ``TypeError``... from reading a server's answer into :func:`unexpected_answer`.
 
     For methods (of objects with a ``_provider``) that read fields out of answers after
@@ -149,7 +149,7 @@ def shaped(action: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awa
     one-line :class:`ServerError`, not a traceback. tunewise's own errors pass as they are.
     """
 
-    def wrap(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    def wrap(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
         @functools.wraps(method)
         async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
             try:

@@ -30,6 +30,7 @@ from tunewise import (
 )
 from tunewise._secrets import get_logger
 from tunewise.interfaces.finetune import TERMINAL_STATUSES
+from tunewise_openai._errors import shaped
 from tunewise_openai._files import Files
 from tunewise_openai._http import HTTPClient
 from tunewise_openai._records import RecordStore, canonical, input_key
@@ -148,10 +149,12 @@ class OpenAIFineTuneJob:
     def metadata(self) -> dict[str, str]:
         return dict(self.data.get("metadata") or {})
 
+    @shaped("GET fine_tuning/jobs")
     async def refresh(self) -> FineTuneStatus:
         self.data = await self._http.get_json(f"fine_tuning/jobs/{self.id}")
         return self.status
 
+    @shaped("GET fine_tuning/jobs/events")
     async def _new_events(self, seen: set[str]) -> list[FineTuneEvent]:
         """Events not seen yet, oldest first (the API pages newest first)."""
         fresh: list[dict[str, Any]] = []
@@ -228,6 +231,7 @@ class OpenAIFineTuneJob:
             raise FineTuneError(f"fine-tune job {self.id} ended {self.status}: {self.error or 'no reason given'}")
         return self.model
 
+    @shaped("POST fine_tuning/jobs/cancel")
     async def cancel(self) -> None:
         if self.status in TERMINAL_STATUSES:
             return
@@ -247,6 +251,7 @@ class OpenAIFineTuner:
         self.records = RecordStore(home / "openai" / "fine_tune_jobs")
 
     def _job(self, data: dict[str, Any]) -> OpenAIFineTuneJob:
+        str(data["id"])  # a job without an id is an answer of the wrong shape (made one line by @shaped)
         return OpenAIFineTuneJob(self._http, data, provider=self._provider, poll_interval=self.poll_interval)
 
     def key(self, spec: FineTuneSpec) -> str:
@@ -255,9 +260,11 @@ class OpenAIFineTuner:
         validation = check_training_file(spec.validation_file) if spec.validation_file is not None else None
         return input_key(self._http.base_url, canonical(job_parameters(spec)), training, validation)
 
+    @shaped("GET fine_tuning/jobs")
     async def attach(self, job_id: str) -> OpenAIFineTuneJob:
         return self._job(await self._http.get_json(f"fine_tuning/jobs/{job_id}"))
 
+    @shaped("GET fine_tuning/jobs")
     async def find(self, key: str) -> OpenAIFineTuneJob | None:
         """A live (not failed or cancelled) job tagged with ``key``, if the server has one."""
         page = await self._http.get_json("fine_tuning/jobs", params={f"metadata[{MARKER}]": key, "limit": 10})
@@ -275,7 +282,7 @@ class OpenAIFineTuner:
             validation = await anyio.to_thread.run_sync(check_training_file, spec.validation_file)
         key = input_key(self._http.base_url, canonical(parameters), training, validation)
         record = self.records.load(key)
-        if record is not None:
+        if record is not None and record.get("job_id"):
             try:
                 job = await self.attach(str(record["job_id"]))
             except NotFoundError:
@@ -300,6 +307,7 @@ class OpenAIFineTuner:
         )
         return job
 
+    @shaped("POST fine_tuning/jobs")
     async def _create(
         self, spec: FineTuneSpec, parameters: dict[str, Any], training: bytes, validation: bytes | None, key: str
     ) -> OpenAIFineTuneJob:
