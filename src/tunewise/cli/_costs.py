@@ -6,7 +6,6 @@ module turns flags into calls and results into a paragraph, a table or JSON.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tunewise._errors import ConfigError
+from tunewise.cli._output import print_json
 
 if TYPE_CHECKING:
     from tunewise.costs import BreakEven, CostEstimate, PriceEntry
@@ -179,7 +179,7 @@ def breakeven_command(
     except ValueError as exc:
         raise _flag_error(exc) from None
     if as_json:
-        typer.echo(json.dumps(_breakeven_json(result), indent=2))
+        print_json(_breakeven_json(result))
         return
     _print_breakeven(result)
 
@@ -325,7 +325,7 @@ def cost_command(
     result = estimate(model, usage, requests_per_month=requests_per_month, batch=batch)
     assert result is not None
     if as_json:
-        typer.echo(json.dumps(result.model_dump(mode="json") | {"total": result.breakdown.total}, indent=2))
+        print_json(result.model_dump(mode="json") | {"total": result.breakdown.total})
         return
     _print_cost(result, found.describe())
 
@@ -364,7 +364,7 @@ def prices_command(
     if model is None:
         entries = catalog.entries
         if as_json:
-            typer.echo(json.dumps([e.model_dump(mode="json", exclude_none=True) for e in entries], indent=2))
+            print_json([e.model_dump(mode="json", exclude_none=True) for e in entries])
             return
         _print_entries(entries, title="Prices, USD per 1M tokens")
         return
@@ -372,7 +372,7 @@ def prices_command(
     if found is None:
         raise ConfigError(unknown_price_message(model))
     if as_json:
-        typer.echo(json.dumps(found.model_dump(mode="json", exclude_none=True), indent=2))
+        print_json(found.model_dump(mode="json", exclude_none=True))
         return
     console = Console()
     console.print(found.describe())

@@ -7,14 +7,10 @@ The data toolkit is imported inside each command, so ``tunewise --help`` stays f
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, Literal
 
 import typer
-
-from tunewise._errors import TunewiseError
 
 data_app = typer.Typer(
     name="data",
@@ -22,9 +18,12 @@ data_app = typer.Typer(
     no_args_is_help=True,
 )
 
-T = TypeVar("T")
-
-FileArg = Annotated[Path, typer.Argument(help="A JSONL file in OpenAI's chat fine-tuning format.", show_default=False)]
+FileArg = Annotated[
+    Path,
+    typer.Argument(
+        help="A JSONL file in OpenAI's chat fine-tuning format.", show_default=False, exists=True, dir_okay=False
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
 ModelOpt = Annotated[
     str | None,
@@ -32,7 +31,8 @@ ModelOpt = Annotated[
 ]
 EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="tiktoken encoding: o200k_base or cl100k_base.")]
 TokenizerOpt = Annotated[
-    Path | None, typer.Option("--tokenizer", help="Hugging Face tokenizer directory, for local models.")
+    Path | None,
+    typer.Option("--tokenizer", exists=True, help="Hugging Face tokenizer directory, for local models."),
 ]
 MaxTokensOpt = Annotated[
     int | None,
@@ -41,7 +41,8 @@ MaxTokensOpt = Annotated[
     ),
 ]
 OnOpt = Annotated[
-    str, typer.Option("--on", help="Compare on: prompt (user turns), conversation (user+assistant) or all.")
+    Literal["prompt", "conversation", "all"],
+    typer.Option("--on", help="Compare on: prompt (user turns), conversation (user+assistant) or all."),
 ]
 ThresholdOpt = Annotated[
     float, typer.Option("--threshold", min=0.01, max=1.0, help="Near-duplicate threshold (estimated Jaccard, 0-1).")
@@ -51,17 +52,10 @@ ExactOnlyOpt = Annotated[
 ]
 
 
-def _run(action: Callable[[], T]) -> T:
-    """Run a data action; file and usage errors become one line on stderr and exit code 2."""
-    try:
-        return action()
-    except TunewiseError as exc:
-        typer.secho(f"error: {exc}", err=True, fg="red")
-        raise typer.Exit(2) from None
-
-
 def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    from tunewise.cli._output import print_json
+
+    print_json(data)
 
 
 def _analyze(
@@ -76,17 +70,15 @@ def _analyze(
 ) -> Any:
     from tunewise.data import analyze
 
-    return _run(
-        lambda: analyze(
-            file,
-            model=model,
-            encoding=encoding,
-            tokenizer=tokenizer,
-            max_tokens=max_tokens,
-            epochs=epochs,
-            price_per_1m_training_tokens=price,
-            max_problems=max_problems,
-        )
+    return analyze(
+        file,
+        model=model,
+        encoding=encoding,
+        tokenizer=tokenizer,
+        max_tokens=max_tokens,
+        epochs=epochs,
+        price_per_1m_training_tokens=price,
+        max_problems=max_problems,
     )
 
 
@@ -164,10 +156,11 @@ def stats_command(
         _print_json(data)
     else:
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         console = Console()
-        table = Table(title=f"{report.path} ({report.counter}, limit {report.max_tokens:,} tokens)")
+        table = Table(title=escape(f"{report.path} ({report.counter}, limit {report.max_tokens:,} tokens)"))
         for column in ("tokens per example", "min", "p10", "median", "mean", "p90", "max"):
             table.add_column(column, justify="right")
         for label, s in (("total", report.total_tokens), ("assistant", report.assistant_tokens)):
@@ -194,7 +187,7 @@ def stats_command(
         if report.estimated_cost is not None:
             lines.append(f"estimated training cost: {report.estimated_cost:,.2f}")
         for line in lines:
-            console.print(line, highlight=False, soft_wrap=True)
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -214,17 +207,20 @@ def _ratios(train: float, validation: float, test: float) -> dict[str, float]:
 @data_app.command("split")
 def split_command(
     file: FileArg,
-    out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Folder for train/validation/test .jsonl files.")],
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out-dir", "-o", file_okay=False, help="Folder for train/validation/test .jsonl files."),
+    ],
     train: Annotated[float, typer.Option("--train", min=0.0, max=1.0, help="Share for training.")] = 0.8,
     validation: Annotated[float, typer.Option("--validation", min=0.0, max=1.0, help="Share for validation.")] = 0.1,
     test: Annotated[float, typer.Option("--test", min=0.0, max=1.0, help="Share for testing.")] = 0.1,
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, same split.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Same seed, same split.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Split deterministically by seed into OUT_DIR/train.jsonl, validation.jsonl and test.jsonl."""
     from tunewise.data import split
 
-    report = _run(lambda: split(file, out_dir, ratios=_ratios(train, validation, test), seed=seed))
+    report = split(file, out_dir, ratios=_ratios(train, validation, test), seed=seed)
     if as_json:
         _print_json(report.to_dict())
         return
@@ -235,7 +231,9 @@ def split_command(
 @data_app.command("dedup")
 def dedup_command(
     file: FileArg,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the file without duplicates here.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write the file without duplicates here.")
+    ] = None,
     on: OnOpt = "prompt",
     threshold: ThresholdOpt = 0.8,
     exact_only: ExactOnlyOpt = False,
@@ -244,7 +242,7 @@ def dedup_command(
     """Find exact and near-duplicate examples (keeping the first); with --out, write the file without them."""
     from tunewise.data import dedup
 
-    report = _run(lambda: dedup(file, out, on=cast(Any, on), near=not exact_only, threshold=threshold))
+    report = dedup(file, out, on=on, near=not exact_only, threshold=threshold)
     if as_json:
         _print_json(report.to_dict())
         return
@@ -261,7 +259,11 @@ def dedup_command(
 def leakage_command(
     files: Annotated[
         list[Path],
-        typer.Argument(help="Two or more files, e.g. train then test; each is checked against earlier ones."),
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="Two or more files, e.g. train then test; each is checked against earlier ones.",
+        ),
     ],
     on: OnOpt = "prompt",
     threshold: ThresholdOpt = 0.8,
@@ -271,7 +273,7 @@ def leakage_command(
     """Report examples of later files that also appear, exactly or nearly, in earlier ones. Exit 1 on leakage."""
     from tunewise.data import leakage
 
-    report = _run(lambda: leakage(*files, on=cast(Any, on), near=not exact_only, threshold=threshold))
+    report = leakage(*files, on=on, near=not exact_only, threshold=threshold)
     if as_json:
         _print_json(report.to_dict())
     else:
@@ -301,9 +303,17 @@ def _field_map(values: list[str]) -> dict[str, str]:
 
 @data_app.command("convert")
 def convert_command(
-    file: Annotated[Path, typer.Argument(help="Alpaca JSON/JSONL, CSV (prompt/completion) or ShareGPT file.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The chat JSONL file to write.")],
-    from_format: Annotated[str, typer.Option("--from", help="Input format: auto, alpaca, csv or sharegpt.")] = "auto",
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="Alpaca JSON/JSONL, CSV (prompt/completion) or ShareGPT file."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", dir_okay=False, help="The chat JSONL file to write.")],
+    from_format: Annotated[
+        Literal["auto", "alpaca", "csv", "sharegpt"],
+        typer.Option("--from", help="Input format; auto: by extension, then by the first record's keys."),
+    ] = "auto",
     field_map: Annotated[
         list[str] | None,
         typer.Option("--map", help="Rename fields, e.g. --map prompt=question,completion=answer (repeatable)."),
@@ -315,7 +325,7 @@ def convert_command(
     from tunewise.data import convert
 
     fields = _field_map(field_map or [])
-    report = _run(lambda: convert(file, out, format=cast(Any, from_format), fields=fields, system=system))
+    report = convert(file, out, format=from_format, fields=fields, system=system)
     if as_json:
         _print_json(report.to_dict())
     else:

@@ -15,6 +15,7 @@ import anyio
 import typer
 
 from tunewise._errors import ConfigError
+from tunewise.cli._output import print_json
 
 if TYPE_CHECKING:
     from tunewise.retrieval import Index
@@ -79,7 +80,7 @@ def add_command(
     index = _open(collection, path, url, embedder)
     report = anyio.run(lambda: index.add(paths, fields=fields, chunker=chunker, prune=prune, progress=not as_json))
     if as_json:
-        typer.echo(json.dumps(asdict(report), indent=2))
+        print_json(asdict(report))
         return
     typer.echo(
         f"{report.files} files, {report.chunks} chunks: {report.embedded} embedded, {report.unchanged} unchanged, "
@@ -119,7 +120,7 @@ def query_command(
     retriever = index.retriever(mode, fusion=fusion)  # type: ignore[arg-type]
     hits = anyio.run(lambda: retriever.retrieve(text, k, filters))
     if as_json:
-        typer.echo(json.dumps([h.model_dump() for h in hits], indent=2))
+        print_json([h.model_dump() for h in hits])
         return
     from rich.console import Console
     from rich.table import Table
@@ -152,7 +153,7 @@ def stats_command(
     index = _open(collection, path, url, embedder)
     stats = anyio.run(index.stats)
     if as_json:
-        typer.echo(json.dumps(asdict(stats), indent=2))
+        print_json(asdict(stats))
         return
     for key, value in asdict(stats).items():
         typer.echo(f"{key:12} {value}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from rich.table import Table
 from tunewise._errors import TunewiseError
 from tunewise._registry import load_plugin, providers
 from tunewise._settings import load_settings
+from tunewise.cli._output import print_json
 
 
 @dataclass
@@ -53,7 +53,7 @@ def providers_command(
             "plugins": [asdict(r) for r in rows],
             "profiles": {name: {"plugin": p.plugin, "base_url": p.base_url} for name, p in profiles},
         }
-        typer.echo(json.dumps(data, indent=2))
+        print_json(data)
         return
     console = Console()
     table = Table(title="Provider plugins")

@@ -68,16 +68,32 @@ class ConvertReport:
 
 
 def detect_format(path: str | Path) -> str:
-    """``csv`` for .csv/.tsv files; otherwise ``sharegpt`` or ``alpaca`` by the keys of the first record."""
+    """``csv`` for .csv/.tsv files; otherwise by the keys of the first record: ``chat`` (``messages``),
+    ``sharegpt`` (``conversations``) or ``alpaca`` (anything else; its fields are checked row by row)."""
     p = Path(path)
     if p.suffix.lower() in (".csv", ".tsv"):
         return "csv"
+    first = _first_record(p)
+    if isinstance(first, dict) and "messages" in first:
+        return "chat"
+    if isinstance(first, dict) and "conversations" in first:
+        return "sharegpt"
+    return "alpaca"
+
+
+def _first_record(path: Path) -> Any:
+    """The first record of a JSON array or JSONL file, or ``None`` when it cannot be read."""
     try:
-        with p.open("rb") as handle:
-            head = handle.read(64 * 1024).decode("utf-8", "ignore")
+        with path.open("rb") as handle:
+            head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     except OSError as exc:
-        raise DataError(f"cannot open: {exc.strerror or exc}", path=p) from None
-    return "sharegpt" if '"conversations"' in head else "alpaca"
+        raise DataError(f"cannot open: {exc.strerror or exc}", path=path) from None
+    try:
+        if head.startswith(b"["):
+            return next((item for _, item in _json_array(path)), None)
+        return next((item.data for item in read_jsonl(path) if isinstance(item, Example)), None)
+    except DataError:
+        return None  # unreadable: the conversion itself reports where
 
 
 def _text(row: Mapping[str, Any], key: str | None) -> str | None:
@@ -237,21 +253,33 @@ def convert(
     """Convert an instruction dataset to chat JSONL (``{"messages": [...]}`` per line).
 
     Args:
-        format: ``alpaca``, ``csv``, ``sharegpt`` or ``auto`` (by extension, then keys).
+        format: ``alpaca``, ``csv``, ``sharegpt`` or ``auto`` (by extension, then by the keys of
+            the first record; a file already in chat format is an error, not converted again).
         fields: renames, e.g. ``{"prompt": "question", "completion": "answer"}`` for a
             CSV, or ``{"prompt": "instruction", "completion": "response"}`` for Alpaca-like JSON.
         system: a system message for every example that has none of its own.
 
     Raises:
         DataError: when the file cannot be read at all (bad UTF-8 in a CSV, a broken
-            JSON array, missing CSV columns). Bad rows are skipped and listed in the report.
+            JSON array, missing CSV columns), is already chat JSONL, or has no row that could
+            be converted (then nothing is written). Bad rows are skipped and listed in the report.
+        ConfigError: an unknown format, or ``out`` is the input file.
     """
     source = Path(path)
     if not source.is_file():
         raise DataError("no such file" if not source.exists() else "not a regular file", path=source)
-    fmt = detect_format(source) if format == "auto" else format
-    if fmt not in FORMATS:
+    if format != "auto" and format not in FORMATS:
         raise ConfigError(f"unknown format {format!r}; choose one of auto, {', '.join(FORMATS)}")
+    target = Path(out)
+    if target.exists() and target.resolve() == source.resolve():
+        raise ConfigError(f"the output {target} is the input file; write the converted file elsewhere")
+    fmt = detect_format(source) if format == "auto" else format
+    if fmt == "chat":
+        raise DataError(
+            "already in chat format (its records have 'messages'): nothing to convert; "
+            "check it with 'tunewise data validate'",
+            path=source,
+        )
     converter = _Converter(str(source), fmt, fields or {}, system)
     report = ConvertReport(path=str(source), out=str(out), format=fmt)
     rows = _csv_rows(source, converter.fields) if fmt == "csv" else _json_rows(source)
@@ -270,4 +298,8 @@ def convert(
                 continue
             handle.write(_dumps(result) + "\n")
             report.n_written += 1
+        if report.n_written == 0:  # never leave an empty file that looks like a result
+            first = next((p for p in report.problems if p.severity == "error"), None)
+            why = f"; the first: {first}" if first is not None else ""
+            raise DataError(f"no row could be converted as {fmt} ({report.n_read} read){why}", path=source)
     return report

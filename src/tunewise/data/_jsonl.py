@@ -104,6 +104,7 @@ def _lines(handle: IO[bytes], name: str, max_line_bytes: int) -> Iterator[Exampl
     with handle:
         number = 0
         seen_any = False
+        seen_content = False  # a line that is not blank: an example, or a broken one
         while True:
             raw = handle.readline(max_line_bytes + 1)
             if not raw:
@@ -117,6 +118,7 @@ def _lines(handle: IO[bytes], name: str, max_line_bytes: int) -> Iterator[Exampl
                     size += len(rest)
                     if not rest or rest.endswith(b"\n"):
                         break
+                seen_content = True
                 yield Problem(
                     "line_too_long",
                     f"line is {size:,} bytes, over the {max_line_bytes:,}-byte limit; skipped",
@@ -141,11 +143,13 @@ def _lines(handle: IO[bytes], name: str, max_line_bytes: int) -> Iterator[Exampl
                 )
             if b"\x00" in raw:
                 column = raw.index(b"\x00") + 1
+                seen_content = True
                 yield Problem("binary_data", f"NUL byte at column {column}: binary data, not JSON text", name, number)
                 continue
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
+                seen_content = True
                 yield Problem(
                     "invalid_utf8",
                     f"invalid UTF-8 at byte {exc.start + 1}: {raw[exc.start : exc.start + 4]!r}",
@@ -156,6 +160,7 @@ def _lines(handle: IO[bytes], name: str, max_line_bytes: int) -> Iterator[Exampl
             if not text or text.isspace():
                 yield Problem("blank_line", "blank line", name, number, severity="warning")
                 continue
+            seen_content = True
             try:
                 data = _decode_json(text)
             except json.JSONDecodeError as exc:
@@ -171,6 +176,8 @@ def _lines(handle: IO[bytes], name: str, max_line_bytes: int) -> Iterator[Exampl
             yield Example(name, number, data, text)
         if not seen_any:
             yield Problem("empty_file", "file is empty: no examples", name)
+        elif not seen_content:
+            yield Problem("empty_file", "file holds only blank lines: no examples", name)
 
 
 def load_examples(path: str | Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Example]:
