@@ -10,6 +10,7 @@ import typer
 
 if TYPE_CHECKING:
     from tunewise.evaluation._compare import PairwiseSummary
+    from tunewise.evaluation._runner import RunSummary
     from tunewise.evaluation._runstore import RunStore
 
 eval_app = typer.Typer(
@@ -53,12 +54,16 @@ def run_command(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Run every strategy on every case; each result is stored as it arrives, so re-running resumes."""
+    """Run every strategy on every case; each result is stored as it arrives, so re-running resumes.
+
+    Failed cases are listed on stderr by cause, with one example each; the exit status is 1
+    when any case failed (the run is saved: running the same command again retries them).
+    """
     import anyio
 
     from tunewise._registry import Registry
     from tunewise.evaluation._config import load_config
-    from tunewise.evaluation._runner import RunSummary, evaluate
+    from tunewise.evaluation._runner import evaluate
 
     async def main() -> RunSummary:
         async with Registry() as registry:
@@ -101,9 +106,12 @@ def run_command(
         "cost": summary.cost,
         "cache_hits": summary.cache_hits,
         "wall_s": round(summary.wall_s, 3),
+        "stopped": summary.stopped,
+        "not_run": summary.not_run,
+        "causes": [cause.model_dump() for cause in summary.causes],
     }
     if json_output:
-        typer.echo(json.dumps(data))
+        typer.echo(json.dumps(data, allow_nan=False))
     else:
         cost = "unknown" if summary.cost is None else f"${summary.cost:.4f}"
         resumed = f", {summary.skipped} already done (resumed)" if summary.skipped else ""
@@ -111,8 +119,24 @@ def run_command(
             f"run {summary.run_id}: {summary.ok} ok, {summary.errors} errors{resumed}; cost {cost}; "
             f"{summary.wall_s:.1f}s; store {summary.store}"
         )
+    _show_failures(summary)
     if summary.errors:
         raise typer.Exit(1)
+
+
+def _show_failures(summary: RunSummary) -> None:
+    """The run's errors on stderr, grouped by cause, and why it stopped early if it did."""
+    from tunewise.evaluation._failures import describe_errors
+
+    lines = describe_errors(summary.causes, summary.ran)
+    if summary.stopped is not None and summary.not_run:
+        lines.insert(
+            0,
+            f"stopped early: {summary.stopped}; {summary.not_run} cases not run, since every one would fail alike "
+            "(fix the cause, then run the same command again to resume)",
+        )
+    for line in lines:
+        typer.echo(line, err=True)
 
 
 @eval_app.command("compare")

@@ -57,6 +57,9 @@ def _summary(report: LadderReport) -> None:
             "unknown" if cost.per_1k_requests is None else f"${cost.per_1k_requests:.4f}",
             "unknown" if cost.per_month is None else f"${cost.per_month:,.2f}",
         )
+    failure = report.state.failure
+    if failure is not None:
+        table.add_row(failure.rung, "", "", failure.status(), *([""] * len(others)), "", "")
     for rung, why in report.state.skipped.items():
         table.add_row(rung, "", "", f"not run: {why}", *([""] * len(others)), "", "")
     console.print(table)
@@ -72,13 +75,37 @@ def _summary(report: LadderReport) -> None:
             groups.add_row(escape(group), str(report.group_size(group)), *cells)
         console.print(groups)
     decision = f"use {rec.chosen}" if rec.chosen else "no rung reached the target"
-    console.print(f"[bold]Decision:[/bold] {decision}")
+    if rec.failure is not None and not rec.chosen:
+        decision = f"stopped: {rec.failure}"
+    console.print(f"[bold]Decision:[/bold] {escape(decision)}", soft_wrap=True)
     for reason in rec.reasons[:3]:
         console.print(f"  - {escape(reason)}", soft_wrap=True)
     if rec.break_even is not None:
         console.print(f"[bold]Break-even:[/bold] {escape(rec.break_even.summary())}", soft_wrap=True)
     for step in rec.next_steps:
         console.print(f"  next: {escape(step)}", soft_wrap=True)
+
+
+def failed_cases(report: LadderReport) -> list[str]:
+    """Lines for stderr: the rung that failed and each rung's errors by cause, with an example case each."""
+    from tunewise.evaluation._failures import describe_errors
+
+    lines: list[str] = []
+    failure = report.state.failure
+    if failure is not None:
+        lines.append(f"stopped: {failure.summary()}")
+        lines += [f"  {line}" for line in describe_errors(failure.causes, failure.cases)]
+    for row in report.rows:
+        if row.causes:
+            lines.append(f"{row.rung}: errors count as 0")
+            lines += [f"  {line}" for line in describe_errors(row.causes, row.n)]
+    return lines
+
+
+def _exit_status(report: LadderReport) -> int:
+    """1 when a rung failed or any measured case failed with an error (they count as 0), else 0."""
+    errors = report.state.failure is not None or any(row.errors for row in report.rows)
+    return 1 if errors else 0
 
 
 @ladder_app.command("run")
@@ -92,7 +119,11 @@ def run_command(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")] = True,
     json_output: Annotated[bool, typer.Option("--json", help="Print the recommendation as JSON.")] = False,
 ) -> None:
-    """Run the ladder; killed or stopped by the budget, the same command resumes where it was."""
+    """Run the ladder; killed or stopped by the budget, the same command resumes where it was.
+
+    Cases that failed with an error are listed on stderr by cause. A rung whose cases mostly
+    failed stops the ladder with that cause. The exit status is 1 when any case failed.
+    """
     import anyio
 
     from tunewise.ladder import build_ladder_report, run_ladder
@@ -115,11 +146,17 @@ def run_command(
             "skipped": report.state.skipped,
             "spent": report.state.spent,
             "tokens": report.state.tokens,
+            "failure": report.state.failure.model_dump(mode="json") if report.state.failure else None,
         }
-        typer.echo(json.dumps(data))
-        return
-    _summary(report)
-    typer.echo(f"report: {outcome.out / 'report.md'} and {outcome.out / 'report.html'}")
+        typer.echo(json.dumps(data, allow_nan=False))
+    else:
+        _summary(report)
+        typer.echo(f"report: {outcome.out / 'report.md'} and {outcome.out / 'report.html'}")
+    for line in failed_cases(report):
+        typer.echo(line, err=True)
+    status = _exit_status(report)
+    if status:
+        raise typer.Exit(status)
 
 
 @ladder_app.command("report")
@@ -130,5 +167,8 @@ def report_command(
     from tunewise.ladder import build_ladder_report, write_report
 
     md, html = write_report(out)
-    _summary(build_ladder_report(out))
+    report = build_ladder_report(out)
+    _summary(report)
     typer.echo(f"report: {md} and {html}")
+    for line in failed_cases(report):
+        typer.echo(line, err=True)

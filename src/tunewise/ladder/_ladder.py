@@ -25,7 +25,15 @@ from tunewise._refs import ModelRef
 from tunewise._types import Message, Usage
 from tunewise.ladder._config import LadderConfig, RungKind, load_ladder_config
 from tunewise.ladder._optimize import DEFAULT_INSTRUCTION, Failure, parse_candidates, writer_prompt
-from tunewise.ladder._state import Candidate, FineTuneRecord, GroupResult, LadderState, MetricSummary, RungResult
+from tunewise.ladder._state import (
+    Candidate,
+    FineTuneRecord,
+    GroupResult,
+    LadderState,
+    MetricSummary,
+    RungFailure,
+    RungResult,
+)
 
 if TYPE_CHECKING:
     from tunewise._model import Model
@@ -62,6 +70,33 @@ def estimate_tokens(text: str) -> float:
 def conversation_tokens(messages: Sequence[Message]) -> float:
     """Prompt tokens of a conversation: its text plus OpenAI's few tokens of overhead per message."""
     return sum(estimate_tokens(m.content or "") + 4 for m in messages) + 3
+
+
+class RungFailed(Exception):
+    """Raised inside the ladder when a rung's evaluation mostly failed; :meth:`Ladder.run` stops on it."""
+
+    def __init__(self, failure: RungFailure) -> None:
+        super().__init__(failure.summary())
+        self.failure = failure
+
+
+def failure_of(results: Sequence[CaseResult], cases: int, *, stopped: str | None, split: str) -> RungFailure | None:
+    """The failure of an evaluation whose cases mostly errored, else ``None``.
+
+    Mostly: more than half of its ``cases`` failed with an error, or an error every case would hit
+    alike stopped the run early (``stopped``, from :class:`~tunewise.evaluation.RunSummary`).
+    A few failed cases (a prompt too long for the context) count as 0 and the rung is scored.
+    """
+    from tunewise.evaluation._failures import error_causes
+
+    causes = error_causes(results)
+    errors = sum(c.count for c in causes)
+    if stopped is None and errors * 2 <= cases:
+        return None
+    cause = stopped if stopped is not None else causes[0].cause
+    return RungFailure(
+        rung="", cause=cause, errors=errors, cases=cases, split=split, stopped_early=stopped is not None, causes=causes
+    )
 
 
 @dataclass(frozen=True)
@@ -298,7 +333,12 @@ class Ladder:
             config={"ladder": self.state.fingerprint},
         )
         self.pay(summary.cost)
-        return self.store.results(run_id, strategy.name)
+        results = self.store.results(run_id, strategy.name)
+        split = "test" if report_metrics else "dev"
+        failure = failure_of(results, len(cases), stopped=summary.stopped, split=split)
+        if failure is not None:
+            raise RungFailed(failure)
+        return results
 
     def spend_of(self, results: Sequence[CaseResult]) -> tuple[float | None, int]:
         dollars: float | None = 0.0
@@ -385,6 +425,8 @@ class Ladder:
                 "(left out of its mean)"
             )
         others, group_by, groups = self.breakdown(results)
+        from tunewise.evaluation._failures import error_causes
+
         return RungResult(
             rung=rung,
             strategy=strategy.name,
@@ -416,6 +458,7 @@ class Ladder:
             metrics=others,
             group_by=group_by,
             groups=groups,
+            causes=error_causes(results),
         )
 
     # --- estimates ---------------------------------------------------------------------
@@ -603,8 +646,10 @@ class Ladder:
         self.config.out.mkdir(parents=True, exist_ok=True)
         (self.config.out / CONFIG_FILE).write_text(self.config.model_dump_json(indent=2), encoding="utf-8")
         self.state.stopped = None
+        self.state.failure = None
         self.save()
         try:
+            self.preflight()
             self.regroup()
             for index, rung in enumerate(self.config.rungs):
                 if rung in self.state.results:
@@ -633,6 +678,13 @@ class Ladder:
                     self._skip_rest(index - 1, "the budget ran out during this rung")
                     self.event(f"stopped: {exc}")
                     break
+                except RungFailed as exc:
+                    failure = exc.failure.model_copy(update={"rung": rung})
+                    self.state.failure = failure
+                    self.state.stopped = f"failed: {failure.summary()}"
+                    self._skip_rest(index, f"the ladder stopped when {rung} failed")
+                    self.event(f"stopped: {failure.summary()}")
+                    break
                 except FineTuneError as exc:
                     self.state.skipped[rung] = f"the fine-tune failed: {exc}"
                     self.event(f"{rung}: fine-tune failed: {exc}")
@@ -657,6 +709,23 @@ class Ladder:
                 self._store.close()
                 self._store = None
         return LadderOutcome(config=self.config, state=self.state)
+
+    def preflight(self) -> None:
+        """Fail in one line, before any rung runs, when a rung still to run names a provider that cannot serve it
+        (no such plugin, no API key): every one of its calls would fail alike."""
+        todo = [r for r in self.config.rungs if r not in self.state.results]
+        refs: dict[str, str] = {}
+        if any(r in (*PROMPT_RUNGS, "rag") for r in todo):
+            refs["models.base"] = self.config.models.base
+        if "optimized_prompt" in todo:
+            refs["models.optimizer"] = self.config.optimizer_model
+        if any(r in FINE_TUNE_RUNGS for r in todo):
+            refs["models.fine_tune_base"] = self.config.fine_tune_base
+        for field, ref in refs.items():
+            try:
+                self.provider(ModelRef.parse(ref).prefix)
+            except ConfigError as exc:
+                raise type(exc)(f"{self.config.path}: {field} ({ref}): {exc}") from None
 
     def _skip_rest(self, index: int, why: str) -> None:
         for rung in self.config.rungs[index + 1 :]:

@@ -50,6 +50,9 @@ class Recommendation(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     next_steps: list[str] = Field(default_factory=list)
     requests_per_month: float | None = None
+    failure: str | None = None
+    """``zero_shot failed: <cause> (7 of 7 test cases)`` when a rung's cases mostly failed with errors and
+    stopped the ladder; the rungs measured before it are still priced and compared."""
 
 
 def _fmt_money(value: float | None, digits: int = 4) -> str:
@@ -125,7 +128,20 @@ def recommend(config: LadderConfig, state: LadderState) -> Recommendation:
             f"No rung reached the target: the best, {best.rung}, has {metric} {best.mean:.3f} "
             f"with a {level} lower bound of {best.ci_low:.3f} < {config.target.threshold:g}."
         )
-        next_steps.extend(_next_steps(config, state, best))
+        if state.failure is None:  # a failed rung says nothing about what a stronger model or more data would do
+            next_steps.extend(_next_steps(config, state, best))
+    failure = state.failure
+    if failure is not None:
+        reasons.insert(
+            0,
+            f"The ladder stopped: {failure.summary()}. Its cases were not scored: errors are not a "
+            "measure of the technique.",
+        )
+        next_steps.insert(
+            0,
+            "Fix the cause of the errors (see the errors by cause) and run the same command again: "
+            f"finished rungs are kept and {failure.rung} runs again.",
+        )
     shipped = chosen or best
     if shipped is not None:  # right after the headline: an overall pass can hide a kind of case that fails
         reasons[1:1] = _weak_groups(config, results, shipped, metric, chosen=chosen is not None)
@@ -133,6 +149,8 @@ def recommend(config: LadderConfig, state: LadderState) -> Recommendation:
         reasons.append(f"The ladder stopped early: {state.stopped.removeprefix('budget: ')}.")
         next_steps.append("Raise the budget (max_dollars / max_tokens) and run the same command again: it resumes.")
     for rung, why in state.skipped.items():
+        if failure is not None and (rung == failure.rung or why.endswith(f"when {failure.rung} failed")):
+            continue  # said once above
         if not (state.stopped and why in state.stopped):
             reasons.append(f"{rung} was not run: {why}.")
     if state.unknown_prices:
@@ -155,6 +173,7 @@ def recommend(config: LadderConfig, state: LadderState) -> Recommendation:
         reasons=reasons,
         next_steps=next_steps,
         requests_per_month=volume,
+        failure=failure.summary() if failure is not None else None,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tunewise._errors import ConfigError
+from tunewise.evaluation._failures import ErrorCause
 
 
 class MetricSummary(BaseModel):
@@ -72,6 +73,37 @@ class RungResult(BaseModel):
     """The case metadata key ``groups`` are split by."""
     groups: dict[str, GroupResult] = Field(default_factory=dict)
     """Scores per group of test cases, groups in the order the test split first shows them."""
+    causes: list[ErrorCause] = Field(default_factory=list)
+    """The test cases that failed with an error (they count as 0), grouped by cause."""
+
+
+class RungFailure(BaseModel):
+    """A rung whose cases mostly failed with errors: the ladder stopped there instead of scoring it.
+
+    "Mostly": more than half of the rung's cases failed, or an error that every case would hit
+    (bad credentials, a model, plugin or key that does not exist) stopped its run early.
+    """
+
+    rung: str
+    cause: str
+    """The most frequent cause (see :class:`~tunewise.evaluation.ErrorCause`)."""
+    errors: int
+    cases: int
+    split: str = "test"
+    """The split whose evaluation failed: ``test``, or ``dev`` (the instruction search)."""
+    stopped_early: bool = False
+    """An error every case would hit stopped the evaluation: the cases after it were not run."""
+    causes: list[ErrorCause] = Field(default_factory=list)
+
+    def summary(self) -> str:
+        """``zero_shot failed: <cause> (7 of 7 test cases)``."""
+        rest = "; the rest not run" if self.stopped_early else ""
+        return f"{self.rung} failed: {self.cause} ({self.errors} of {self.cases} {self.split} cases{rest})"
+
+    def status(self) -> str:
+        """The rung's status cell: ``failed: 7 of 7 test cases errored``."""
+        rest = ", the rest not run" if self.stopped_early else ""
+        return f"failed: {self.errors} of {self.cases} {self.split} cases errored{rest}"
 
 
 class FineTuneRecord(BaseModel):
@@ -110,6 +142,8 @@ class LadderState(BaseModel):
     fine_tune: FineTuneRecord | None = None
     candidates: list[Candidate] = Field(default_factory=list)
     stopped: str | None = None
+    failure: RungFailure | None = None
+    """The rung that failed with errors and stopped the ladder; ``None`` when none did."""
     unknown_prices: list[str] = Field(default_factory=list)
 
     @classmethod
