@@ -93,7 +93,8 @@ def test_stats_json_has_the_documented_keys(train: Path) -> None:
 def test_usage_and_file_errors_exit_2(train: Path, tmp_path: Path) -> None:
     missing = run("validate", tmp_path / "missing.jsonl")
     assert missing.returncode == 2
-    assert missing.stderr.startswith(f"error: Invalid value for 'file': file '{tmp_path / 'missing.jsonl'}' does not exist")
+    missing_file = tmp_path / "missing.jsonl"
+    assert missing.stderr.startswith(f"error: Invalid value for 'file': file '{missing_file}' does not exist")
     assert missing.stderr.count("\n") == 1
     bad_encoding = run("stats", train, "--encoding", "p50k_base")
     assert bad_encoding.returncode == 2 and bad_encoding.stderr.count("\n") == 1
