@@ -27,6 +27,7 @@ from tunewise.evaluation._compare import (
     format_level,
     metric_kinds,
 )
+from tunewise.evaluation._failures import ErrorCause, error_causes
 from tunewise.evaluation._groups import NO_GROUP, SMALL_GROUP, group_names, split_by_group
 from tunewise.evaluation._runstore import CaseResult, RunInfo, RunStore, iter_pairs
 from tunewise.evaluation._stats import Correction, mean_ci
@@ -132,6 +133,8 @@ class Report:
     group_by: str | None = None
     """The case metadata key the groups are split by (``kind``)."""
     groups: list[GroupSummary] = field(default_factory=list)
+    causes: list[ErrorCause] = field(default_factory=list)
+    """The failed cases grouped by cause, most frequent first, each with an example case."""
 
     def markdown(self) -> str:
         return _render("report.md.j2", self, charts={})
@@ -274,6 +277,7 @@ def build_report(
         correction=correction,
         group_by=group_by,
         groups=groups,
+        causes=error_causes(r for results in by_strategy.values() for r in results),
     )
 
 
