@@ -95,7 +95,7 @@ async def test_timeouts_and_provider_errors_are_recorded_and_retried_on_resume(t
 
     provider = ScriptedProvider(handler)
     store = tmp_path / "runs.sqlite"
-    first = await evaluate([ZeroShot(model(provider))], cases(6), store=store, timeout=0.2, run_id="r1", retries=0)
+    first = await evaluate([ZeroShot(model(provider))], cases(6), store=store, timeout=0.2, run_id="r1")
     assert (first.ok, first.errors) == (3, 3)
     with RunStore(store) as runs:
         errors = {r.case_id: r.error for r in runs.results("r1", status="error")}
@@ -106,7 +106,7 @@ async def test_timeouts_and_provider_errors_are_recorded_and_retried_on_resume(t
     failing.clear()
     slow.clear()
     sent_before = len(provider.requests)
-    second = await evaluate([ZeroShot(model(provider))], cases(6), store=store, timeout=0.2, run_id="r1", retries=0)
+    second = await evaluate([ZeroShot(model(provider))], cases(6), store=store, timeout=0.2, run_id="r1")
     assert (second.ok, second.errors, second.skipped) == (3, 0, 3)
     assert len(provider.requests) - sent_before == 3  # only the failed cases were sent again
     with RunStore(store) as runs:
@@ -194,32 +194,47 @@ async def test_a_failing_metric_keeps_the_answer_and_other_scores(tmp_path: Path
 
 
 @pytest.mark.anyio
-async def test_retryable_faults_are_retried_so_every_case_is_scored_once(tmp_path: Path) -> None:
+async def test_the_runner_adds_no_retries_of_its_own_and_resume_scores_every_case_once(tmp_path: Path) -> None:
+    """Retries live in the provider: a retryable error that reaches the runner is recorded, not retried."""
+    from tunewise import RateLimitError
+
     attempts: dict[str, int] = {}
 
     def flaky(request: ChatRequest) -> str:
-        """Fails 20% of first attempts (a 503) and some second ones (a 429 with retry_after)."""
+        """Fails 20% of first attempts (a 503) and some more (a 429 with retry_after)."""
         question = request.messages[-1].content or ""
         n = attempts[question] = attempts.get(question, 0) + 1
         number = int(question.split()[2])
         if n == 1 and number % 5 == 0:
             raise ServerError("overloaded", status=503, provider="scripted")
-        if n == 2 and number % 10 == 0:
-            from tunewise import RateLimitError
-
+        if n == 1 and number % 7 == 0:
             raise RateLimitError("slow down", retry_after=0.001, provider="scripted")
         return adder(request)
 
+    failing = sum(1 for n in range(1000) if n % 5 == 0 or n % 7 == 0)
     provider = ScriptedProvider(flaky)
-    summary = await evaluate(
-        [ZeroShot(model(provider))], cases(1000), store=tmp_path / "r.sqlite", concurrency=32, retry_delay=0.001
-    )
-    assert (summary.ok, summary.errors) == (1000, 0)
-    assert sum(attempts.values()) == 1000 + 200 + 100
-    with RunStore(tmp_path / "r.sqlite") as store:
-        results = store.results(summary.run_id)
+    store = tmp_path / "r.sqlite"
+    first = await evaluate([ZeroShot(model(provider))], cases(1000), store=store, concurrency=32, run_id="r")
+    assert (first.ok, first.errors) == (1000 - failing, failing)
+    assert sum(attempts.values()) == 1000  # one call per case: no runner retry on top of the provider's
+    second = await evaluate([ZeroShot(model(provider))], cases(1000), store=store, concurrency=32, run_id="r")
+    assert (second.ok, second.errors, second.skipped) == (failing, 0, 1000 - failing)
+    assert sum(attempts.values()) == 1000 + failing
+    with RunStore(store) as runs:
+        results = runs.results("r")
     assert len(results) == 1000 and len({r.case_id for r in results}) == 1000
     assert all(r.scores["exact_match"] == 1.0 for r in results)
+
+
+@pytest.mark.anyio
+async def test_retries_and_retry_delay_are_deprecated_and_change_nothing(tmp_path: Path) -> None:
+    def unavailable(request: ChatRequest) -> str:
+        raise ServerError("overloaded", status=503, provider="scripted")
+
+    provider = ScriptedProvider(unavailable)
+    with pytest.warns(DeprecationWarning, match="retries live in the provider"):
+        summary = await evaluate([ZeroShot(model(provider))], cases(2), store=tmp_path / "r.sqlite", retries=3)
+    assert summary.errors == 2 and len(provider.requests) == 2
 
 
 @pytest.mark.anyio
@@ -230,7 +245,7 @@ async def test_non_retryable_errors_are_not_retried(tmp_path: Path) -> None:
         raise BadRequestError("context too long", status=400, provider="scripted")
 
     provider = ScriptedProvider(reject)
-    summary = await evaluate([ZeroShot(model(provider))], cases(3), store=tmp_path / "r.sqlite", retry_delay=0)
+    summary = await evaluate([ZeroShot(model(provider))], cases(3), store=tmp_path / "r.sqlite")
     assert summary.errors == 3 and len(provider.requests) == 3
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,8 +181,8 @@ async def evaluate(
     timeout: float | None = None,
     cost: CostFunction | None = None,
     cache: ResponseCache | None = None,
-    retries: int = 2,
-    retry_delay: float = 0.5,
+    retries: int | None = None,
+    retry_delay: float | None = None,
     budget: float | None = None,
     progress: bool = False,
     on_result: Callable[[CaseResult], None] | None = None,
@@ -192,9 +193,11 @@ async def evaluate(
 
     ``run_id`` defaults to a fingerprint of strategies, metrics, cases and ``config``, so
     running the same evaluation again resumes it; pass a new id for a fresh run. ``timeout``
-    bounds each strategy call (seconds). A retryable provider error (rate limit, 5xx,
-    connection) is retried up to ``retries`` times, waiting ``retry_delay`` doubled each time
-    (or the server's ``retry_after``); other errors are recorded at once. ``cache`` replays
+    bounds each strategy call (seconds). The runner does not retry: retries live in the
+    provider (the OpenAI plugin's ``max_retries``: one budget of HTTP attempts per call), so an
+    error that reaches the runner has used up its retries and is recorded for that case
+    (running the same run id again tries the errored cases once more). ``retries`` and
+    ``retry_delay`` are deprecated and ignored. ``cache`` replays
     identical requests with their original usage and cost. With ``budget`` (dollars, needs
     ``cost``), no new case starts once this call has spent it (answers and judging; replays
     from the cache are free), and :class:`~tunewise.BudgetExceededError` says how far it got;
@@ -209,8 +212,12 @@ async def evaluate(
     """
     if concurrency < 1:
         raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
-    if retries < 0 or retry_delay < 0:
-        raise ConfigError("retries and retry_delay must not be negative")
+    if retries is not None or retry_delay is not None:
+        warnings.warn(
+            "evaluate(retries=, retry_delay=) are ignored: retries live in the provider (e.g. options.max_retries)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
     if budget is not None and (cost is None or budget <= 0):
         raise ConfigError("a budget needs a positive amount and a cost function to measure spending")
     case_list = load_cases(cases) if isinstance(cases, str | Path) else list(cases)
@@ -249,15 +256,12 @@ async def evaluate(
                 "metrics": metric_settings,
                 "concurrency": concurrency,
                 "timeout": timeout,
-                "retries": retries,
                 **({"group_by": group_by} if group_by is not None else {}),
             },
             concurrency=concurrency,
             timeout=timeout,
             cost=cost,
             cache=cache,
-            retries=retries,
-            retry_delay=retry_delay,
             budget=budget,
             progress=progress,
             on_result=on_result,
@@ -280,8 +284,6 @@ async def _run(
     timeout: float | None,
     cost: CostFunction | None,
     cache: ResponseCache | None,
-    retries: int,
-    retry_delay: float,
     budget: float | None,
     progress: bool,
     on_result: Callable[[CaseResult], None] | None,
@@ -304,18 +306,11 @@ async def _run(
     started = time.perf_counter()
 
     async def respond(strategy: Strategy, case: Case) -> Answer:
-        for attempt in range(retries + 1):
-            try:
-                if timeout is None:
-                    return await strategy.respond(case.input)
-                with anyio.fail_after(timeout):
-                    return await strategy.respond(case.input)
-            except ProviderError as exc:
-                if not exc.retryable or attempt == retries:
-                    raise
-                wait = getattr(exc, "retry_after", None)
-                await anyio.sleep(wait if wait is not None else retry_delay * 2**attempt)
-        raise AssertionError("unreachable")
+        # No retry here: the provider already spent its retry budget on this call.
+        if timeout is None:
+            return await strategy.respond(case.input)
+        with anyio.fail_after(timeout):
+            return await strategy.respond(case.input)
 
     stopped: str | None = None
 
