@@ -15,6 +15,7 @@ from tunewise._version import __version__
 from tunewise.cli import _eval
 from tunewise.cli._chat import register as register_chat_command
 from tunewise.cli._command import CommandTree
+from tunewise.cli._console import setup_console
 from tunewise.cli._costs import register as register_cost_commands
 from tunewise.cli._data import data_app
 from tunewise.cli._demo import demo_app
@@ -45,8 +46,16 @@ def root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Show third-party progress bars and advisories, and where each warning came from."
+        ),
+    ] = False,
 ) -> None:
     """tunewise: evaluate prompting vs fine-tuning, and run both."""
+    if verbose:
+        setup_console(verbose=True)
 
 
 app.command("providers")(providers_command)
@@ -77,6 +86,7 @@ def run(args: Sequence[str] | None = None) -> int:
     exit 2; other known failures exit 1. An unexpected exception is a bug: it is reported in one
     line too, with exit 1, and ``TUNEWISE_TRACEBACK=1`` shows its traceback.
     """
+    setup_console()  # one-line warnings, quiet third-party loaders (the root -v undoes it)
     try:
         result = app(args=None if args is None else list(args), prog_name="tunewise", standalone_mode=False)
     except Exception as exc:  # every failure ends as one line and an exit status
