@@ -34,6 +34,15 @@ class MissingAPIKeyError(ConfigError):
     """A provider needs an API key and none was configured."""
 
 
+class OptionError(ConfigError, ValueError):
+    """An option or argument given in code is unknown or out of range.
+
+    ``model.chat("hi", temprature=0)`` reads ``chat option 'temprature' is not known (did you
+    mean 'temperature'?)``. It is also a ``ValueError``, as pydantic's errors for the same
+    values were.
+    """
+
+
 class CapabilityError(TunewiseError):
     """A provider was asked for something it does not declare (embed, fine_tune, ...)."""
 
@@ -72,6 +81,14 @@ class DataError(TunewiseError):
             where = f"line {self.line}: "
         field = f"{self.field}: " if self.field else ""
         return f"{where}{field}{self.reason}"
+
+
+class ConversationError(DataError, ValueError):
+    """A conversation given in code is not a list of chat messages.
+
+    ``str(error)`` reads ``conversation[2].role: expected one of system, developer, user,
+    assistant, tool; got 'bot'``. It is also a ``ValueError``, as pydantic's errors were.
+    """
 
 
 # --- providers -----------------------------------------------------------------------
