@@ -7,6 +7,7 @@ turns flags and the config's ``[serve]`` table into one running uvicorn server.
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -14,18 +15,38 @@ import typer
 from tunewise._errors import ConfigError
 
 
+class LogLevel(StrEnum):
+    """uvicorn's log levels."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+    trace = "trace"
+
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"{value:g} is not a positive number of seconds")
+    return value
+
+
 def serve_command(
     target: Annotated[
         str,
         typer.Argument(
             metavar="CONFIG_OR_MODEL",
-            help="A TOML file of [[strategies]] (served by their names), or a model reference served zero-shot.",
+            help="A TOML file of [[strategies]] tables (each served by its name), or a model reference served "
+            "zero-shot.",
         ),
     ],
     host: Annotated[
         str | None, typer.Option("--host", help="Interface to bind; default 127.0.0.1 (this machine only).")
     ] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port; default 8000, 0 picks a free one.")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=0, max=65535, help="Port (0-65535); default 8000, 0 picks a free one.")
+    ] = None,
     api_key_env: Annotated[
         str | None,
         typer.Option(
@@ -35,24 +56,29 @@ def serve_command(
         ),
     ] = None,
     max_body_bytes: Annotated[
-        int | None, typer.Option("--max-body-bytes", help="Largest request body accepted (default 1000000).")
+        int | None, typer.Option("--max-body-bytes", min=1, help="Largest request body accepted (default 1000000).")
     ] = None,
     timeout_s: Annotated[
-        float | None, typer.Option("--timeout", help="Seconds a strategy may take per request (default 300).")
+        float | None,
+        typer.Option("--timeout", callback=_positive, help="Seconds a strategy may take per request (default 300)."),
     ] = None,
     max_concurrency: Annotated[
-        int | None, typer.Option("--max-concurrency", help="Answers computed at once; others wait (default: no cap).")
+        int | None,
+        typer.Option("--max-concurrency", min=1, help="Answers computed at once; others wait (default: no cap)."),
     ] = None,
-    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    log_level: Annotated[LogLevel, typer.Option("--log-level", help="uvicorn log level.")] = LogLevel.info,
 ) -> None:
     """Serve strategies as an OpenAI-compatible API: POST /v1/chat/completions, GET /v1/models, GET /health.
 
-    Point any OpenAI client at http://HOST:PORT/v1 and pass a strategy's name as the model.
+    Point any OpenAI client at http://HOST:PORT/v1 and pass a strategy's name as the model. Every
+    model's provider is created and the port bound before the server starts, so a typo in a model
+    reference, a missing API key or a port in use stops here with one line. GET /health/ready
+    answers 200 once every model is loaded (503 before).
     """
     import anyio
 
     from tunewise._registry import Registry
-    from tunewise.serve._config import load_served
+    from tunewise.serve._config import is_config, load_served
 
     flags: dict[str, Any] = {
         "host": host,
@@ -65,31 +91,46 @@ def serve_command(
 
     async def main() -> None:
         from tunewise.serve._app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_S, create_app
-        from tunewise.serve._server import DEFAULT_HOST, DEFAULT_PORT, serve, warn_if_exposed
+        from tunewise.serve._server import DEFAULT_HOST, DEFAULT_PORT, bind, serve, url_of, warn_if_exposed
 
         registry = Registry()
         try:
             served = load_served(target, registry=registry)
+            given = {k: v for k, v in flags.items() if v is not None}
+            settings = {**served.settings, **given}
+
+            def origin(key: str) -> str:
+                flag = {"timeout_s": "--timeout"}.get(key, "--" + key.replace("_", "-"))
+                return flag if key in given else f"{served.source}: serve.{key}"
+
+            secret = _api_key(settings.get("api_key_env"), origin("api_key_env"))
+            try:
+                app = create_app(  # creates every model's provider: a missing plugin or key fails here
+                    served.strategies,
+                    api_key=secret,
+                    max_body_bytes=int(settings.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
+                    timeout_s=float(settings.get("timeout_s", DEFAULT_TIMEOUT_S)),
+                    max_concurrency=settings.get("max_concurrency"),
+                    on_shutdown=registry.aclose,
+                )
+            except ConfigError as exc:
+                raise ConfigError(f"{served.source}: {exc}" if is_config(target) else str(exc)) from None
+            host = str(settings.get("host", DEFAULT_HOST))
+            port = int(settings.get("port", DEFAULT_PORT))
+            where = ", ".join(origin(k) for k in ("host", "port") if k in settings) or "--host/--port"
+            sock = bind(host, port, where=where)
         except BaseException:
             await registry.aclose()
             raise
-        settings = {**served.settings, **{k: v for k, v in flags.items() if v is not None}}
-        secret = _api_key(settings.get("api_key_env"))
-        bind = str(settings.get("host", DEFAULT_HOST))
-        app = create_app(
-            served.strategies,
-            api_key=secret,
-            max_body_bytes=int(settings.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
-            timeout_s=float(settings.get("timeout_s", DEFAULT_TIMEOUT_S)),
-            max_concurrency=settings.get("max_concurrency"),
-            on_shutdown=registry.aclose,
-        )
-        _log_to_stderr(log_level)
-        warn_if_exposed(bind, secret is not None)
+        _log_to_stderr(log_level.value)
+        warn_if_exposed(host, secret is not None)
         auth = f"bearer token from ${settings['api_key_env']}" if secret is not None else "none"
         names = ", ".join(sorted(served.strategies))
-        typer.echo(f"tunewise serve: {names} (auth: {auth}); OpenAI clients use the URL below + /v1", err=True)
-        await serve(app, host=bind, port=int(settings.get("port", DEFAULT_PORT)), log_level=log_level)
+        typer.echo(
+            f"tunewise serve: {names} (auth: {auth}) on {url_of(sock)}; OpenAI clients use {url_of(sock)}/v1",
+            err=True,
+        )
+        await serve(app, host=host, port=port, log_level=log_level.value, sock=sock)
 
     try:
         anyio.run(main)
@@ -112,12 +153,12 @@ def _log_to_stderr(level: str) -> None:
     log.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else logging.INFO)
 
 
-def _api_key(variable: str | None) -> str | None:
+def _api_key(variable: str | None, where: str = "--api-key-env") -> str | None:
     if variable is None:
         return None
     value = os.environ.get(variable, "")
     if not value.strip():
-        raise ConfigError(f"--api-key-env {variable}: the environment variable is not set or empty")
+        raise ConfigError(f"{where} {variable}: the environment variable is not set or empty")
     return value.strip()
 
 

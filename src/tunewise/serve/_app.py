@@ -1,31 +1,38 @@
 """The ASGI app: any :class:`~tunewise.Strategy` behind OpenAI's chat-completions API (starlette).
 
 ``POST /v1/chat/completions`` picks the strategy by the body's ``model``; ``GET /v1/models``
-lists them; ``GET /health`` answers load balancers without authentication. Errors use
-OpenAI's ``{"error": {"message", "type", "param", "code"}}`` shape, so OpenAI clients show
-them as they show OpenAI's own.
+lists them; ``GET /health`` (liveness) and ``GET /health/ready`` (readiness: every served
+model loaded) answer load balancers without authentication. Errors use OpenAI's
+``{"error": {"message", "type", "param", "code"}}`` shape, so OpenAI clients show them as
+they show OpenAI's own. No request, however malformed, gets a 500 or a traceback in the
+log: a bad request is a 4xx naming what is wrong, and a bug is one logged line and a 500
+in the same shape.
 """
 
 from __future__ import annotations
 
 import hmac
+import inspect
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tunewise._errors import (
+    BadRequestError,
+    ConfigError,
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
@@ -41,12 +48,17 @@ from tunewise.serve._wire import (
     completion_json,
     finish_reason,
     parse_body,
+    shown,
     sse,
     text_pieces,
     tunewise_json,
     usage_json,
 )
+from tunewise.strategies._call import ModelCaller
 from tunewise.strategies._streaming import stream_calls
+
+if TYPE_CHECKING:
+    from tunewise._model import Model
 
 _log = get_logger("tunewise.serve")
 
@@ -74,10 +86,16 @@ def create_app(
         timeout_s: a strategy taking longer gets 504 (``None``: no limit).
         max_concurrency: answers computed at once; further requests wait their turn.
         on_shutdown: awaited when the server stops (e.g. a ``Registry``'s ``aclose``).
+
+    Raises:
+        ConfigError: a strategy's model cannot be used: no plugin serves its prefix, or its
+            provider cannot be created (a missing API key...). Checked here, before any
+            server binds, so a typo never starts a server that fails every request.
     """
     served = dict(strategies) if isinstance(strategies, Mapping) else {s.name: s for s in strategies}
     if not served:
         raise ValueError("create_app needs at least one strategy to serve")
+    models = {name: models_of(name, strategy) for name, strategy in served.items()}
     if max_body_bytes < 1:
         raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes}")
     secret = SecretStr(api_key) if isinstance(api_key, str) else api_key
@@ -86,27 +104,155 @@ def create_app(
             raise ValueError("api_key must not be empty (pass None to serve without authentication)")
         register_secret(secret)
     service = _Service(served, secret, max_body_bytes, timeout_s, max_concurrency)
+    readiness = Readiness(models)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            yield
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(readiness.load_all)
+                try:
+                    yield
+                finally:
+                    tasks.cancel_scope.cancel()
         finally:
             if on_shutdown is not None:
                 await on_shutdown()
 
+    service.readiness = readiness
     app = Starlette(
         routes=[
             Route("/health", service.health, methods=["GET"]),
+            Route("/health/ready", service.ready, methods=["GET"]),
             Route("/v1/models", service.models, methods=["GET"]),
             Route("/v1/models/{model:path}", service.model, methods=["GET"]),
             Route("/v1/chat/completions", service.completions, methods=["POST"]),
         ],
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error, _ClientGone: _client_gone},
+        middleware=[Middleware(_Guard)],
         lifespan=lifespan,
     )
     app.state.strategies = served
+    app.state.readiness = readiness
     return app
+
+
+def models_of(name: str, strategy: Strategy) -> list[Model]:
+    """The models ``strategy`` calls, their providers created now: a missing plugin or key is a ConfigError.
+
+    Built-in strategies hold one :class:`~tunewise.strategies._call.ModelCaller`; a strategy of
+    your own that holds none is served as it is (its models are its business).
+    """
+    caller = getattr(strategy, "caller", None)
+    if not isinstance(caller, ModelCaller):
+        return []
+    subject = f"model {caller.ref}" if name == str(caller.ref) else f"strategy {name!r} ({caller.ref})"
+    try:
+        return [caller.model]
+    except TunewiseError as exc:
+        raise ConfigError(f"{subject}: {exc}") from None
+    except Exception as exc:  # a plugin's create() failing in its own way is still a configuration problem
+        raise ConfigError(f"{subject}: its provider could not be created: {type(exc).__name__}: {exc}") from None
+
+
+class Readiness:
+    """Whether every served model can answer now: models whose provider loads them (the local
+    plugin's ``load``) are loaded when the server starts; the others are ready at once."""
+
+    def __init__(self, models: Mapping[str, Sequence[Model]]) -> None:
+        self.models = {name: list(found) for name, found in models.items()}
+        self.state: dict[str, str] = {name: "loading" for name in models}
+        self.errors: dict[str, str] = {}
+
+    @property
+    def ready(self) -> bool:
+        return all(state == "ready" for state in self.state.values())
+
+    async def load_all(self) -> None:
+        loads: dict[tuple[int, str], Model] = {}
+        for found in self.models.values():
+            for model in found:
+                loads.setdefault((id(model.provider), model.ref.model), model)
+        failed: dict[tuple[int, str], str] = {}
+
+        async def load(key: tuple[int, str], model: Model) -> None:
+            loader = getattr(model.provider, "load", None)
+            if loader is None or not inspect.iscoroutinefunction(loader):
+                return
+            try:
+                await loader(model.ref.model)
+            except Exception as exc:
+                reason = " ".join(
+                    redact(f"{type(exc).__name__}: {exc}" if not isinstance(exc, TunewiseError) else str(exc)).split()
+                )
+                failed[key] = reason
+                _log.error("%s could not be loaded: %s", model.ref, reason)
+
+        async with anyio.create_task_group() as tasks:
+            for key, model in loads.items():
+                tasks.start_soon(load, key, model)
+        for name, found in self.models.items():
+            reasons = [failed[key] for m in found if (key := (id(m.provider), m.ref.model)) in failed]
+            if reasons:
+                self.state[name] = "failed"
+                self.errors[name] = reasons[0]
+            else:
+                self.state[name] = "ready"
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "status": "ready" if self.ready else "failed" if "failed" in self.state.values() else "loading",
+            "models": {
+                name: {"state": state, **({"error": self.errors[name]} if name in self.errors else {})}
+                for name, state in sorted(self.state.items())
+            },
+        }
+
+
+class _ClientGone(Exception):
+    """The client closed the connection before its request body was complete."""
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    _log.info("%s %s: the client disconnected before sending the whole body", request.method, request.url.path)
+    return Response(status_code=400)  # nobody is left to read it
+
+
+class _Guard:
+    """The outermost safety net: an exception no handler turned into a response is logged as one
+    line (the traceback at debug level) and answered with a 500 in OpenAI's shape, never with
+    starlette's plain-text page and uvicorn's "Exception in ASGI application" traceback."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        progress = {"started": False, "done": False}
+
+        async def tracked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                progress["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                progress["done"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            line = " ".join(redact(f"{type(exc).__name__}: {exc}").split())
+            _log.error("%s %s failed: %s (a bug in tunewise serve)", scope.get("method"), scope.get("path"), line)
+            _log.debug("traceback of that failure", exc_info=exc)
+            try:
+                if not progress["started"]:
+                    error = ApiError(500, "the server failed with an internal error (see its log)", type="server_error")
+                    await JSONResponse(error.body(), status_code=500)(scope, receive, send)
+                elif not progress["done"]:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+            except Exception:  # the connection is gone: nothing more to say to it
+                pass
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -131,8 +277,12 @@ def error_for(exc: BaseException) -> ApiError:
         return ApiError(429, redact(str(exc)), type="rate_limit_error", code="provider_rate_limited", headers=headers)
     if isinstance(exc, ProviderTimeoutError):
         return ApiError(504, redact(str(exc)), type="timeout_error", code="provider_timeout")
+    if isinstance(exc, BadRequestError):  # the model host refused this request (e.g. longer than its context)
+        return ApiError(400, redact(str(exc)), code="provider_rejected_request")
     if isinstance(exc, ProviderError):
         return ApiError(502, redact(str(exc)), type="provider_error", code="provider_error")
+    if isinstance(exc, ConfigError):  # the model cannot be used as configured (weights missing, no key...)
+        return ApiError(503, redact(str(exc)), type="server_error", code="model_unavailable")
     if isinstance(exc, TunewiseError):
         return ApiError(500, redact(str(exc)), type="server_error", code=type(exc).__name__)
     _log.error("strategy failed: %s", redact(f"{type(exc).__name__}: {exc}"))
@@ -156,6 +306,7 @@ class _Service:
         self.timeout_s = timeout_s
         self.limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
         self.created = int(time.time())
+        self.readiness = Readiness({})
 
     # --- checks -------------------------------------------------------------------------
 
@@ -183,14 +334,24 @@ class _Service:
             f"the request body exceeds the {self.max_body_bytes}-byte limit",
             code="request_too_large",
         )
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise ApiError(
+                415,
+                f"Content-Encoding {shown(encoding)} is not supported: send the JSON body uncompressed",
+                code="unsupported_media_type",
+            )
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > self.max_body_bytes:
             raise too_large
         body = bytearray()
-        async for part in request.stream():
-            body += part
-            if len(body) > self.max_body_bytes:
-                raise too_large
+        try:
+            async for part in request.stream():
+                body += part
+                if len(body) > self.max_body_bytes:
+                    raise too_large
+        except ClientDisconnect:
+            raise _ClientGone() from None
         return bytes(body)
 
     def strategy(self, name: str) -> Strategy:
@@ -200,7 +361,7 @@ class _Service:
             known = ", ".join(sorted(self.strategies))
             raise ApiError(
                 404,
-                f"the model {name!r} does not exist; this server serves: {known}",
+                f"the model {shown(name)} does not exist; this server serves: {known}",
                 param="model",
                 code="model_not_found",
             ) from None
@@ -208,7 +369,12 @@ class _Service:
     # --- endpoints ----------------------------------------------------------------------
 
     async def health(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "models": sorted(self.strategies)})
+        """Liveness: the process answers. ``ready`` says whether every model can answer too."""
+        return JSONResponse({"status": "ok", "ready": self.readiness.ready, "models": sorted(self.strategies)})
+
+    async def ready(self, request: Request) -> Response:
+        """Readiness: 200 once every served model is loaded, 503 while one loads or after one failed to."""
+        return JSONResponse(self.readiness.json(), status_code=200 if self.readiness.ready else 503)
 
     def model_json(self, name: str) -> dict[str, Any]:
         return {"id": name, "object": "model", "created": self.created, "owned_by": "tunewise"}

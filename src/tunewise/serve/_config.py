@@ -8,6 +8,7 @@ A bare model reference (``openai:gpt-4o-mini``) is served zero-shot under its ow
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,7 +98,25 @@ def _serve_table(table: Any, path: Path) -> dict[str, Any]:
     for key, value in table.items():
         if isinstance(value, bool) or not isinstance(value, SERVE_KEYS[key]):
             raise ConfigError(f"{path}: serve.{key} has the wrong type ({type(value).__name__})")
+        problem = serve_setting_problem(key, value)
+        if problem:
+            raise ConfigError(f"{path}: serve.{key}: {problem}")
     return dict(table)
+
+
+def serve_setting_problem(key: str, value: Any) -> str | None:
+    """What is wrong with a ``[serve]`` value of the right type, or ``None``: the same rules as the flags."""
+    if key == "port" and not 0 <= value <= 65535:
+        return f"{value} is not a port (0-65535; 0 picks a free one)"
+    if key in ("max_body_bytes", "max_concurrency") and value < 1:
+        return f"{value} must be at least 1"
+    if key == "timeout_s" and not (math.isfinite(value) and value > 0):
+        return f"{value} must be a positive number of seconds"
+    if key in ("host", "api_key_env") and not value.strip():
+        return "must not be empty"
+    if key in ("host", "api_key_env") and "\x00" in value:
+        return "must not contain a NUL character"
+    return None
 
 
 def pick(served: Served, name: str | None) -> Strategy:

@@ -6,11 +6,14 @@ choice you make with ``host``, and without an API key it is logged as a warning.
 
 from __future__ import annotations
 
+import logging
+import socket
 import threading
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from tunewise._errors import ConfigError
 from tunewise._secrets import get_logger
 
 if TYPE_CHECKING:
@@ -43,11 +46,58 @@ def warn_if_exposed(host: str, authenticated: bool) -> None:
         _log.warning("serving on %s without an API key: anyone who can reach this address can use it", host)
 
 
-async def serve(app: ASGIApp, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, log_level: str = "info") -> None:
-    """Serve ``app`` until interrupted (Ctrl-C stops it gracefully)."""
+def bind(host: str, port: int, *, where: str = "--host/--port") -> socket.socket:
+    """A socket listening on ``host:port``, or a one-line :class:`ConfigError` naming ``where`` they came from.
+
+    Binding before the server starts turns an unknown host, an address of another machine or
+    a port in use into one clear line, and lets the caller check everything else first.
+    """
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{where}: port {port} is not in the range 0-65535")
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"{where}: cannot resolve host {host!r}: {reason}") from None
+    family, kind, proto, _, address = next((f for f in found if f[0] == socket.AF_INET), found[0])
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"{where}: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def serve(
+    app: ASGIApp,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    log_level: str = "info",
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve ``app`` until interrupted (Ctrl-C stops it gracefully); on ``sock`` when given (see :func:`bind`)."""
     import uvicorn
 
-    await uvicorn.Server(_config(app, host, port, log_level)).serve()
+    listening = sock if sock is not None else bind(host, port)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # uvicorn logs this line itself only when it binds
+                logging.getLogger("uvicorn.error").info(
+                    "Uvicorn running on %s (Press CTRL+C to quit)", url_of(listening)
+                )
+
+    await Server(_config(app, host, port, log_level)).serve(sockets=[listening])
 
 
 class BackgroundServer:

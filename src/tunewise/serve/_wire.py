@@ -75,18 +75,121 @@ class CompletionRequest:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects a body may have: a chat request needs five levels;
+hundreds only ever come from a fuzzer or an attack (and would exhaust Python's recursion)."""
+
+MAX_TOKENS_LIMIT = 2**31 - 1
+"""The largest ``max_tokens`` accepted: no model writes more, and providers and C libraries overflow beyond it."""
+
+_INT64 = 2**63
+_SHOWN = 80
+"""Characters of a client's value quoted back in an error message."""
+
+
+def shown(value: str) -> str:
+    """``value`` as an error message quotes it: repr'd (one line), cut to a readable length."""
+    text = repr(value[: _SHOWN + 1])
+    return text if len(value) <= _SHOWN else text[:-1] + "..." + text[-1]
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:_SHOWN]} is too large")
+    return value
+
+
+def parse_json(raw: bytes) -> Any:
+    """``raw`` as strict JSON (RFC 8259): UTF-8, no ``NaN``/``Infinity``, finite numbers,
+    at most :data:`MAX_JSON_DEPTH` levels deep, no lone surrogates in strings.
+
+    Every problem is a 400 :class:`ApiError` (``invalid_json``); nothing here can raise anything else.
+    """
+    if not raw.strip():
+        raise ApiError(400, "the request body is empty; send a JSON object", code="invalid_json")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            400, f"the request body is not UTF-8 text: invalid byte at position {exc.start}", code="invalid_json"
+        ) from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise ApiError(
+            400,
+            f"the request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+            code="invalid_json",
+        ) from None
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError as exc:  # NaN/Infinity, numbers beyond a float, integers over Python's digit limit
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ApiError(400, f"the request body is not valid JSON: {reason}", code="invalid_json") from None
+    _check_tree(data)
+    return data
+
+
+def _too_deep() -> ApiError:
+    return ApiError(400, f"the request body is nested more than {MAX_JSON_DEPTH} levels deep", code="invalid_json")
+
+
+def _check_tree(data: Any) -> None:
+    """Depth and string checks over the parsed body, without recursion."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            _check_text(value)
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise _too_deep()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(key)
+                stack.append((item, depth + 1))
+        else:
+            stack.extend((item, depth + 1) for item in value)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = ord(text[exc.start])
+        raise ApiError(
+            400,
+            f"the request body holds a lone UTF-16 surrogate (\\u{bad:04x}), which is not text",
+            code="invalid_json",
+        ) from None
+
+
+def _flag(data: Mapping[str, Any], key: str, param: str | None = None) -> bool:
+    value = data.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        where = param or key
+        raise ApiError(400, f"{where} must be true or false", param=where, code="invalid_type")
+    return value
+
+
 def parse_body(raw: bytes) -> CompletionRequest:
     """Check a request body; every problem is an :class:`ApiError` naming the field (``param``)."""
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise ApiError(400, "the request body must be a JSON object", code="invalid_json")
     model = data.get("model")
     if model is None:
         raise _missing("model")
-    if not isinstance(model, str) or not model:
+    if not isinstance(model, str) or not model.strip():
         raise ApiError(400, "model must be a non-empty string", param="model", code="invalid_type")
     if "messages" not in data:
         raise _missing("messages")
@@ -95,10 +198,14 @@ def parse_body(raw: bytes) -> CompletionRequest:
         if data.get(key):
             raise ApiError(400, f"{key}: {feature} is not supported by tunewise serve", param=key, code="unsupported")
     n = data.get("n")
-    if n is not None and n != 1:
-        raise ApiError(400, "n: only one choice per request is supported (n=1)", param="n", code="unsupported")
-    if data.get("logprobs") or data.get("top_logprobs"):
-        raise ApiError(400, "logprobs are not supported by tunewise serve", param="logprobs", code="unsupported")
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int | float):
+            raise ApiError(400, "n must be an integer", param="n", code="invalid_type")
+        if n != 1:
+            raise ApiError(400, "n: only one choice per request is supported (n=1)", param="n", code="unsupported")
+    for key in ("logprobs", "top_logprobs"):
+        if data.get(key):
+            raise ApiError(400, f"{key}: logprobs are not supported by tunewise serve", param=key, code="unsupported")
     response_format = data.get("response_format")
     if response_format is not None and not (
         isinstance(response_format, dict) and response_format.get("type") == "text"
@@ -109,9 +216,7 @@ def parse_body(raw: bytes) -> CompletionRequest:
             param="response_format",
             code="unsupported",
         )
-    stream = data.get("stream") or False
-    if not isinstance(stream, bool):
-        raise ApiError(400, "stream must be true or false", param="stream", code="invalid_type")
+    stream = _flag(data, "stream")
     stream_options = data.get("stream_options")
     include_usage = False
     if stream_options is not None:
@@ -121,7 +226,7 @@ def parse_body(raw: bytes) -> CompletionRequest:
             raise ApiError(
                 400, "stream_options is only allowed with stream=true", param="stream_options", code="invalid_value"
             )
-        include_usage = stream_options.get("include_usage") is True
+        include_usage = _flag(stream_options, "include_usage", "stream_options.include_usage")
     return CompletionRequest(
         model=model, messages=messages, stream=stream, include_usage=include_usage, options=_options(data)
     )
@@ -148,7 +253,7 @@ def parse_messages(value: Any) -> tuple[Message, ...]:
         if role not in ROLES:
             raise ApiError(
                 400,
-                f"{where}.role: {role!r} is not one of {', '.join(repr(r) for r in ROLES)}",
+                f"{where}.role: {_describe(role)} is not one of {', '.join(repr(r) for r in ROLES)}",
                 param=f"{where}.role",
                 code="invalid_value",
             )
@@ -177,13 +282,21 @@ def _content(value: Any, where: str) -> str | None:
             if kind != "text" or not isinstance(part.get("text"), str):
                 raise ApiError(
                     400,
-                    f"{where}[{j}]: only text content parts are supported, got {kind or type(part).__name__!r}",
+                    f"{where}[{j}]: only text content parts are supported, got {_describe(kind or part)}",
                     param=f"{where}[{j}]",
                     code="unsupported",
                 )
             texts.append(part["text"])
         return "\n".join(texts)
     raise ApiError(400, f"{where} must be a string or an array of text parts", param=where, code="invalid_type")
+
+
+def _describe(value: Any) -> str:
+    """A client's value in an error message: short text quoted, anything else by its JSON type."""
+    if isinstance(value, str):
+        return shown(value)
+    names = {dict: "an object", list: "an array", bool: "a boolean", int: "a number", float: "a number"}
+    return names.get(type(value), "null")
 
 
 def _first_error(exc: ValueError) -> str:
@@ -221,21 +334,27 @@ def _options(data: Mapping[str, Any]) -> dict[str, Any]:
         value = data.get(key)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ApiError(400, f"{key} must be a positive integer", param=key, code="invalid_value")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOKENS_LIMIT:
+            raise ApiError(
+                400, f"{key} must be an integer from 1 to {MAX_TOKENS_LIMIT}", param=key, code="invalid_value"
+            )
         options["max_tokens"] = value
     stop = data.get("stop")
     if stop is not None:
         if isinstance(stop, str):
             stop = [stop]
-        if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop) or len(stop) > 4:
-            raise ApiError(400, "stop must be a string or up to 4 strings", param="stop", code="invalid_value")
+        if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop) or len(stop) > 4:
+            raise ApiError(
+                400, "stop must be a non-empty string or up to 4 of them", param="stop", code="invalid_value"
+            )
         if stop:
             options["stop"] = tuple(stop)
     seed = data.get("seed")
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ApiError(400, "seed must be an integer", param="seed", code="invalid_type")
+        if not -_INT64 <= seed < _INT64:
+            raise ApiError(400, "seed must fit in 64 bits", param="seed", code="invalid_value")
         options["seed"] = seed
     return options
 
