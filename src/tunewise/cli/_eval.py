@@ -80,7 +80,6 @@ def run_command(
                     timeout=cfg.timeout,
                     cost=cfg.cost,
                     cache=cache,
-                    retries=cfg.retries,
                     budget=cfg.budget,
                     progress=progress and not json_output,
                     # group_by changes no answer: leave it out of the run id, so adding it resumes the same run

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -129,7 +128,6 @@ def run_command(
     from tunewise.ladder import build_ladder_report, run_ladder
 
     say = event_printer(progress and not json_output)
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' "Loading weights" bars; ours suffice
     try:
         outcome = anyio.run(
             lambda: run_ladder(config, model=model, out=out, progress=progress and not json_output, on_event=say)

@@ -327,7 +327,6 @@ class Ladder:
             concurrency=self.config.concurrency,
             timeout=self.config.timeout,
             cost=self.cost,
-            retries=self.config.retries,
             budget=budget if budget is not None and budget > 0 else None,
             progress=self.progress,
             config={"ladder": self.state.fingerprint},
