@@ -176,8 +176,9 @@ class FakeOpenAI:
         if not body.get("stream") or "NOSTREAM" in last:  # NOSTREAM: a server that ignores stream=true
             return _json(completion)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        truncate = getattr(request.state, "fault", None) == "truncate"
-        return StreamingResponse(_sse(completion, include_usage, truncate), media_type="text/event-stream")
+        fault = getattr(request.state, "fault", None)
+        truncate, cut = fault == "truncate", fault == "cut"
+        return StreamingResponse(_sse(completion, include_usage, truncate, cut), media_type="text/event-stream")
 
     async def embeddings(self, request: Request) -> Response:
         return _json(self.state.embeddings(await request.json()))
@@ -289,8 +290,13 @@ class FakeOpenAI:
         }
 
 
-async def _sse(completion: dict[str, Any], include_usage: bool, truncate: bool) -> AsyncIterator[str]:
-    """The completion as ``chat.completion.chunk`` events, as OpenAI streams them."""
+async def _sse(
+    completion: dict[str, Any], include_usage: bool, truncate: bool, cut: bool = False
+) -> AsyncIterator[str]:
+    """The completion as ``chat.completion.chunk`` events, as OpenAI streams them.
+
+    ``truncate`` stops halfway through the text, ``cut`` after the opening chunk (no text).
+    """
     choice = completion["choices"][0]
     message = choice["message"]
     base = {
@@ -324,12 +330,12 @@ async def _sse(completion: dict[str, Any], include_usage: bool, truncate: bool) 
                 pieces.append({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
     else:
         pieces += [{"content": p} for p in _TOKEN.findall(message["content"] or "")]
-    if truncate:
-        pieces = pieces[: max(1, len(pieces) // 2)]
+    if truncate or cut:
+        pieces = pieces[:1] if cut else pieces[: max(1, len(pieces) // 2)]
     for delta in pieces:
         yield event(delta)
         await anyio.lowlevel.checkpoint()
-    if truncate:
+    if truncate or cut:
         return
     yield event({}, choice["finish_reason"])
     if include_usage:

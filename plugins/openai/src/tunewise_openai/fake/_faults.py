@@ -13,7 +13,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FaultKind = Literal["rate_limit", "server_error", "unavailable", "reset", "lost", "timeout", "truncate", "malformed"]
+FaultKind = Literal[
+    "rate_limit", "server_error", "unavailable", "reset", "lost", "timeout", "truncate", "malformed", "cut"
+]
 ALL_FAULTS: tuple[FaultKind, ...] = (
     "rate_limit",
     "server_error",
@@ -24,6 +26,9 @@ ALL_FAULTS: tuple[FaultKind, ...] = (
     "truncate",
     "malformed",
 )
+KNOWN_FAULTS: tuple[FaultKind, ...] = (*ALL_FAULTS, "cut")
+"""Every kind a script or ``kinds`` may name; ``cut`` (a stream that ends before its first
+text) is not among the random defaults, so seeded sequences stay as they were."""
 
 
 @dataclass
@@ -42,6 +47,10 @@ class Faults:
         hang_s: how long a ``timeout`` fault holds the response (longer than the client's
             read timeout).
         paths: only requests whose path starts with one of these get faults (None: all).
+        script: faults for the next matching requests, in order (``None``: that request
+            is served normally); once used up, ``rate`` decides again. A test that counts
+            attempts scripts exactly what each attempt meets. ``cut`` ends a stream after
+            its opening chunk, before any text (on other requests it is a ``reset``).
     """
 
     rate: float = 0.0
@@ -52,6 +61,7 @@ class Faults:
     paths: tuple[str, ...] | None = None
     methods: tuple[str, ...] | None = None
     """Only these HTTP methods get faults (None: all)."""
+    script: list[FaultKind | None] = field(default_factory=list)
     injected: dict[str, int] = field(default_factory=dict)
     """How many faults of each kind were injected so far."""
     _rng: random.Random = field(default_factory=random.Random, repr=False)
@@ -62,20 +72,21 @@ class Faults:
 
     def configure(self, **changes: Any) -> None:
         """Change settings at run time; a new seed restarts the sequence."""
-        unknown = set(changes) - {"rate", "seed", "kinds", "retry_after_ms", "hang_s", "paths", "methods"}
+        unknown = set(changes) - {"rate", "seed", "kinds", "retry_after_ms", "hang_s", "paths", "methods", "script"}
         if unknown:
             raise ValueError(f"unknown fault settings: {sorted(unknown)}")
         kinds = tuple(changes.get("kinds", self.kinds))
-        bad = [k for k in kinds if k not in ALL_FAULTS]
+        script = list(changes.get("script", self.script))
+        bad = [k for k in (*kinds, *script) if k is not None and k not in KNOWN_FAULTS]
         if bad:
-            raise ValueError(f"unknown fault kinds {bad}; known: {list(ALL_FAULTS)}")
+            raise ValueError(f"unknown fault kinds {bad}; known: {list(KNOWN_FAULTS)}")
         rate = float(changes.get("rate", self.rate))
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"fault rate must be between 0 and 1, got {rate}")
         with self._lock:
             for name, value in changes.items():
                 setattr(self, name, value)
-            self.rate, self.kinds = rate, kinds
+            self.rate, self.kinds, self.script = rate, kinds, script
             for name in ("paths", "methods"):
                 if changes.get(name) is not None:
                     setattr(self, name, tuple(changes[name]))
@@ -87,23 +98,31 @@ class Faults:
 
     def restore(self) -> None:
         """Back to the defaults: no faults, every kind, all paths and methods, counters at zero."""
-        self.configure(rate=0.0, seed=0, kinds=ALL_FAULTS, retry_after_ms=5, hang_s=2.0, paths=None, methods=None)
+        self.configure(
+            rate=0.0, seed=0, kinds=ALL_FAULTS, retry_after_ms=5, hang_s=2.0, paths=None, methods=None, script=[]
+        )
         with self._lock:
             self.injected.clear()
 
     def draw(self, path: str, *, streaming: bool, method: str = "POST") -> FaultKind | None:
         """The fault for this request, or None."""
-        if self.rate <= 0 or not self.kinds:
+        if (self.rate <= 0 or not self.kinds) and not self.script:
             return None
         if self.paths is not None and not any(path.startswith(p) for p in self.paths):
             return None
         if self.methods is not None and method not in self.methods:
             return None
         with self._lock:
-            if self._rng.random() >= self.rate:
+            kind: FaultKind | None
+            if self.script:
+                kind = self.script.pop(0)
+                if kind is None:
+                    return None
+            elif self.rate <= 0 or not self.kinds or self._rng.random() >= self.rate:
                 return None
-            kind = self.kinds[self._rng.randrange(len(self.kinds))]
-            if kind == "truncate" and not streaming:
+            else:
+                kind = self.kinds[self._rng.randrange(len(self.kinds))]
+            if kind in ("truncate", "cut") and not streaming:
                 kind = "reset"
             self.injected[kind] = self.injected.get(kind, 0) + 1
             return kind
@@ -117,5 +136,6 @@ class Faults:
             "hang_s": self.hang_s,
             "paths": list(self.paths) if self.paths is not None else None,
             "methods": list(self.methods) if self.methods is not None else None,
+            "script": list(self.script),
             "injected": dict(self.injected),
         }
