@@ -642,13 +642,13 @@ class Ladder:
     # --- rungs -------------------------------------------------------------------------
 
     async def run(self) -> LadderOutcome:
+        self.preflight()  # before anything is written: a typo in a model reference leaves no folder behind
         self.config.out.mkdir(parents=True, exist_ok=True)
         (self.config.out / CONFIG_FILE).write_text(self.config.model_dump_json(indent=2), encoding="utf-8")
         self.state.stopped = None
         self.state.failure = None
         self.save()
         try:
-            self.preflight()
             self.regroup()
             for index, rung in enumerate(self.config.rungs):
                 if rung in self.state.results:
