@@ -47,7 +47,9 @@ def test_add_query_stats_remove(corpus: Path, tmp_path: Path) -> None:
 
     dropped = run("drop", *target, *emb, "--yes")
     assert dropped.returncode == 0
-    assert json.loads(run("stats", *target, *emb, "--json").stdout)["chunks"] == 0
+    gone = run("stats", *target, *emb, "--json")  # a dropped collection is not an empty one
+    assert gone.returncode == 2 and gone.stdout == ""
+    assert gone.stderr.startswith("error: no collection 'lumen' at ") and gone.stderr.count("\n") == 1
 
 
 def test_errors_are_one_line(tmp_path: Path) -> None:
@@ -57,10 +59,12 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert result.stderr.startswith("error: ") and "bad.jsonl:1: invalid JSON" in result.stderr
+    assert not (tmp_path / "kb").exists()  # the failed first add left no empty index
     result = run("query", "x", "--path", str(tmp_path / "kb"), "--where", "{not json")
     assert result.returncode == 2 and result.stderr.startswith("error: --where is not valid JSON")
     result = run("query", "x", "--path", str(tmp_path / "kb"), "--collection", "missing")
-    assert result.returncode == 2 and result.stderr.startswith("error: no collection 'missing' at ")
+    assert result.returncode == 2 and result.stderr.startswith(f"error: no index at {(tmp_path / 'kb').as_posix()}")
+    assert not (tmp_path / "kb").exists()  # nor did reading a missing one
     result = run("stats", "--url", "http://127.0.0.1:9", "--collection", "abc")
     assert result.returncode == 2 and result.stderr.startswith(
         "error: cannot reach the Chroma server at http://127.0.0.1:9"

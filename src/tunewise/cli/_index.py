@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 import typer
@@ -38,12 +38,27 @@ EmbedderOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def _open(collection: str, path: Path | None, url: str | None, embedder: str | None = None) -> Index:
+def _open(
+    collection: str, path: Path | None, url: str | None, embedder: str | None = None, *, create: bool = False
+) -> Index:
+    """The index and collection; only ``index add`` (``create=True``) may create them."""
     from tunewise.retrieval import Index
 
     if path is not None and url is not None:
         raise ConfigError("give --path or --url, not both")
-    return Index.open(url if url is not None else path, collection, embedder=embedder)
+    return Index.open(url if url is not None else path, collection, embedder=embedder, create=create)
+
+
+def _new_folder(path: Path | None) -> Path | None:
+    """The outermost folder an ``index add`` at ``path`` would create (``None`` if it exists)."""
+    from tunewise.retrieval._index import default_location
+
+    folder = (path if path is not None else default_location()).expanduser().resolve()
+    if folder.exists():
+        return None
+    while not folder.parent.exists():
+        folder = folder.parent
+    return folder
 
 
 def _short(source: str) -> str:
@@ -55,13 +70,15 @@ def _short(source: str) -> str:
 
 @index_app.command("add")
 def add_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories (.md .txt .html .jsonl .csv).")],
+    paths: Annotated[
+        list[Path], typer.Argument(exists=True, help="Files or directories (.md .txt .html .jsonl .csv).")
+    ],
     collection: Collection = "default",
     path: PathOpt = None,
     url: UrlOpt = None,
     embedder: EmbedderOpt = None,
-    chunk_size: Annotated[int, typer.Option(help="Tokens per chunk.")] = 200,
-    chunk_overlap: Annotated[int, typer.Option(help="Tokens shared by neighbouring chunks.")] = 40,
+    chunk_size: Annotated[int, typer.Option(min=1, help="Tokens per chunk.")] = 200,
+    chunk_overlap: Annotated[int, typer.Option(min=0, help="Tokens shared by neighbouring chunks.")] = 40,
     text_field: Annotated[
         list[str] | None, typer.Option("--text-field", help="JSONL/CSV field(s) with the text.")
     ] = None,
@@ -77,14 +94,36 @@ def add_command(
     except ValueError as exc:
         raise ConfigError(f"--chunk-size/--chunk-overlap: {exc}") from None
     fields = FieldMap(text=text_field or "text", id=id_field)
-    index = _open(collection, path, url, embedder)
-    report = anyio.run(lambda: index.add(paths, fields=fields, chunker=chunker, prune=prune, progress=not as_json))
+    new_folder = _new_folder(path if url is None else None)
+    try:
+        index = _open(collection, path, url, embedder, create=True)
+        report = anyio.run(lambda: index.add(paths, fields=fields, chunker=chunker, prune=prune, progress=not as_json))
+    except BaseException:
+        if new_folder is not None:  # a failed first add leaves no empty index behind
+            import shutil
+
+            shutil.rmtree(new_folder, ignore_errors=True)
+        raise
+    skipped = ", ".join(
+        f"{n} {suffix}" if suffix != "(none)" else f"{n} without an extension" for suffix, n in report.skipped.items()
+    )
+    if skipped:
+        from tunewise.retrieval import SUPPORTED_SUFFIXES
+
+        typer.secho(
+            f"warning: skipped {sum(report.skipped.values())} files no loader reads ({skipped}); "
+            f"supported: {' '.join(sorted(SUPPORTED_SUFFIXES))}",
+            err=True,
+            fg="yellow",
+        )
     if as_json:
         print_json(asdict(report))
         return
     typer.echo(
         f"{report.files} files, {report.chunks} chunks: {report.embedded} embedded, {report.unchanged} unchanged, "
-        f"{report.deleted} deleted ({report.seconds:.1f}s) -> {index.location} [{collection}]"
+        f"{report.deleted} deleted"
+        + (f", {skipped} skipped" if skipped else "")
+        + f" ({report.seconds:.1f}s) -> {index.location} [{collection}]"
     )
 
 
@@ -94,38 +133,27 @@ def query_command(
     collection: Collection = "default",
     path: PathOpt = None,
     url: UrlOpt = None,
-    k: Annotated[int, typer.Option("--k", "-k", help="How many hits.")] = 5,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, help="How many hits.")] = 5,
     embedder: EmbedderOpt = None,
-    mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
-    fusion: Annotated[str, typer.Option(help="Hybrid fusion: weighted or rrf.")] = "weighted",
+    mode: Annotated[Literal["hybrid", "dense", "bm25"], typer.Option(help="Which retriever.")] = "hybrid",
+    fusion: Annotated[Literal["weighted", "rrf"], typer.Option(help="How hybrid search fuses rankings.")] = "weighted",
     where: Annotated[str | None, typer.Option(help='Metadata filter as JSON, e.g. {"kind": "markdown"}.')] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search a collection and print the hits with the retrievers that found each."""
-    if mode not in ("hybrid", "dense", "bm25"):
-        raise ConfigError(f"--mode {mode!r}: use hybrid, dense or bm25")
-    if fusion not in ("weighted", "rrf"):
-        raise ConfigError(f"--fusion {fusion!r}: use weighted or rrf")
-    filters: dict[str, Any] | None = None
-    if where:
-        try:
-            filters = json.loads(where)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--where is not valid JSON: {exc.msg}") from None
-        if not isinstance(filters, dict):
-            raise ConfigError("--where must be a JSON object")
+    filters = _where(where)
     index = _open(collection, path, url, embedder)
-    if not index.store.exists:
-        raise ConfigError(f"no collection {collection!r} at {index.location}; add documents with 'tunewise index add'")
-    retriever = index.retriever(mode, fusion=fusion)  # type: ignore[arg-type]
+    retriever = index.retriever(mode, fusion=fusion)
     hits = anyio.run(lambda: retriever.retrieve(text, k, filters))
     if as_json:
         print_json([h.model_dump() for h in hits])
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"{mode} results for {text!r}")
+    # Hit text, sources and the query are the user's data: shown as Text, never read as markup.
+    table = Table(title=Text(f"{mode} results for {text!r}"))
     table.add_column("rank", justify="right")
     table.add_column("score")
     table.add_column("source", overflow="fold")
@@ -137,8 +165,33 @@ def query_command(
             for name, rank in h.found_by.items()
         )
         snippet = " ".join(h.document.split())[:100]
-        table.add_row(str(h.rank), f"{h.score:.4f}", _short(h.source), found, snippet)
+        table.add_row(str(h.rank), f"{h.score:.4f}", Text(_short(h.source)), Text(found), Text(snippet))
     Console().print(table)
+
+
+def _where(where: str | None) -> dict[str, Any] | None:
+    """``--where`` parsed and checked against the operators the index supports, before anything opens."""
+    from tunewise.retrieval._filters import check_where
+
+    if where is None:
+        return None
+    try:
+        filters = json.loads(where, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--where is not valid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise ConfigError("--where is nested too deeply") from None
+    if not isinstance(filters, dict):
+        raise ConfigError('--where must be a JSON object, e.g. {"kind": "markdown"}')
+    try:
+        return check_where(filters)
+    except (ConfigError, RecursionError) as exc:
+        reason = str(exc) if isinstance(exc, ConfigError) else "where: nested too deeply"
+        raise ConfigError(f"--where: {reason.removeprefix('where: ')}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ConfigError(f"--where: {name} is not a number JSON allows")
 
 
 @index_app.command("stats")
@@ -184,8 +237,8 @@ def drop_command(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a whole collection and its BM25 index."""
+    index = _open(collection, path, url, embedder)  # a missing collection fails before the question
     if not yes:
         typer.confirm(f"Delete collection {collection!r} and everything in it?", abort=True)
-    index = _open(collection, path, url, embedder)
     anyio.run(index.drop)
     typer.echo(f"dropped [{collection}]")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tunewise.retrieval._filters import matches
+from tunewise.retrieval._filters import check_where, matches
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -155,6 +155,7 @@ class BM25Index:
         """The ``k`` best entries for ``query`` with their BM25 scores; only entries sharing a term."""
         import numpy as np
 
+        where = check_where(where)
         if self._model is None or k < 1:
             return []
         token_ids = self._model.get_tokens_ids(self._tokenize(query))

@@ -246,21 +246,27 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
     return list(discover_sources(paths))
 
 
-def discover_sources(paths: Iterable[str | Path]) -> dict[Path, str]:
+def discover_sources(paths: Iterable[str | Path], skipped: dict[str, int] | None = None) -> dict[Path, str]:
     """:func:`discover`'s files, each with the name its documents are cited by: its path
-    relative to the directory given (its file name when the file itself was given)."""
+    relative to the directory given (its file name when the file itself was given).
+
+    ``skipped``, when given, receives the number of files a directory walk passed over
+    because no loader reads them, by extension (``{".pdf": 2, "(none)": 1}``); hidden files
+    are not counted.
+    """
     found: dict[Path, str] = {}
     for item in paths:
         root = Path(item).resolve()
         if root.is_dir():
             for file in sorted(root.rglob("*")):
                 rel = file.relative_to(root).parts
-                if (
-                    file.is_file()
-                    and file.suffix.lower() in SUPPORTED_SUFFIXES
-                    and not any(p.startswith(".") for p in rel)
-                ):
+                if not file.is_file() or any(p.startswith(".") for p in rel):
+                    continue
+                suffix = file.suffix.lower()
+                if suffix in SUPPORTED_SUFFIXES:
                     found.setdefault(file, "/".join(rel))
+                elif skipped is not None:
+                    skipped[suffix or "(none)"] = skipped.get(suffix or "(none)", 0) + 1
         elif root.exists():
             found.setdefault(root, root.name)
         else:

@@ -93,6 +93,7 @@ class Index:
         embedder: Embedder | str | None = None,
         bm25_path: str | Path | None = None,
         refresh_every: float | None = None,
+        create: bool = True,
     ) -> Index:
         """Open (or prepare to create) ``collection``.
 
@@ -107,12 +108,17 @@ class Index:
             refresh_every: seconds; when set, this index's retrievers :meth:`refresh` before
                 a search once that long has passed since the last check (0: before every
                 search), so a long-lived process sees what other processes add.
+            create: ``False`` to open only an index and collection that exist: a missing one
+                raises :class:`ConfigError` and nothing is created on disk (for reading,
+                listing and deleting; a typo in a path must not make an empty index).
         """
         if not _COLLECTION_NAME.match(collection) or ".." in collection:
             raise ConfigError(
                 f"collection name {collection!r}: use 3-512 letters, digits, '.', '_' or '-', "
                 "starting and ending with a letter or digit"
             )
+        # An embedder the caller names is checked before anything is created on disk.
+        chosen = resolve_embedder(embedder) if embedder is not None else None
         if location is None:
             location = default_location()
         if is_url(location):
@@ -127,7 +133,11 @@ class Index:
             chroma_location = root / "chroma"
             bm25_root = Path(bm25_path) if bm25_path else root / "bm25"
             shown = root.as_posix()
+            if not create and not (root / "chroma").is_dir():
+                raise ConfigError(f"no index at {shown}; create one with 'tunewise index add' (or check the path)")
         store = ChromaStore.open(chroma_location, collection)
+        if not create and not store.exists:
+            raise ConfigError(f"no collection {collection!r} at {shown}; add documents with 'tunewise index add'")
         recorded = store.embedder_name
         if embedder is None and recorded is not None:
             try:
@@ -138,7 +148,7 @@ class Index:
                     "from its name; pass the embedder (CLI: --embedder PREFIX:MODEL)"
                 ) from None
         else:
-            resolved = resolve_embedder(embedder)
+            resolved = chosen if chosen is not None else resolve_embedder(None)
         check_embedder(store, resolved)
         bm25 = BM25Index.load(bm25_root / collection)
         index = cls(store, bm25, resolved, shown, refresh_every=refresh_every)

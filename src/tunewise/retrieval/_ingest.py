@@ -43,6 +43,8 @@ class IngestReport:
     deleted: int = 0
     removed_files: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Files in the given directories that no loader reads, by extension (``{".pdf": 2}``)."""
 
 
 @dataclass
@@ -60,8 +62,9 @@ def _plan(
     chunker: Chunker | None,
     prune: bool,
 ) -> _Plan:
-    files = discover_sources(paths)
-    report = IngestReport(files=len(files))
+    skipped: dict[str, int] = {}
+    files = discover_sources(paths, skipped)
+    report = IngestReport(files=len(files), skipped=dict(sorted(skipped.items())))
     to_embed: list[Chunk] = []
     stale: list[str] = []
     for file, source in files.items():

@@ -11,9 +11,11 @@ from typing import Any, Literal
 
 import anyio
 
+from tunewise._errors import ConfigError
 from tunewise.interfaces.embedder import Embedder
 from tunewise.interfaces.retriever import Hit, Retriever
 from tunewise.retrieval._bm25 import BM25Index
+from tunewise.retrieval._filters import check_where
 from tunewise.retrieval._store import ChromaStore, check_embedder
 from tunewise.retrieval.fusion import (
     Normalization,
@@ -28,6 +30,13 @@ _Row = tuple[str, str, Mapping[str, Any], float]
 """(id, document, metadata, score)"""
 Before = Callable[[], Awaitable[object]]
 """Awaited before each search (``Index`` catches up with other processes' writes there)."""
+
+
+def check_query(k: int, where: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``k`` must be a whole number >= 1; ``where`` is checked (see :func:`check_where`). One-line errors."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ConfigError(f"k must be a whole number >= 1, got {k!r}")
+    return check_where(where)
 
 
 def _hit(
@@ -67,6 +76,7 @@ class DenseRetriever:
         self.before = before
 
     async def retrieve(self, query: str, k: int = 5, where: Mapping[str, Any] | None = None) -> list[Hit]:
+        where = check_query(k, where)
         if self.before is not None:
             await self.before()
         [vector] = await self.embedder.embed([query])
@@ -89,6 +99,7 @@ class BM25Retriever:
         self.before = before
 
     async def retrieve(self, query: str, k: int = 5, where: Mapping[str, Any] | None = None) -> list[Hit]:
+        where = check_query(k, where)
         if self.before is not None:
             await self.before()
         return await anyio.to_thread.run_sync(self.search, query, k, where)
@@ -143,6 +154,7 @@ class HybridRetriever:
         self.before = before
 
     async def retrieve(self, query: str, k: int = 5, where: Mapping[str, Any] | None = None) -> list[Hit]:
+        where = check_query(k, where)
         if self.before is not None:
             await self.before()
         depth = self.candidates or max(4 * k, 20)

@@ -294,7 +294,9 @@ class ChromaStore:
         collection = self._current()
         if collection is None:
             return []
-        return list(collection.get(where=dict(where), include=[])["ids"])
+        from tunewise.retrieval._filters import check_where
+
+        return list(collection.get(where=check_where(where), include=[])["ids"])
 
     def delete(self, ids: Sequence[str]) -> None:
         step = self.batch_size()
@@ -320,13 +322,16 @@ class ChromaStore:
         self, embedding: Sequence[float] | Any, k: int, where: Mapping[str, Any] | None = None
     ) -> list[tuple[str, str, dict[str, Any], float]]:
         """``(id, document, metadata, cosine distance)`` of the ``k`` nearest chunks."""
+        from tunewise.retrieval._filters import check_where
+
+        checked = check_where(where)
         if k < 1:
             return []
         result = self._use(
             lambda c: c.query(
                 query_embeddings=[embedding],
                 n_results=k,
-                where=dict(where) if where else None,
+                where=checked,
                 include=["documents", "metadatas", "distances"],
             )
         )
