@@ -48,9 +48,12 @@ GroupOption = Annotated[
 
 @eval_app.command("run")
 def run_command(
-    config: Annotated[Path, typer.Argument(help="Evaluation TOML: cases, strategies, metrics, concurrency...")],
+    config: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="Evaluation TOML: cases, strategies, metrics, concurrency..."),
+    ],
     run_id: Annotated[str | None, typer.Option("--run-id", help="Run id (re-using one resumes that run).")] = None,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", help="Override concurrency.")] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1, help="Override concurrency.")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
@@ -167,7 +170,7 @@ def compare_command(
     )
     from tunewise.evaluation._runstore import RunStore
 
-    with RunStore(_store_path(store)) as runs:
+    with RunStore(_store_path(store), create=False) as runs:
         if group_by is None:  # the key the runs were evaluated with (eval TOML group_by), if any
             recorded = [runs.run(resolve(runs, s)[0]).config.get("group_by") for s in (run_a, run_b)]
             group_by = next((g for g in recorded if isinstance(g, str) and g), None)
@@ -271,7 +274,7 @@ def report_command(
     from tunewise.evaluation._report import build_report
     from tunewise.evaluation._runstore import RunStore
 
-    with RunStore(_store_path(store)) as runs:
+    with RunStore(_store_path(store), create=False) as runs:
         report = build_report(
             runs,
             run,
@@ -290,7 +293,7 @@ def runs_command(store: StoreOption = None) -> None:
     """List the runs in a store, newest first."""
     from tunewise.evaluation._runstore import RunStore
 
-    with RunStore(_store_path(store)) as runs:
+    with RunStore(_store_path(store), create=False) as runs:
         for info in runs.runs():
             state = "complete" if info.complete else f"{info.ok}/{info.expected} done, {info.errors} errors"
             typer.echo(f"{info.run_id}\t{', '.join(info.strategies)}\t{state}")
@@ -306,7 +309,7 @@ def export_command(
     """Every stored result of a run as JSON Lines: case, requests sent, response, usage, cost, scores, error."""
     from tunewise.evaluation._runstore import RunStore
 
-    with RunStore(_store_path(store)) as runs:
+    with RunStore(_store_path(store), create=False) as runs:
         runs.run(run)  # a one-line error for an unknown run
         lines = [r.model_dump_json() for r in runs.results(run, strategy)]
     text = "\n".join(lines) + ("\n" if lines else "")

@@ -136,19 +136,38 @@ class RunInfo(BaseModel):
 class RunStore:
     """A SQLite run store. Safe to share between tasks of one event loop and threads."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        """Open the store at ``path``, creating it (and its folder) unless ``create`` is ``False``.
+
+        Raises:
+            ConfigError: one line naming the file when it is missing (``create=False``), is a
+                folder, cannot be created, or is not a run store (not SQLite, or damaged).
+        """
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise ConfigError(f"run store {self.path} is a folder; give a .sqlite file")
+        if not create and not self.path.is_file():
+            raise ConfigError(f"no run store at {self.path}; 'tunewise eval run' creates one")
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: every commit survives a killed process; only an OS crash can lose the last ones.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        have = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
-        for column, kind in _ADDED_COLUMNS.items():
-            if column not in have:
-                self._db.execute(f"ALTER TABLE results ADD COLUMN {column} {kind}")
+        try:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        except (OSError, sqlite3.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(f"cannot open run store {self.path}: {reason}") from None
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: every commit survives a killed process; only an OS crash can lose the last ones.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE results ADD COLUMN {column} {kind}")
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise ConfigError(f"{self.path} is not a run store ({exc})") from None
 
     def __repr__(self) -> str:
         return f"<RunStore {str(self.path)!r}>"
