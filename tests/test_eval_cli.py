@@ -148,7 +148,8 @@ def test_eval_errors_are_one_line(tmp_path: Path) -> None:
     assert typo.returncode == 2 and "unknown keys ['metric']" in typo.stderr and typo.stderr.count("\n") == 1
 
     missing = run("eval", "compare", "nope", "other", "--store", "runs.sqlite", cwd=tmp_path)
-    assert missing.returncode == 2 and "no run or strategy 'nope'" in missing.stderr
+    assert missing.returncode == 2 and "no run store at runs.sqlite" in missing.stderr
+    assert not (tmp_path / "runs.sqlite").exists()  # reading a store that is not there does not create one
 
 
 @pytest.mark.slow
