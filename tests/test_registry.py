@@ -42,4 +42,4 @@ async def test_model_through_registry_and_profile_options() -> None:
 def test_module_level_model_helper() -> None:
     m = tunewise.model("scripted:echo")
     assert repr(m) == "<Model scripted:echo>"
-    assert m.request("hi", temperature=0.5, logprobs=True).extra == {"logprobs": True}
+    assert m.request("hi", temperature=0.5, extra_body={"logprobs": True}).extra == {"logprobs": True}

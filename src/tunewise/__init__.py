@@ -7,24 +7,28 @@ never imports pydantic, httpx, torch, chromadb or any plugin until they are used
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tunewise._lazy import lazy_getattr
 from tunewise._registry import PluginInfo, providers
 from tunewise._version import __version__
 
 if TYPE_CHECKING:
+    from pydantic import SecretStr
+
     from tunewise._errors import (
         AuthenticationError,
         BadRequestError,
         BudgetExceededError,
         CapabilityError,
         ConfigError,
+        ConversationError,
         DataError,
         FineTuneError,
         MissingAPIKeyError,
         ModelRefError,
         NotFoundError,
+        OptionError,
         PluginNotFoundError,
         ProviderConnectionError,
         ProviderError,
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
     from tunewise._refs import ModelRef
     from tunewise._registry import Registry, load_plugin
     from tunewise._settings import ProfileConfig, ProviderConfig, Settings, load_settings
+    from tunewise._sync import SyncModel, SyncStream
     from tunewise._types import (
         ChatChunk,
         ChatRequest,
@@ -64,11 +69,13 @@ _EXPORTS: dict[str, str] = {
             "BudgetExceededError",
             "CapabilityError",
             "ConfigError",
+            "ConversationError",
             "DataError",
             "FineTuneError",
             "MissingAPIKeyError",
             "ModelRefError",
             "NotFoundError",
+            "OptionError",
             "PluginNotFoundError",
             "ProviderConnectionError",
             "ProviderError",
@@ -82,6 +89,8 @@ _EXPORTS: dict[str, str] = {
         "tunewise._errors",
     ),
     "Model": "tunewise._model",
+    "SyncModel": "tunewise._sync",
+    "SyncStream": "tunewise._sync",
     "ModelRef": "tunewise._refs",
     "Registry": "tunewise._registry",
     "load_plugin": "tunewise._registry",
@@ -122,6 +131,7 @@ __all__ = [
     "ChatRequest",
     "ChatResponse",
     "ConfigError",
+    "ConversationError",
     "DataError",
     "Embedder",
     "FineTuneError",
@@ -138,6 +148,7 @@ __all__ = [
     "ModelRef",
     "ModelRefError",
     "NotFoundError",
+    "OptionError",
     "PluginInfo",
     "PluginNotFoundError",
     "ProfileConfig",
@@ -156,6 +167,8 @@ __all__ = [
     "Strategy",
     "StreamInterruptedError",
     "StructuredOutputError",
+    "SyncModel",
+    "SyncStream",
     "ToolCall",
     "ToolCallDelta",
     "TunewiseError",
@@ -170,18 +183,28 @@ __all__ = [
 _default_registry: Registry | None = None
 
 
-def model(ref: str | ModelRef) -> Model:
+def model(
+    ref: str | ModelRef,
+    *,
+    base_url: str | None = None,
+    api_key: str | SecretStr | None = None,
+    **options: Any,
+) -> Model:
     """A :class:`Model` for a reference such as ``"openai:gpt-4o-mini"``.
 
-    Providers are created once per prefix in a process-wide :class:`Registry`; use your
-    own ``Registry`` to control their lifetime (tests, several event loops).
+    Without arguments the model shares its prefix's provider, created once per process
+    (the settings say where and with which key). ``base_url``, ``api_key`` and provider
+    options (``timeout=30``, ``max_retries=2``...; a misspelt one is an
+    :class:`OptionError`) give the model a provider of its own, closed with it. The model
+    works from any event loop; ``model.sync`` calls it without ``await``; close it with
+    ``await model.aclose()`` or ``async with``.
     """
     global _default_registry
     if _default_registry is None:
         from tunewise._registry import Registry
 
         _default_registry = Registry()
-    return _default_registry.model(ref)
+    return _default_registry.model(ref, base_url=base_url, api_key=api_key, **options)
 
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -8,8 +8,8 @@ without conversion.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -81,11 +81,80 @@ class Message(BaseModel):
         return self.model_dump(exclude_none=True, exclude={"weight"})
 
 
-def as_messages(conversation: str | Sequence[Message | dict[str, Any]]) -> tuple[Message, ...]:
-    """Accept a plain string, dicts in OpenAI format, or :class:`Message` objects."""
+def as_messages(conversation: str | Message | Iterable[Message | Mapping[str, Any]]) -> tuple[Message, ...]:
+    """Accept a plain string, dicts in OpenAI format, or :class:`Message` objects.
+
+    Anything else is a one-line :class:`~tunewise.ConversationError` naming the message
+    and field: ``conversation[2].role: expected one of system, developer, user, assistant,
+    tool; got 'bot'``.
+    """
+    from tunewise._errors import ConversationError
+
     if isinstance(conversation, str):
         return (Message.user(conversation),)
-    return tuple(m if isinstance(m, Message) else Message.model_validate(m) for m in conversation)
+    if isinstance(conversation, Message):
+        return (conversation,)
+    if isinstance(conversation, Mapping):
+        raise ConversationError(
+            "expected a string or a list of messages, got one message dict; wrap it in a list", field="conversation"
+        )
+    if isinstance(conversation, bytes | bytearray | memoryview) or not isinstance(conversation, Iterable):
+        raise ConversationError(
+            "expected a string or a list of messages ({'role': ..., 'content': ...} dicts or tunewise.Message), "
+            f"got {type(conversation).__name__}",
+            field="conversation",
+        )
+    messages = tuple(_as_message(item, f"conversation[{i}]") for i, item in enumerate(conversation))
+    if not messages:
+        raise ConversationError("a conversation needs at least one message, got none", field="conversation")
+    return messages
+
+
+def _as_message(item: Any, where: str) -> Message:
+    from pydantic import ValidationError
+
+    from tunewise._errors import ConversationError
+
+    if isinstance(item, Message):
+        return item
+    if not isinstance(item, Mapping):
+        raise ConversationError(
+            f"expected a message ({{'role': ..., 'content': ...}} or tunewise.Message), got {type(item).__name__}",
+            field=where,
+        )
+    try:
+        return Message.model_validate(dict(item))
+    except ValidationError as exc:
+        field, reason = _message_problem(exc, item)
+        raise ConversationError(reason, field=f"{where}{field}") from None
+
+
+def _message_problem(exc: Any, item: Mapping[str, Any]) -> tuple[str, str]:
+    """The first problem pydantic found in a message, as (``.field`` or ``""``, one-line reason)."""
+    from tunewise._suggest import did_you_mean
+
+    errors = exc.errors()
+    # a misspelt field is both "extra" and "missing": name the misspelling, it is what to fix
+    error = min(errors, key=lambda e: e["type"] != "extra_forbidden")
+    loc = [str(p) for p in error["loc"]]
+    field = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        reason = f"unknown field{did_you_mean(loc[-1], Message.model_fields)}"
+    elif kind == "literal_error" and loc == ["role"]:
+        reason = f"expected one of {', '.join(get_args(Role))}; got {_short(error.get('input'))}"
+    elif kind == "missing":
+        reason = "missing"
+    elif kind.endswith("_type") or kind.endswith("_parsing"):
+        reason = f"{error['msg'].lower()}; got {type(error.get('input')).__name__} {_short(error.get('input'))}"
+    else:
+        reason = str(error["msg"]).removeprefix("Value error, ")
+    return field, " ".join(reason.split())
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Usage(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
@@ -77,3 +77,7 @@ class ProviderPlugin:
     create: Callable[[ProviderConfig], Provider]
     capabilities: frozenset[Capability] = field(default_factory=lambda: frozenset({"chat", "stream"}))
     description: str = ""
+    option_names: Callable[[], Iterable[str]] | None = None
+    """The option names ``create`` accepts (``profiles.<name>.options``, ``tunewise.model(ref, **options)``),
+    called only when needed so the options' module loads late. With it, ``tunewise.model`` names the
+    closest option to a misspelt one; without it, the plugin's own check speaks."""

@@ -30,23 +30,15 @@ class ModelCaller:
         self.ref: ModelRef = model.ref if isinstance(model, Model) else ModelRef.parse(model)
         self._registry = registry
         self.options = dict(options)
+        if "extra" in self.options:  # what strategy and ladder configs call extra_body
+            self.options["extra_body"] = self.options.pop("extra")
         self._check_options()
 
     def _check_options(self) -> None:
-        """Fail at construction, in one line, on options no request could carry (``temperature=5``)."""
-        from pydantic import ValidationError
+        """Fail at construction, in one line, on options no request could carry (``temperature=5``, a typo)."""
+        from tunewise._model import build_request
 
-        known = set(ChatRequest.model_fields) - {"model", "messages", "extra"}
-        try:
-            ChatRequest(
-                model=self.ref.model,
-                messages=(Message.user("check"),),
-                **{k: v for k, v in self.options.items() if k in known},
-            )
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            field = ".".join(str(p) for p in error["loc"])
-            raise ValueError(f"request option {field}: {error['msg']}") from None
+        build_request(self.ref.model, "check", self.options, what="request option")  # also a ValueError
 
     @property
     def model(self) -> Model:

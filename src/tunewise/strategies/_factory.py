@@ -246,7 +246,9 @@ def _constructor(cls: type[Any], needs: dict[str, Callable[[Any, BuildContext, s
         if not isinstance(extra, Mapping):
             raise ConfigError(f"{where}: extra must be a table")
         try:
-            strategy: Strategy = cls(registry=ctx.registry, **kwargs, **extra)
+            if extra:
+                kwargs["extra_body"] = dict(extra)
+            strategy: Strategy = cls(registry=ctx.registry, **kwargs)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"{where}: {exc}") from None
         return strategy

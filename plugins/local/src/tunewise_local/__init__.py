@@ -33,10 +33,17 @@ def _create(config: ProviderConfig) -> Provider:
     return LocalProvider.from_config(config)
 
 
+def _option_names() -> frozenset[str]:
+    from tunewise_local._provider import OPTION_NAMES
+
+    return OPTION_NAMES
+
+
 plugin = ProviderPlugin(
     create=_create,
     capabilities=frozenset({"chat", "stream", "embed", "fine_tune"}),
     description="Hugging Face transformers models on this machine; LoRA / full fine-tuning with peft",
+    option_names=_option_names,
 )
 
 _EXPORTS = {

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from tunewise_local._finetune import LocalFineTuner
 
 DEFAULT_MAX_TOKENS = 256
-_OPTIONS = {"device", "dtype", "trust_remote_code", "max_batch_size", "max_wait_ms", "max_tokens"}
+OPTION_NAMES = frozenset({"device", "dtype", "trust_remote_code", "max_batch_size", "max_wait_ms", "max_tokens"})
+"""What ``profiles.local.options`` (or ``tunewise.model("local:...", **options)``) may set."""
 
 
 @dataclass(frozen=True)
@@ -48,27 +49,71 @@ class LocalOptions:
     max_tokens: int = DEFAULT_MAX_TOKENS
 
     @classmethod
-    def parse(cls, options: dict[str, Any]) -> LocalOptions:
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise ConfigError(f"local: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(_OPTIONS))}")
-        try:
-            load = LoadOptions(
-                device=str(options.get("device", "auto")),
-                dtype=str(options.get("dtype", "auto")),
-                trust_remote_code=_flag(options.get("trust_remote_code", False)),
-            )
-            parsed = cls(
-                load=load,
-                max_batch_size=int(options.get("max_batch_size", 8)),
-                max_wait_ms=float(options.get("max_wait_ms", 10.0)),
-                max_tokens=int(options.get("max_tokens", DEFAULT_MAX_TOKENS)),
-            )
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"local: bad option value: {exc}") from None
-        if parsed.max_batch_size < 1 or parsed.max_wait_ms < 0 or parsed.max_tokens < 1:
-            raise ConfigError("local: max_batch_size and max_tokens must be >= 1 and max_wait_ms >= 0")
-        return parsed
+    def parse(cls, options: dict[str, Any], *, profile: str = "local") -> LocalOptions:
+        """Options from settings; a bad one is a one-line ConfigError naming ``profiles.<profile>.options.<name>``."""
+        from tunewise._suggest import did_you_mean
+
+        where = f"profiles.{profile}.options"
+        for name in options:
+            if name not in OPTION_NAMES:
+                known = ", ".join(sorted(OPTION_NAMES))
+                raise ConfigError(
+                    f"{where}: unknown option {name!r}{did_you_mean(str(name), OPTION_NAMES)}; known: {known}"
+                )
+
+        def value(name: str, default: Any, convert: Any, *, minimum: float | None = None) -> Any:
+            raw = options.get(name, default)
+            try:
+                if isinstance(raw, bool) and convert is not _flag:
+                    raise ValueError("a boolean is not a number")
+                result = convert(raw)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise ConfigError(f"{where}.{name}: {exc}; got {raw!r}") from None
+            if convert is float and not math.isfinite(result):
+                raise ConfigError(f"{where}.{name}: must be a finite number; got {raw!r}")
+            if minimum is not None and result < minimum:
+                raise ConfigError(f"{where}.{name}: must be >= {minimum:g}; got {raw!r}")
+            return result
+
+        load = LoadOptions(
+            device=value("device", "auto", _device),
+            dtype=value("dtype", "auto", _dtype),
+            trust_remote_code=value("trust_remote_code", False, _flag),
+        )
+        return cls(
+            load=load,
+            max_batch_size=value("max_batch_size", 8, _integer, minimum=1),
+            max_wait_ms=value("max_wait_ms", 10.0, float, minimum=0),
+            max_tokens=value("max_tokens", DEFAULT_MAX_TOKENS, _integer, minimum=1),
+        )
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected a non-empty string")
+    return value
+
+
+def _device(value: Any) -> str:
+    text = _text(value)
+    base, colon, index = text.partition(":")
+    if base not in ("auto", "cpu", "cuda", "mps") or (colon and not (base == "cuda" and index.isdigit())):
+        raise ValueError("expected one of auto, cpu, cuda, cuda:N, mps")
+    return text
+
+
+def _dtype(value: Any) -> str:
+    from tunewise_local._devices import DTYPES
+
+    if value not in DTYPES:
+        raise ValueError(f"expected one of {', '.join(DTYPES)}")
+    return str(value)
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("expected a whole number")
+    return int(value)
 
 
 def _flag(value: Any) -> bool:
@@ -78,7 +123,7 @@ def _flag(value: Any) -> bool:
         return True
     if str(value).lower() in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"expected a boolean, got {value!r}")
+    raise ValueError("expected a boolean")
 
 
 class LocalProvider(BaseProvider):
@@ -103,7 +148,7 @@ class LocalProvider(BaseProvider):
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> LocalProvider:
-        return cls(name=config.name, home=config.home, options=LocalOptions.parse(config.options))
+        return cls(name=config.name, home=config.home, options=LocalOptions.parse(config.options, profile=config.name))
 
     @property
     def stats(self) -> EngineStats:

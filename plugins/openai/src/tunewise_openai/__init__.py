@@ -44,10 +44,17 @@ def _create(config: ProviderConfig) -> Provider:
     return OpenAIProvider.from_config(config)
 
 
+def _option_names() -> list[str]:
+    from tunewise_openai._options import OpenAIOptions
+
+    return list(OpenAIOptions.model_fields)
+
+
 plugin = ProviderPlugin(
     create=_create,
     capabilities=frozenset({"chat", "stream", "embed", "fine_tune", "structured_output"}),
     description="OpenAI API and OpenAI-compatible servers (Ollama, vLLM, llama.cpp, LM Studio)",
+    option_names=_option_names,
 )
 
 
