@@ -86,6 +86,32 @@ def _default_home() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "tunewise"
 
 
+def check_home(home: Path) -> Path:
+    """``home`` with ``~`` expanded, if it is (or can be made) a writable folder; else a one-line ConfigError.
+
+    Nothing is created here: a typo in ``TUNEWISE_HOME`` must not leave a folder behind. The folder
+    is made by whatever first writes to it; this check makes sure that it can.
+    """
+    raw = os.environ.get("TUNEWISE_HOME")
+    source = "TUNEWISE_HOME" if raw is not None and Path(raw) == home else "settings field home"
+    if (raw is not None and source == "TUNEWISE_HOME" and not raw.strip()) or not str(home).strip():
+        raise ConfigError(f"{source} is empty; unset it or name a folder")
+    home = home.expanduser()
+    where = f"{source} is {str(home)!r}"
+    existing = home
+    while not existing.exists() and existing.parent != existing:
+        if existing.is_symlink():
+            raise ConfigError(f"{where}, but {existing} is a broken symbolic link")
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "" if existing == home else f", but {existing} "
+        raise ConfigError(f"{where}{what or ', which '}is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "which is" if existing == home else f"and {existing} is"
+        raise ConfigError(f"{where}, {what} not writable by this user")
+    return home
+
+
 def config_file_path() -> Path | None:
     """The TOML settings file in use, if any."""
     explicit = os.environ.get("TUNEWISE_CONFIG")
@@ -121,6 +147,11 @@ class Settings(BaseSettings):
     ``[prices."ollama:llama3.2"] input = 0`` (US dollars per 1M tokens)."""
     prices_file: Path | None = None
     """A TOML price file shaped like the shipped one (``[[prices]]`` tables), applied before ``prices``."""
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _usable_home(cls, home: Path) -> Path:
+        return check_home(home)
 
     @field_validator("profiles", mode="before")
     @classmethod
