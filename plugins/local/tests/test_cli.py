@@ -49,12 +49,14 @@ def test_tiny_train_jobs_status_merge(tmp_path: Path) -> None:
 
 
 def test_bad_option_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "x.jsonl").write_text("{}\n")
     result = CliRunner().invoke(app, ["local", "train", str(tmp_path), str(tmp_path / "x.jsonl"), "-o", "lora_r"])
     assert result.exit_code != 0
     assert "KEY=VALUE" in str(result.exception)
 
 
 def test_bad_spec_value_names_the_flag(tmp_path: Path) -> None:
+    (tmp_path / "x.jsonl").write_text("{}\n")
     result = CliRunner().invoke(app, ["local", "train", str(tmp_path), str(tmp_path / "x.jsonl"), "--epochs", "99"])
     assert result.exit_code != 0
     assert str(result.exception).startswith("--epochs: ")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -56,25 +56,29 @@ async def _follow(job: Any, *, quiet: bool) -> None:
 
 @local_app.command("tiny")
 def tiny_command(
-    directory: Annotated[Path, typer.Argument(help="Where to write the model (created).")],
+    directory: Annotated[Path, typer.Argument(file_okay=False, help="Where to write the model (created).")],
     corpus: Annotated[
-        Path | None, typer.Option(help="A text file, one text per line, for the tokenizer and pre-training.")
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="A text file, one text per line, for the tokenizer and pre-training."
+        ),
     ] = None,
-    vocab_size: Annotated[int, typer.Option(help="BPE vocabulary size.")] = 512,
-    hidden_size: Annotated[int, typer.Option(help="Hidden size.")] = 64,
-    layers: Annotated[int, typer.Option(help="Transformer layers.")] = 2,
-    heads: Annotated[int, typer.Option(help="Attention heads.")] = 4,
-    pretrain_steps: Annotated[int, typer.Option(help="Causal-LM steps on the corpus before saving.")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed for weights and pre-training.")] = 0,
+    vocab_size: Annotated[int, typer.Option(min=264, max=262_144, help="BPE vocabulary size.")] = 512,
+    hidden_size: Annotated[int, typer.Option(min=2, max=4096, help="Hidden size (heads x an even head size).")] = 64,
+    layers: Annotated[int, typer.Option(min=1, max=64, help="Transformer layers.")] = 2,
+    heads: Annotated[int, typer.Option(min=1, max=64, help="Attention heads.")] = 4,
+    pretrain_steps: Annotated[int, typer.Option(min=0, help="Causal-LM steps on the corpus before saving.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed for weights and pre-training.")] = 0,
 ) -> None:
     """Build a tiny Llama-style chat model from text, with no download (tests, demos, CI)."""
-    from tunewise_local.tiny import build_tiny_model
+    from tunewise_local.tiny import build_tiny_model, check_shape
 
+    check_shape(vocab_size=vocab_size, hidden_size=hidden_size, num_layers=layers, num_heads=heads, seed=seed)
     texts = None
     if corpus is not None:
-        if not corpus.is_file():
-            raise ConfigError(f"--corpus {corpus} is not a file")
         texts = [line for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not texts:
+            raise ConfigError(f"--corpus {corpus}: the file has no text (one text per line)")
     out = build_tiny_model(
         directory,
         texts,
@@ -97,13 +101,17 @@ def _spec(**fields: Any) -> Any:
 @local_app.command("train")
 def train_command(
     base_model: Annotated[str, typer.Argument(help="Model directory to fine-tune.")],
-    training_file: Annotated[Path, typer.Argument(help="Chat JSONL, one {'messages': [...]} per line.")],
-    validation_file: Annotated[Path | None, typer.Option(help="Held-out chat JSONL for validation loss.")] = None,
-    method: Annotated[str, typer.Option(help="lora or full.")] = "lora",
-    epochs: Annotated[int | None, typer.Option(help="Epochs (default 3).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Examples per micro-batch (default 4).")] = None,
-    learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for data order and initialisation.")] = None,
+    training_file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Chat JSONL, one {'messages': [...]} per line.")
+    ],
+    validation_file: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="Held-out chat JSONL for validation loss.")
+    ] = None,
+    method: Annotated[Literal["lora", "full"], typer.Option(help="LoRA adapters or every weight.")] = "lora",
+    epochs: Annotated[int | None, typer.Option(min=1, help="Epochs (default 3).")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Examples per micro-batch (default 4).")] = None,
+    learning_rate: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Peak learning rate (above 0).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed for data order and initialisation.")] = None,
     option: Annotated[
         list[str] | None, typer.Option("--option", "-o", help="KEY=VALUE, e.g. -o lora_r=16 -o max_steps=100.")
     ] = None,
@@ -115,9 +123,8 @@ def train_command(
     import anyio
     from pydantic import ValidationError
 
-    if method not in ("lora", "full"):
-        raise ConfigError(f"--method {method!r}: use lora or full")
-
+    if learning_rate == 0:
+        raise ConfigError("--learning-rate must be above 0")
     try:
         spec = _spec(
             base_model=base_model,
@@ -206,9 +213,9 @@ def cancel_command(
 
 @local_app.command("merge")
 def merge_command(
-    base_model: Annotated[Path, typer.Argument(help="The base model directory.")],
-    adapter: Annotated[Path, typer.Argument(help="The LoRA adapter directory.")],
-    output: Annotated[Path, typer.Argument(help="Where to write the merged model.")],
+    base_model: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="The base model directory.")],
+    adapter: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="The LoRA adapter directory.")],
+    output: Annotated[Path, typer.Argument(file_okay=False, help="Where to write the merged model.")],
 ) -> None:
     """Merge a LoRA adapter into its base model, giving a standalone model directory."""
     from tunewise_local.merge import merge_adapter

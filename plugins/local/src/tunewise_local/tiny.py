@@ -83,6 +83,49 @@ def build_tokenizer(texts: Iterable[str], directory: str | Path, *, vocab_size: 
     return out
 
 
+MAX_SIZE = {"vocab_size": 262_144, "hidden_size": 4096, "num_layers": 64, "num_heads": 64}
+"""Upper bounds of :func:`build_tiny_model`'s shape: a tiny model, built on a CPU in seconds."""
+
+
+def check_shape(
+    *,
+    vocab_size: int = 512,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    intermediate_size: int | None = None,
+    max_position_embeddings: int = 1024,
+    pretrain_steps: int = 0,
+    seed: int = 0,
+) -> None:
+    """Raise :class:`tunewise.ConfigError` (one line naming the setting) for a shape no model can have."""
+    from tunewise import ConfigError
+
+    smallest = 256 + len(SPECIAL_TOKENS)  # the byte alphabet and the special tokens
+    limits = {
+        "vocab_size": (vocab_size, smallest),
+        "hidden_size": (hidden_size, 2),
+        "num_layers": (num_layers, 1),
+        "num_heads": (num_heads, 1),
+        "max_position_embeddings": (max_position_embeddings, 16),
+        "pretrain_steps": (pretrain_steps, 0),
+        "seed": (seed, 0),
+    }
+    if intermediate_size is not None:
+        limits["intermediate_size"] = (intermediate_size, 1)
+    for name, (value, low) in limits.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}")
+        high = MAX_SIZE.get(name)
+        if high is not None and value > high:
+            raise ConfigError(f"{name} must be at most {high} for a tiny model, got {value}")
+    if hidden_size % num_heads or (hidden_size // num_heads) % 2:
+        raise ConfigError(
+            f"hidden_size ({hidden_size}) must split into num_heads ({num_heads}) heads of an even size "
+            "(rotary position embeddings need pairs)"
+        )
+
+
 def build_tiny_model(
     directory: str | Path,
     texts: Sequence[str] | None = None,
@@ -109,7 +152,20 @@ def build_tiny_model(
         pretrain_steps: causal-LM steps on ``texts`` (as chat turns) before saving;
             0 leaves random weights.
         seed: makes the weights and the pre-training reproducible.
+
+    Raises:
+        ConfigError: for a shape no model can have (see :func:`check_shape`), before anything is written.
     """
+    check_shape(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        intermediate_size=intermediate_size,
+        max_position_embeddings=max_position_embeddings,
+        pretrain_steps=pretrain_steps,
+        seed=seed,
+    )
     import torch
     from transformers import AutoTokenizer, GenerationConfig, LlamaConfig, LlamaForCausalLM
 
