@@ -12,12 +12,15 @@ it through your ``Test...`` subclass and runs every check as its own test::
             return MyProvider(...)
 
 Each check runs in its own event loop (``anyio.run``) with a fresh provider, so no
-pytest async plugin is needed. The suite does not import pytest; checks are plain
-``assert`` statements with messages that say which promise broke.
+pytest async plugin is needed; the event-loop checks use one provider from several loops
+(``asyncio.run`` one after another, and a running loop calling ``Model.sync``). The suite
+does not import pytest; checks are plain ``assert`` statements with messages that say
+which promise broke.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -27,6 +30,8 @@ from typing import Any, get_args
 import anyio
 
 from tunewise._errors import CapabilityError, TunewiseError
+from tunewise._model import Model
+from tunewise._refs import ModelRef
 from tunewise._types import ChatChunk, ChatRequest, ChatResponse, FinishReason, Message, Usage
 from tunewise.interfaces.embedder import Embedder
 from tunewise.interfaces.finetune import TERMINAL_STATUSES, FineTuneJob, FineTuner, FineTuneSpec
@@ -173,6 +178,47 @@ class ProviderConformance:
                     raise AssertionError(f"streamed arguments are not JSON: {call.function.arguments!r}") from None
 
         self._run(check)
+
+    def test_answers_from_one_event_loop_after_another(self) -> None:
+        provider = self.make_provider()
+        request = self._request(temperature=0, max_tokens=8)
+
+        async def streamed() -> list[ChatChunk]:
+            return [chunk async for chunk in provider.stream(request)]
+
+        try:
+            for run in range(1, 3):
+                try:
+                    answer = asyncio.run(provider.chat(request))
+                except RuntimeError as exc:  # "Event loop is closed", "attached to a different loop"...
+                    raise AssertionError(f"chat failed in event loop {run} of 2: {exc!r}") from None
+                assert isinstance(answer, ChatResponse), f"chat in event loop {run} returned {type(answer).__name__}"
+            chunks = anyio.run(streamed)
+            assert chunks and chunks[-1].finish_reason is not None, "a stream in a third event loop did not finish"
+        finally:
+            asyncio.run(provider.aclose())
+
+    def test_sync_facade_answers_inside_a_running_loop(self) -> None:
+        provider = self.make_provider()
+        model = Model(ModelRef(prefix="conformance", name=self.model), provider)
+
+        async def notebook_cell() -> tuple[ChatResponse, list[ChatChunk], ChatResponse]:
+            # a notebook cell: a running loop, blocking calls through model.sync, then an await on this loop
+            answer = model.sync.chat(self.prompt, temperature=0, max_tokens=8)
+            chunks = list(model.sync.stream(self.prompt, temperature=0, max_tokens=8))
+            awaited = await model.chat(self.prompt, temperature=0, max_tokens=8)
+            return answer, chunks, awaited
+
+        try:
+            answer, chunks, awaited = asyncio.run(notebook_cell())
+            assert isinstance(answer, ChatResponse), "model.sync.chat must return a ChatResponse"
+            assert chunks and chunks[-1].finish_reason is not None, "model.sync.stream must end with a final chunk"
+            assert isinstance(awaited, ChatResponse), "after model.sync, an awaited chat on the running loop failed"
+            model.sync.close()  # stops the facade's loop; the provider is not the model's to close
+            again = asyncio.run(provider.chat(self._request(temperature=0, max_tokens=8)))
+            assert isinstance(again, ChatResponse), "the provider must still answer once the facade's loop is gone"
+        finally:
+            asyncio.run(provider.aclose())
 
     def test_concurrent_calls_all_answer(self) -> None:
         async def check(provider: Provider) -> None:
