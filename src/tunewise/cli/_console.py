@@ -28,6 +28,7 @@ QUIET_ENVIRONMENT = {
 
 _set_here: list[str] = []
 _verbose = False
+_shown: set[tuple[str, type[Warning]]] = set()
 
 
 def format_warning(
@@ -47,7 +48,15 @@ def show_warning(
     file: TextIO | None = None,
     line: str | None = None,
 ) -> None:
-    """:func:`warnings.showwarning` for the CLI: :func:`format_warning` to stderr."""
+    """:func:`warnings.showwarning` for the CLI: :func:`format_warning` to stderr, each distinct warning once.
+
+    (Python's own once-per-place rule forgets what it showed whenever a library enters
+    ``warnings.catch_warnings``, as model loaders do: the same line would repeat.)
+    """
+    seen = (" ".join(str(message).split()), category)
+    if seen in _shown:
+        return
+    _shown.add(seen)
     target = file if file is not None else sys.stderr
     with contextlib.suppress(OSError, AttributeError, ValueError):  # stderr gone: a warning must not crash
         target.write(format_warning(message, category, filename, lineno))
@@ -57,6 +66,7 @@ def setup_console(*, verbose: bool = False) -> None:
     """One-line warnings; transformers and Hugging Face Hub quiet unless ``verbose`` (the root ``-v``)."""
     global _verbose
     _verbose = verbose
+    _shown.clear()  # a new command (tests run several in one process): its warnings are news
     warnings.showwarning = show_warning
     warnings.formatwarning = format_warning
     if verbose:

@@ -19,7 +19,8 @@ from tunewise._errors import AuthenticationError, CapabilityError, ConfigError, 
 from tunewise.evaluation._runstore import CaseResult
 
 _REQUEST_ID = re.compile(r"(?:, | \()request id [^,)\s]+\)?")
-_NUMBER = re.compile(r"(?<![\w.])(?<!status )\d+(?:\.\d+)?(?![\w.])")
+_NUMBER = re.compile(r"(?<![\w./-])(?<!status )\d+(?:\.\d+)?(?![\w/-]|\.\d)")
+"""A number on its own (``9006 tokens``, ``at most 1024.``), not part of a name, path or version, nor a status."""
 
 
 class ErrorCause(BaseModel):

@@ -87,13 +87,13 @@ def failure_of(results: Sequence[CaseResult], cases: int, *, stopped: str | None
     alike stopped the run early (``stopped``, from :class:`~tunewise.evaluation.RunSummary`).
     A few failed cases (a prompt too long for the context) count as 0 and the rung is scored.
     """
-    from tunewise.evaluation._failures import error_causes
+    from tunewise.evaluation._failures import error_causes, normalize_error
 
     causes = error_causes(results)
     errors = sum(c.count for c in causes)
     if stopped is None and errors * 2 <= cases:
         return None
-    cause = stopped if stopped is not None else causes[0].cause
+    cause = normalize_error(stopped) if stopped is not None else causes[0].cause
     return RungFailure(
         rung="", cause=cause, errors=errors, cases=cases, split=split, stopped_early=stopped is not None, causes=causes
     )
