@@ -34,6 +34,9 @@ _FLAGS = {
     "hosting_per_month": "--hosting-per-month",
     "hosting_per_hour": "--hosting-per-hour",
     "horizon_months": "--horizon-months",
+    "training_tokens": "--training-tokens",
+    "epochs": "--epochs",
+    "compute_seconds": "--compute-seconds",
 }
 
 
@@ -132,6 +135,8 @@ def breakeven_command(
         hosting_per_month=hosting_per_month,
         hosting_per_hour=hosting_per_hour,
         horizon_months=horizon_months,
+        training_tokens=training_tokens,
+        epochs=epochs,
     )
     if tokens_saved is None:
         raise ConfigError("--tokens-saved is required (prompt tokens per request the fine-tune no longer needs)")
@@ -298,6 +303,7 @@ def cost_command(
         completion_tokens=completion_tokens,
         cached_prompt_tokens=cached_tokens,
         requests_per_month=requests_per_month,
+        compute_seconds=compute_seconds,
     )
     if cached_tokens > prompt_tokens:
         raise ConfigError(f"--cached-tokens ({cached_tokens:g}) exceeds --prompt-tokens ({prompt_tokens:g})")
@@ -313,8 +319,6 @@ def cost_command(
         raise ConfigError(f"{model}: {found.entry.ref} has no output price (an embedding model?)")
     if batch and found.entry.batch_discount is None:
         raise ConfigError(f"{model}: no batch discount known for {found.entry.ref}")
-    if compute_seconds is not None and (compute_seconds < 0 or compute_seconds != compute_seconds):
-        raise ConfigError(f"--compute-seconds must be a number >= 0, got {compute_seconds:g}")
     usage = MeanUsage(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,

@@ -43,17 +43,17 @@ class Rates(BaseModel):
     not priced (embedding models); a call that produced some cannot be priced.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
-    input: PerMillion
-    cached_input: PerMillion | None = None
-    output: PerMillion | None = None
+    input: PerMillion = Field(ge=0)
+    cached_input: PerMillion | None = Field(default=None, ge=0)
+    output: PerMillion | None = Field(default=None, ge=0)
 
 
 class PriceEntry(BaseModel):
     """One model's prices, where they come from and when they were read."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     provider: str = Field(min_length=1)
     """The model reference prefix (``openai``, ``ollama``, ``local``, a profile name)."""

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from tunewise._secrets import get_logger
 from tunewise._types import Usage
@@ -148,12 +148,12 @@ def training_cost(billed_tokens: float, epochs: float, price_per_million: float)
 class MeanUsage(BaseModel):
     """Mean tokens per request over a run: what break-even takes from two measured runs."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
-    prompt_tokens: float
-    completion_tokens: float
-    cached_prompt_tokens: float = 0.0
-    compute_s: float | None = None
+    prompt_tokens: float = Field(ge=0)
+    completion_tokens: float = Field(ge=0)
+    cached_prompt_tokens: float = Field(default=0.0, ge=0)
+    compute_s: float | None = Field(default=None, ge=0)
     """Mean seconds of local compute per request (models priced by compute time)."""
     compute_device: str | None = None
 
