@@ -69,6 +69,8 @@ class ScriptedProvider(BaseProvider):
         self.latency = latency
         self.known_models = set(known_models) if known_models is not None else None
         self.requests: list[ChatRequest] = []
+        self.closed = False
+        """Whether :meth:`aclose` was called (to test who closes a provider, and when)."""
         self._handler: Handler
         if script is None:
             self._handler = _echo
@@ -85,6 +87,9 @@ class ScriptedProvider(BaseProvider):
 
             self._handler = next_reply
         self._tuner: ScriptedFineTuner | None = None
+
+    async def aclose(self) -> None:
+        self.closed = True
 
     async def _answer(self, request: ChatRequest) -> tuple[ChatResponse, float]:
         started = time.perf_counter()
