@@ -21,6 +21,7 @@ model = "openai:gpt-4o-mini"
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -134,17 +135,17 @@ def load_config(path: str | Path, *, registry: Registry | None = None) -> EvalCo
 
         store = load_settings().home / "runs.sqlite"
     concurrency = raw.get("concurrency", 8)
-    if not isinstance(concurrency, int) or concurrency < 1:
-        raise ConfigError(f"{file}: concurrency must be a positive integer")
+    if not _whole(concurrency) or concurrency < 1:
+        raise ConfigError(f"{file}: concurrency must be a positive integer, got {concurrency!r}")
     timeout = raw.get("timeout")
-    if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
-        raise ConfigError(f"{file}: timeout must be a positive number of seconds")
+    if timeout is not None and not _positive(timeout):
+        raise ConfigError(f"{file}: timeout must be a positive, finite number of seconds, got {timeout!r}")
     retries = raw.get("retries", 2)
-    if not isinstance(retries, int) or retries < 0:
-        raise ConfigError(f"{file}: retries must be a non-negative integer")
+    if not _whole(retries) or retries < 0:
+        raise ConfigError(f"{file}: retries must be a non-negative integer, got {retries!r}")
     budget = raw.get("budget")
-    if budget is not None and (not isinstance(budget, int | float) or budget <= 0):
-        raise ConfigError(f"{file}: budget must be a positive number of dollars")
+    if budget is not None and not _positive(budget):
+        raise ConfigError(f"{file}: budget must be a positive, finite number of dollars, got {budget!r}")
     group_by = raw.get("group_by")
     if group_by is not None and (not isinstance(group_by, str) or not group_by):
         raise ConfigError(f"{file}: group_by must be a case metadata key, such as 'kind'")
@@ -197,3 +198,12 @@ def load_config(path: str | Path, *, registry: Registry | None = None) -> EvalCo
         metrics=metrics,
         cost=cost,
     )
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive(value: Any) -> bool:
+    """A number of seconds or dollars: finite and above 0 (TOML also reads ``inf`` and ``nan``)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0

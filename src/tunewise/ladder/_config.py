@@ -52,7 +52,8 @@ RUNG_ORDER: tuple[RungKind, ...] = ("zero_shot", "few_shot", "optimized_prompt",
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # TOML reads inf and nan: no budget, price or threshold of the ladder may be one.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DatasetConfig(_Section):
@@ -99,7 +100,8 @@ class TargetConfig(_Section):
     """What "good enough" means: a metric, a threshold on its mean, and the confidence of the bound."""
 
     metric: str | dict[str, Any] = "token_f1"
-    threshold: float = Field(ge=0)
+    threshold: float = Field(ge=0, le=1)
+    """Every metric scores in [0, 1], so a target outside it could never be reached (or always is)."""
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
 
 
