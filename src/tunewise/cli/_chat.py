@@ -34,8 +34,12 @@ def chat_command(
         ),
     ],
     stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Show the answer as it is written.")] = True,
-    temperature: Annotated[float | None, typer.Option("--temperature", help="Override the temperature.")] = None,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Override the answer length limit.")] = None,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", min=0.0, max=2.0, help="Override the temperature.")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="Override the answer length limit.")
+    ] = None,
 ) -> None:
     """Chat with a model or a strategy: streaming answers, retrieved sources, tokens and cost per turn."""
     import anyio

@@ -26,11 +26,17 @@ def support_bot_command(
             "ollama:llama3.2, local:/path/to/model.",
         ),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder: demo model, ladder state, report.")] = Path(
-        ".tunewise-demo"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", file_okay=False, help="Output folder: demo model, ladder state, report.")
+    ] = Path(".tunewise-demo"),
     example: Annotated[
-        Path | None, typer.Option("--example", help="The example folder (default: examples/support-bot here or above).")
+        Path | None,
+        typer.Option(
+            "--example",
+            exists=True,
+            file_okay=False,
+            help="The example folder (default: examples/support-bot here or above).",
+        ),
     ] = None,
     quick: Annotated[
         bool,
@@ -50,6 +56,7 @@ def support_bot_command(
 
     import anyio
     from rich.console import Console
+    from rich.markup import escape
 
     from tunewise.cli._ladder import _summary, event_printer
     from tunewise.costs import UnknownPriceWarning
@@ -79,12 +86,12 @@ def support_bot_command(
         typer.secho("interrupted: progress is saved; run the same command again to continue", err=True)
         raise typer.Exit(130) from None
     _summary(build_ladder_report(done.ladder_out))
-    console.print(f"model: {done.model}", soft_wrap=True)
-    console.print(f"ladder config: {done.config}", soft_wrap=True)
+    console.print(f"model: {done.model}", soft_wrap=True, markup=False)
+    console.print(f"ladder config: {done.config}", soft_wrap=True, markup=False)
     console.print(f"finished in {time.perf_counter() - started:.0f}s", soft_wrap=True)
     if notice:
         console.print(f"[bold yellow]Note:[/bold yellow] {notice}", soft_wrap=True)
         console.print("The same ladder on another model:")
         for command in real_model_commands(Path(os.path.relpath(root))):
-            console.print(f"  {command}", soft_wrap=True)
-    console.print(f"[bold]report:[/bold] {done.report_html}", soft_wrap=True)
+            console.print(f"  {command}", soft_wrap=True, markup=False)
+    console.print(f"[bold]report:[/bold] {escape(str(done.report_html))}", soft_wrap=True)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tunewise._errors import TunewiseError
 from tunewise._registry import load_plugin, providers
@@ -59,15 +60,20 @@ def providers_command(
     table = Table(title="Provider plugins")
     for column in ("prefix", "distribution", "version", "capabilities", "description"):
         table.add_column(column)
+    # Names, descriptions and errors come from installed plugins and settings: Text, never markup.
     for r in rows:
-        caps = ", ".join(r.capabilities) or "[red]failed to load[/red]"
-        table.add_row(r.name, r.distribution or "?", r.version or "?", caps, r.error or r.description)
+        caps = Text(", ".join(r.capabilities)) if r.capabilities else Text("failed to load", style="red")
+        table.add_row(
+            Text(r.name), Text(r.distribution or "?"), Text(r.version or "?"), caps, Text(r.error or r.description)
+        )
     console.print(table)
     installed = {r.name for r in rows}
     ptable = Table(title="Profiles (PREFIX:MODEL)")
     for column in ("prefix", "plugin", "base_url"):
         ptable.add_column(column)
     for name, p in profiles:
-        plugin = p.plugin if p.plugin in installed else f"{p.plugin} [red](not installed)[/red]"
-        ptable.add_row(name, plugin, p.base_url or "")
+        plugin = Text(p.plugin)
+        if p.plugin not in installed:
+            plugin.append(" (not installed)", style="red")
+        ptable.add_row(Text(name), plugin, Text(p.base_url or ""))
     console.print(ptable)
