@@ -244,7 +244,7 @@ def _breakeven_json(result: BreakEven) -> dict[str, Any]:
 
 
 def _print_breakeven(result: BreakEven) -> None:
-    console = Console()
+    console = Console(markup=False)  # model refs and notes are user text, never markup
     console.print(result.summary())
     table = Table(title="Prompt-heavy vs fine-tuned")
     table.add_column("")
@@ -335,7 +335,7 @@ def cost_command(
 
 
 def _print_cost(result: CostEstimate, described: str) -> None:
-    console = Console()
+    console = Console(markup=False)  # model refs and notes are user text, never markup
     console.print(described)
     table = Table(title=f"Cost of {result.model}" + (" (batch)" if result.batch else ""))
     table.add_column("")
@@ -378,14 +378,14 @@ def prices_command(
     if as_json:
         print_json(found.model_dump(mode="json", exclude_none=True))
         return
-    console = Console()
+    console = Console(markup=False)  # model refs and notes are user text, never markup
     console.print(found.describe())
     _print_entries([found.entry], title="USD per 1M tokens", show_aliases=True)
 
 
 def _print_entries(entries: list[PriceEntry], *, title: str, show_aliases: bool = False) -> None:
     """Two narrow tables (calling, fine-tuning) rather than one too wide for a terminal."""
-    console = Console()
+    console = Console(markup=False)  # model refs and notes are user text, never markup
     hosting = any(e.hosting_per_hour is not None for e in entries)
     table = Table(title=title)
     columns = ["model", "input", "cached", "output", "batch", *(["host/h"] if hosting else []), "as of"]

@@ -204,16 +204,16 @@ def compare_command(
 
     console = Console()
     grouped = any(c.group is not None for c in comparisons)
-    table = Table(title=f"{comparisons[0].b} vs {comparisons[0].a}")
+    table = Table(title=escape(f"{comparisons[0].b} vs {comparisons[0].a}"))
     columns = ["metric", "n", "A", "B", "B - A", f"{format_level(confidence)} CI", "test", "p"]
     columns = [*columns, *([f"p {method}"] if method else []), "d_z", "W/L/T"]
     for column in [group_by or "group", *columns] if grouped else columns:
-        table.add_column(column)
+        table.add_column(escape(column))
     for c in comparisons:
-        first = [c.group if c.group is not None else "(all)"] if grouped else []
+        first = [escape(c.group) if c.group is not None else "(all)"] if grouped else []
         table.add_row(
             *first,
-            c.metric,
+            escape(c.metric),
             str(c.n),
             f"{c.mean_a:.3f}",
             f"{c.mean_b:.3f}",
@@ -229,7 +229,7 @@ def compare_command(
     for c in comparisons:
         console.print(f"[bold]{escape(c.subject)}[/bold]: {escape(c.verdict)}", highlight=False, soft_wrap=True)
     if pairwise is not None:
-        console.print(f"[bold]pairwise judge[/bold]: {pairwise.verdict}", highlight=False, soft_wrap=True)
+        console.print(f"[bold]pairwise judge[/bold]: {escape(pairwise.verdict)}", highlight=False, soft_wrap=True)
 
 
 def _judge(runs: RunStore, run_a: str, run_b: str, judge_ref: str, *, alpha: float) -> PairwiseSummary:
