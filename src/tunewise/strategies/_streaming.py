@@ -57,9 +57,19 @@ def stream_calls(on_chunk: ChunkSink | None = None, *, options: Mapping[str, Any
 
 async def collect_stream(chunks: AsyncIterator[ChatChunk], request: ChatRequest, on_chunk: ChunkSink) -> ChatResponse:
     """Forward each chunk to ``on_chunk`` and assemble the :class:`ChatResponse` ``chat`` would have returned."""
+    import anyio
+
     started = time.perf_counter()
     received: list[ChatChunk] = []
-    async for chunk in chunks:
-        received.append(chunk)
-        await on_chunk(chunk)
+    try:
+        async for chunk in chunks:
+            received.append(chunk)
+            await on_chunk(chunk)
+    finally:
+        # Close the provider's stream here, even when cancelled (a client that left): left to the
+        # garbage collector, its cleanup runs in a task of its own and fails there, unseen.
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            with anyio.move_on_after(5, shield=True):
+                await close()
     return ChatResponse.from_chunks(received, model=request.model, latency_s=time.perf_counter() - started)
