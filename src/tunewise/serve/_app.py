@@ -132,6 +132,7 @@ def create_app(
         middleware=[Middleware(_Guard)],
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # OpenAI answers an unknown path with 404, not a redirect a POST cannot follow
     app.state.strategies = served
     app.state.readiness = readiness
     return app
@@ -263,7 +264,9 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     kind = "not_found" if exc.status_code == 404 else "method_not_allowed" if exc.status_code == 405 else None
-    message = f"{request.method} {request.url.path}: {exc.detail}"
+    path = request.url.path
+    shown_path = path if len(path) <= 100 else path[:100] + "..."
+    message = f"{request.method} {shown_path}: {exc.detail}"
     error = ApiError(exc.status_code, message, code=kind)
     return JSONResponse(error.body(), status_code=exc.status_code, headers=exc.headers)
 
