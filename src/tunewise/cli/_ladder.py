@@ -42,7 +42,7 @@ def _summary(report: LadderReport) -> None:
     rec = report.recommendation
     console = Console()
     others = report.other_metrics
-    table = Table(title=f"{rec.metric}, target: lower {rec.confidence:.0%} bound >= {rec.threshold:g}")
+    table = Table(title=escape(f"{rec.metric}, target: lower {rec.confidence:.0%} bound >= {rec.threshold:g}"))
     for column in ("rung", "mean", "CI", "status", *others, "per 1k requests", "per month"):
         table.add_column(column)
     for row in report.rows:
@@ -58,12 +58,12 @@ def _summary(report: LadderReport) -> None:
         )
     failure = report.state.failure
     if failure is not None:
-        table.add_row(failure.rung, "", "", failure.status(), *([""] * len(others)), "", "")
+        table.add_row(failure.rung, "", "", escape(failure.status()), *([""] * len(others)), "", "")
     for rung, why in report.state.skipped.items():
-        table.add_row(rung, "", "", f"not run: {why}", *([""] * len(others)), "", "")
+        table.add_row(rung, "", "", escape(f"not run: {why}"), *([""] * len(others)), "", "")
     console.print(table)
     if report.group_names:
-        groups = Table(title=f"mean per {report.group_by} ({', '.join(report.group_metrics)})")
+        groups = Table(title=escape(f"mean per {report.group_by} ({', '.join(report.group_metrics)})"))
         for column in (report.group_by or "group", "cases", *(row.rung for row in report.rows)):
             groups.add_column(column)
         for group in report.group_names:
@@ -109,12 +109,16 @@ def _exit_status(report: LadderReport) -> int:
 
 @ladder_app.command("run")
 def run_command(
-    config: Annotated[Path, typer.Argument(help="Ladder TOML: dataset, target, budget, models, rungs.")],
+    config: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Ladder TOML: dataset, target, budget, models, rungs.")
+    ],
     model: Annotated[
         str | None,
         typer.Option("--model", help="Base (and fine-tune base) model, e.g. openai:gpt-4o-mini or local:/models/x."),
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Output folder (state, run store, report).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", file_okay=False, help="Output folder (state, run store, report).")
+    ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")] = True,
     json_output: Annotated[bool, typer.Option("--json", help="Print the recommendation as JSON.")] = False,
 ) -> None:
@@ -159,7 +163,9 @@ def run_command(
 
 @ladder_app.command("report")
 def report_command(
-    out: Annotated[Path, typer.Argument(help="The ladder's output folder.")] = Path("ladder-out"),
+    out: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="The ladder's output folder.")] = Path(
+        "ladder-out"
+    ),
 ) -> None:
     """Rewrite report.md and report.html from a ladder's output folder (finished or not) and print the summary."""
     from tunewise.ladder import build_ladder_report, write_report
