@@ -163,9 +163,7 @@ def run_command(
 
 @ladder_app.command("report")
 def report_command(
-    out: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="The ladder's output folder.")] = Path(
-        "ladder-out"
-    ),
+    out: Annotated[Path, typer.Argument(help="The ladder's output folder.")] = Path("ladder-out"),
 ) -> None:
     """Rewrite report.md and report.html from a ladder's output folder (finished or not) and print the summary."""
     from tunewise.ladder import build_ladder_report, write_report
