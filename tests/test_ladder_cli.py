@@ -83,6 +83,9 @@ def test_ladder_errors_are_one_line(tmp_path: Path) -> None:
         "error: ladder.toml: target.threshold: Input should be greater than or equal to 0"
     ]
     missing = run("ladder", "report", "nowhere", cwd=tmp_path)
-    assert missing.returncode == 2 and "no ladder output here" in missing.stderr
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ") and missing.stderr.count("\n") == 1
+    assert "nowhere" in missing.stderr and ("does not exist" in missing.stderr or "no ladder output" in missing.stderr)
+    elsewhere = run("ladder", "report", "data", cwd=tmp_path)
+    assert elsewhere.returncode == 2 and "data: no ladder output here" in elsewhere.stderr
     override = run("ladder", "run", "ladder.toml", "--model", "no-prefix", cwd=tmp_path)
     assert override.returncode == 2 and "--model" in override.stderr
