@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -163,13 +164,84 @@ def run(
         (["missing.toml"], {}, "missing.toml: no such file"),
         (["nocolon"], {}, "has no provider prefix"),
         (["scripted:echo", "--api-key-env", "TUNEWISE_TEST_UNSET_VAR"], {}, "TUNEWISE_TEST_UNSET_VAR"),
+        (["nosuch:model"], {}, "model nosuch:model: no provider plugin for prefix 'nosuch'"),
+        (["openai:gpt-4o-mini"], {"OPENAI_API_KEY": "", "TUNEWISE_OPENAI_API_KEY": ""}, "openai: no API key"),
+        (["scripted:echo", "--port", "99999"], {}, "'--port'"),
+        (["scripted:echo", "--port", "-1"], {}, "'--port'"),
+        (["scripted:echo", "--port", "http"], {}, "'--port'"),
+        (["scripted:echo", "--timeout", "0"], {}, "'--timeout': 0 is not a positive number"),
+        (["scripted:echo", "--timeout", "-3"], {}, "'--timeout'"),
+        (["scripted:echo", "--timeout", "inf"], {}, "'--timeout'"),
+        (["scripted:echo", "--max-body-bytes", "0"], {}, "'--max-body-bytes'"),
+        (["scripted:echo", "--max-concurrency", "0"], {}, "'--max-concurrency'"),
+        (["scripted:echo", "--log-level", "loud"], {}, "'--log-level'"),
+        (["scripted:echo", "--host", "no-such-host.invalid"], {}, "--host: cannot resolve host 'no-such-host.invalid'"),
+        (["scripted:echo", "--host", "192.0.2.1"], {}, "--host: cannot listen on 192.0.2.1:8000"),
+        (["scripted:echo", "--host", ""], {}, "'--host'"),
+        ([""], {}, "CONFIG_OR_MODEL"),
     ],
 )
-def test_serve_errors_are_one_line(args: list[str], env: dict[str, str], message: str) -> None:
-    result = run("serve", *args, env=env)
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: ") and result.stderr.strip().count("\n") == 0
+def test_serve_errors_are_one_line(args: list[str], env: dict[str, str], message: str, tmp_path: Path) -> None:
+    result = run("serve", *args, env={"TUNEWISE_HOME": str(tmp_path / "home"), **env}, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.strip().count("\n") == 0, result.stderr
     assert message in result.stderr
+    assert "Uvicorn running" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_refuses_a_port_in_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "scripted:echo", "--port", str(port))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: --port: cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("port = 70000", "serve.port: 70000 is not a port"),
+        ("port = -1", "serve.port: -1 is not a port"),
+        ("max_body_bytes = 0", "serve.max_body_bytes: 0 must be at least 1"),
+        ("timeout_s = 0", "serve.timeout_s: 0 must be a positive number"),
+        ("timeout_s = inf", "serve.timeout_s: inf must be a positive number"),
+        ("timeout_s = nan", "serve.timeout_s: nan must be a positive number"),
+        ("max_concurrency = -2", "serve.max_concurrency: -2 must be at least 1"),
+        ('host = " "', "serve.host: must not be empty"),
+        ('api_key_env = ""', "serve.api_key_env: must not be empty"),
+        ('host = "no-such-host.invalid"', "serve.host: cannot resolve host"),
+        ("port = true", "serve.port has the wrong type (bool)"),
+    ],
+)
+def test_serve_config_values_are_checked_before_serving(table: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text(f'[serve]\n{table}\n\n[[strategies]]\ntype = "zero_shot"\nmodel = "scripted:echo"\n')
+    result = run("serve", str(path))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: {path}: ") and result.stderr.strip().count("\n") == 0
+    assert message in result.stderr
+
+
+def test_serve_config_naming_a_missing_plugin(tmp_path: Path) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text('[[strategies]]\nname = "bot"\ntype = "zero_shot"\nmodel = "nosuch:echo"\n')
+    result = run("serve", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(f"error: {path}: strategy 'bot' (nosuch:echo): no provider plugin")
+
+
+def test_serve_help_renders_as_written() -> None:
+    result = run("serve", "--help", env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "A TOML file of [[strategies]] tables (each served by its name)" in text
+    assert "GET /health/ready" in text
+    assert "[]" not in text.replace("[[strategies]]", "") and " ." not in text
+    assert re.search(r"--port\s+INTEGER RANGE", result.stdout) or re.search(r"--port\s+INTEGER", result.stdout)
+    assert re.search(r"--log-level\s+\[critical\|error\|warning\|info\|debug\|trace\]", result.stdout)
+    assert re.search(r"--help\s+Show this message", result.stdout)  # a flag: no value placeholder
 
 
 def test_serve_config_with_a_bad_serve_table(tmp_path: Path) -> None:

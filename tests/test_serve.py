@@ -17,7 +17,7 @@ import pytest
 
 from tunewise import ChatChunk, ChatRequest, Model, ModelRef, RateLimitError, ServerError
 from tunewise.serve import BackgroundServer, create_app
-from tunewise.strategies import ChainOfThought, RagFineTuned, ZeroShot
+from tunewise.strategies import ChainOfThought, RagFineTuned, SystemPrompt, ZeroShot
 from tunewise.testing import HashingEmbedder, InMemoryRetriever, ScriptedProvider
 
 TOKEN = "sk-serve-test-7f3a9c2e1b"
@@ -486,3 +486,125 @@ def test_bad_arguments() -> None:
         create_app({})
     with pytest.raises(ValueError, match="api_key"):
         create_app([ZeroShot("scripted:echo", name="e")], api_key="")
+
+
+# --- readiness and start-up checks -------------------------------------------------------------
+
+
+class SlowToLoad(ScriptedProvider):
+    """Loads its model (as the local plugin's ``load`` does) only when the test lets it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.loaded: list[str] = []
+
+    async def load(self, model: str) -> None:
+        await anyio.to_thread.run_sync(self.gate.wait, 30.0)
+        self.loaded.append(model)
+
+
+def wait_until(check: Any, what: str) -> Any:
+    """Poll ``check`` until it returns something truthy (a wait with a generous bound, not a timed assertion)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_readiness_waits_for_every_model_to_load() -> None:
+    slow = SlowToLoad()
+    strategies = {
+        "big": ZeroShot(model(slow, "scripted:big-model"), name="big"),
+        "also-big": SystemPrompt(model(slow, "scripted:big-model"), "Be brief.", name="also-big"),
+        "echo": ZeroShot(model(ScriptedProvider()), name="echo"),
+    }
+    with BackgroundServer(create_app(strategies)) as running, httpx.Client(base_url=running.url, timeout=30) as http:
+        live = http.get("/health")
+        assert live.status_code == 200 and live.json() == {
+            "status": "ok",
+            "ready": False,
+            "models": ["also-big", "big", "echo"],
+        }
+        ready = http.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json() == {
+            "status": "loading",
+            "models": {"also-big": {"state": "loading"}, "big": {"state": "loading"}, "echo": {"state": "ready"}},
+        }
+        slow.gate.set()
+        wait_until(lambda: http.get("/health/ready").status_code == 200, "the models loaded")
+        assert slow.loaded == ["big-model"]  # loaded once for both strategies
+        assert http.get("/health").json()["ready"] is True
+        answer = http.post(
+            "/v1/chat/completions", json={"model": "big", "messages": [{"role": "user", "content": "x"}]}
+        )
+        assert answer.status_code == 200
+
+
+def test_a_model_that_cannot_load_is_reported_not_ready(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    strategies = {
+        "missing": ZeroShot("local:/does/not/exist", name="missing"),
+        "echo": ZeroShot(model(ScriptedProvider()), name="echo"),
+    }
+    with BackgroundServer(create_app(strategies)) as running, httpx.Client(base_url=running.url, timeout=60) as http:
+        body = wait_until(lambda: (r := http.get("/health/ready").json())["status"] != "loading" and r, "a verdict")
+        assert body["status"] == "failed"
+        assert body["models"]["echo"] == {"state": "ready"}
+        assert body["models"]["missing"]["state"] == "failed"
+        assert "/does/not/exist does not exist" in body["models"]["missing"]["error"]
+        assert http.get("/health/ready").status_code == 503 and http.get("/health").json()["ready"] is False
+        answer = http.post(
+            "/v1/chat/completions", json={"model": "missing", "messages": [{"role": "user", "content": "x"}]}
+        )
+        assert 500 <= answer.status_code < 600 and answer.status_code != 500
+        assert "/does/not/exist" in error_of(answer)["message"]
+        hello = http.post(
+            "/v1/chat/completions", json={"model": "echo", "messages": [{"role": "user", "content": "hi"}]}
+        )
+        assert hello.status_code == 200  # the other models still answer
+    lines = [r for r in caplog.records if "could not be loaded" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].levelname == "ERROR" and lines[0].exc_info is None
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("nosuch:model", "strategy 'bot' (nosuch:model): no provider plugin for prefix 'nosuch'"),
+        ("openai:gpt-4o-mini", "strategy 'bot' (openai:gpt-4o-mini): openai: no API key"),
+    ],
+)
+def test_create_app_refuses_a_model_it_cannot_reach(
+    ref: str, message: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tunewise import ConfigError, Registry
+    from tunewise._settings import load_settings
+
+    for variable in ("OPENAI_API_KEY", "TUNEWISE_OPENAI_API_KEY", "TUNEWISE_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(tmp_path)
+    registry = Registry(load_settings(home=tmp_path))
+    with pytest.raises(ConfigError) as raised:
+        create_app({"bot": ZeroShot(ref, name="bot", registry=registry)})
+    assert str(raised.value).startswith(message) and "\n" not in str(raised.value)
+
+
+def test_unexpected_failures_are_one_line_and_a_500_in_openai_shape(caplog: pytest.LogCaptureFixture) -> None:
+    class Buggy:
+        name = "buggy"
+
+        async def respond(self, conversation: Any) -> Any:
+            raise KeyError("a bug")
+
+    caplog.set_level(logging.DEBUG)
+    with BackgroundServer(create_app({"buggy": Buggy()})) as running:
+        response = httpx.post(
+            running.url + "/v1/chat/completions",
+            json={"model": "buggy", "messages": [{"role": "user", "content": "x"}]},
+        )
+    assert response.status_code == 500 and error_of(response)["type"] == "server_error"
+    assert [r.levelname for r in caplog.records if "KeyError" in r.getMessage()] == ["ERROR"]

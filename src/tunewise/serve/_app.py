@@ -158,10 +158,15 @@ def models_of(name: str, strategy: Strategy) -> list[Model]:
 
 class Readiness:
     """Whether every served model can answer now: models whose provider loads them (the local
-    plugin's ``load``) are loaded when the server starts; the others are ready at once."""
+    plugin's ``async load(model)``) are loaded when the server starts, all at once; the others
+    are ready at once. A load that fails is reported (and logged) in one line; requests for
+    that model still reach its provider, which may load it then."""
 
     def __init__(self, models: Mapping[str, Sequence[Model]]) -> None:
-        self.models = {name: list(found) for name, found in models.items()}
+        self.keys = {name: [_load_key(m) for m in found] for name, found in models.items()}
+        self.loads = {_load_key(m): m for found in models.values() for m in found}
+        self.done: dict[tuple[int, str], str | None] = {}
+        """Loads finished: ``None`` when the model loaded, else why it did not."""
         self.state: dict[str, str] = {name: "loading" for name in models}
         self.errors: dict[str, str] = {}
 
@@ -169,36 +174,33 @@ class Readiness:
     def ready(self) -> bool:
         return all(state == "ready" for state in self.state.values())
 
-    async def load_all(self) -> None:
-        loads: dict[tuple[int, str], Model] = {}
-        for found in self.models.values():
-            for model in found:
-                loads.setdefault((id(model.provider), model.ref.model), model)
-        failed: dict[tuple[int, str], str] = {}
+    def _update(self) -> None:
+        for name, keys in self.keys.items():
+            if not all(key in self.done for key in keys):
+                continue
+            reasons = [reason for key in keys if (reason := self.done[key]) is not None]
+            self.state[name] = "failed" if reasons else "ready"
+            if reasons:
+                self.errors[name] = reasons[0]
 
+    async def load_all(self) -> None:
         async def load(key: tuple[int, str], model: Model) -> None:
             loader = getattr(model.provider, "load", None)
-            if loader is None or not inspect.iscoroutinefunction(loader):
-                return
-            try:
-                await loader(model.ref.model)
-            except Exception as exc:
-                reason = " ".join(
-                    redact(f"{type(exc).__name__}: {exc}" if not isinstance(exc, TunewiseError) else str(exc)).split()
-                )
-                failed[key] = reason
-                _log.error("%s could not be loaded: %s", model.ref, reason)
+            reason = None
+            if loader is not None and inspect.iscoroutinefunction(loader):
+                try:
+                    await loader(model.ref.model)
+                except Exception as exc:
+                    text = str(exc) if isinstance(exc, TunewiseError) else f"{type(exc).__name__}: {exc}"
+                    reason = " ".join(redact(text).split())
+                    _log.error("%s could not be loaded: %s", model.ref, reason)
+            self.done[key] = reason
+            self._update()
 
+        self._update()  # strategies without models are ready now
         async with anyio.create_task_group() as tasks:
-            for key, model in loads.items():
+            for key, model in self.loads.items():
                 tasks.start_soon(load, key, model)
-        for name, found in self.models.items():
-            reasons = [failed[key] for m in found if (key := (id(m.provider), m.ref.model)) in failed]
-            if reasons:
-                self.state[name] = "failed"
-                self.errors[name] = reasons[0]
-            else:
-                self.state[name] = "ready"
 
     def json(self) -> dict[str, Any]:
         return {
@@ -208,6 +210,11 @@ class Readiness:
                 for name, state in sorted(self.state.items())
             },
         }
+
+
+def _load_key(model: Model) -> tuple[int, str]:
+    """One load per provider and model name, however many strategies share them."""
+    return id(model.provider), model.ref.model
 
 
 class _ClientGone(Exception):
