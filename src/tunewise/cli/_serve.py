@@ -127,7 +127,7 @@ def serve_command(
         auth = f"bearer token from ${settings['api_key_env']}" if secret is not None else "none"
         names = ", ".join(sorted(served.strategies))
         typer.echo(
-            f"tunewise serve: {names} (auth: {auth}) on {url_of(sock)}; OpenAI clients use {url_of(sock)}/v1",
+            f"tunewise serve: {names} (auth: {auth}); OpenAI clients use {url_of(sock)}/v1",
             err=True,
         )
         await serve(app, host=host, port=port, log_level=log_level.value, sock=sock)
@@ -143,8 +143,13 @@ def _log_to_stderr(level: str) -> None:
     import logging
 
     class Format(logging.Formatter):
+        """One line a record; a traceback only at debug level, where one is asked for."""
+
         def format(self, record: logging.LogRecord) -> str:
-            return f"{record.levelname + ':':<10}{record.getMessage()}"
+            line = f"{record.levelname + ':':<10}{' '.join(record.getMessage().splitlines())}"
+            if record.exc_info and record.levelno <= logging.DEBUG:
+                line += "\n" + self.formatException(record.exc_info)
+            return line
 
     handler = logging.StreamHandler()
     handler.setFormatter(Format())
