@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+
+from tunewise.cli._output import dumps
 
 if TYPE_CHECKING:
     from tunewise.evaluation._compare import PairwiseSummary
@@ -113,7 +114,7 @@ def run_command(
         "causes": [cause.model_dump() for cause in summary.causes],
     }
     if json_output:
-        typer.echo(json.dumps(data, allow_nan=False))
+        typer.echo(dumps(data, indent=None))
     else:
         cost = "unknown" if summary.cost is None else f"${summary.cost:.4f}"
         resumed = f", {summary.skipped} already done (resumed)" if summary.skipped else ""
@@ -196,7 +197,7 @@ def compare_command(
                 "verdict": pairwise.verdict,
                 "significant": pairwise.significant,
             }
-        typer.echo(json.dumps(payload))
+        typer.echo(dumps(payload, indent=None))
         return
     from rich.console import Console
     from rich.markup import escape

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from tunewise.cli._output import dumps
 
 if TYPE_CHECKING:
     from tunewise.ladder._report import LadderReport
@@ -150,7 +151,7 @@ def run_command(
             "tokens": report.state.tokens,
             "failure": report.state.failure.model_dump(mode="json") if report.state.failure else None,
         }
-        typer.echo(json.dumps(data, allow_nan=False))
+        typer.echo(dumps(data, indent=None))
     else:
         _summary(report)
         typer.echo(f"report: {outcome.out / 'report.md'} and {outcome.out / 'report.html'}")
