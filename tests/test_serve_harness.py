@@ -764,7 +764,7 @@ near_valid = st.fixed_dictionaries(
 )
 
 SETTINGS = settings(
-    deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 
 
@@ -788,6 +788,35 @@ def test_any_json_body(body: Any, server: Server, http: httpx.Client) -> None:
 def test_near_valid_requests(body: dict[str, Any], server: Server, http: httpx.Client) -> None:
     response = post_checked(http, json.dumps(body).encode())
     assert response.status_code in (200, 400, 404)
+
+
+any_text = st.text(st.characters(codec="utf-8"), max_size=60)
+valid_requests = st.fixed_dictionaries(
+    {
+        "model": st.sampled_from(SERVED),
+        "messages": st.lists(
+            st.fixed_dictionaries({"role": st.sampled_from(["system", "user", "assistant"]), "content": any_text}),
+            max_size=3,
+        ).map(lambda earlier: [*earlier, {"role": "user", "content": "question"}]),
+    },
+    optional={
+        "temperature": st.floats(0, 2),
+        "top_p": st.floats(0.01, 1),
+        "max_tokens": st.integers(1, 2**31 - 1),
+        "stop": st.lists(any_text.filter(bool), max_size=4) | any_text.filter(bool),
+        "seed": st.integers(-(2**63), 2**63 - 1),
+        "n": st.just(1),
+        "stream": st.booleans(),
+        "user": any_text,
+    },
+)
+
+
+@SETTINGS
+@given(body=valid_requests)
+def test_valid_requests_with_any_text_are_answered(body: dict[str, Any], server: Server, http: httpx.Client) -> None:
+    response = post_checked(http, json.dumps(body).encode())
+    assert response.status_code == 200, response.text[:500]
 
 
 @SETTINGS
