@@ -486,6 +486,9 @@ def test_bad_arguments() -> None:
         create_app({})
     with pytest.raises(ValueError, match="api_key"):
         create_app([ZeroShot("scripted:echo", name="e")], api_key="")
+    for limits in ({"timeout_s": 0}, {"timeout_s": float("nan")}, {"max_concurrency": 0}, {"max_body_bytes": 0}):
+        with pytest.raises(ValueError, match=next(iter(limits))):
+            create_app([ZeroShot("scripted:echo", name="e")], **limits)
 
 
 # --- readiness and start-up checks -------------------------------------------------------------

@@ -98,6 +98,10 @@ def create_app(
     models = {name: models_of(name, strategy) for name, strategy in served.items()}
     if max_body_bytes < 1:
         raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes}")
+    if timeout_s is not None and not (math.isfinite(timeout_s) and timeout_s > 0):
+        raise ValueError(f"timeout_s must be a positive number of seconds or None, got {timeout_s}")
+    if max_concurrency is not None and max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be at least 1 or None, got {max_concurrency}")
     secret = SecretStr(api_key) if isinstance(api_key, str) else api_key
     if secret is not None:
         if not secret.get_secret_value():
