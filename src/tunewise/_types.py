@@ -137,7 +137,7 @@ def _message_problem(exc: Any, item: Mapping[str, Any]) -> tuple[str, str]:
     # a misspelt field is both "extra" and "missing": name the misspelling, it is what to fix
     error = min(errors, key=lambda e: e["type"] != "extra_forbidden")
     loc = [str(p) for p in error["loc"]]
-    field = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc)
+    field = "".join(f"[{p}]" if p.isdigit() else f".{p}" if p.isidentifier() else f"[{p!r}]" for p in loc)
     kind = error["type"]
     if kind == "extra_forbidden":
         reason = f"unknown field{did_you_mean(loc[-1], Message.model_fields)}"
