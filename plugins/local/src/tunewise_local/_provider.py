@@ -24,6 +24,7 @@ from tunewise import (
     ConfigError,
     ProviderConfig,
     ProviderError,
+    TunewiseError,
     Usage,
 )
 from tunewise_local._clock import CLOCK, device_kind
@@ -171,7 +172,12 @@ class LocalProvider(BaseProvider):
         loaded = self._loaded.get(model)
         if loaded is not None:
             return loaded
-        return await anyio.to_thread.run_sync(self._acquire_sync, model)
+        try:
+            return await anyio.to_thread.run_sync(self._acquire_sync, model)
+        except TunewiseError:
+            raise
+        except Exception as exc:  # a broken model folder: transformers' errors become one line
+            raise ProviderError(f"cannot load {model}: {_first_line(exc)}", provider=self.name) from exc
 
     # -- chat ---------------------------------------------------------------------------
 
@@ -180,7 +186,15 @@ class LocalProvider(BaseProvider):
         loaded = await self.load(request.model)
         messages = [m.to_openai() for m in request.messages]
         tools = [dict(t) for t in request.tools] if request.tools else None
-        prompt_ids = await anyio.to_thread.run_sync(loaded.chat_prompt, messages, tools)
+        try:
+            prompt_ids = await anyio.to_thread.run_sync(loaded.chat_prompt, messages, tools)
+        except TunewiseError:
+            raise
+        except Exception as exc:  # the chat template refused the conversation (roles out of order...)
+            raise BadRequestError(
+                f"{loaded.name}'s chat template cannot render this conversation: {_first_line(exc)}",
+                provider=self.name,
+            ) from exc
         room = loaded.max_context - len(prompt_ids)
         if room < 1:
             raise BadRequestError(
@@ -308,8 +322,21 @@ class LocalEmbedder:
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self._batch_size):
             chunk = list(texts[start : start + self._batch_size])
-            vectors.extend(await anyio.to_thread.run_sync(_embed_sync, loaded, chunk))
+            try:
+                vectors.extend(await anyio.to_thread.run_sync(_embed_sync, loaded, chunk))
+            except TunewiseError:
+                raise
+            except Exception as exc:
+                raise ProviderError(f"embedding failed: {_first_line(exc)}", provider=self._provider.name) from exc
         return vectors
+
+
+def _first_line(exc: BaseException) -> str:
+    """``Type: message`` on one line, for errors from torch, transformers or jinja."""
+    text = " ".join(str(exc).split())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _embed_sync(loaded: LoadedModel, texts: list[str]) -> list[list[float]]:
