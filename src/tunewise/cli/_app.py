@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
+import typer.main
 
 from tunewise._errors import TunewiseError
 from tunewise._version import __version__
@@ -88,7 +90,7 @@ def run(args: Sequence[str] | None = None) -> int:
     """
     setup_console()  # one-line warnings, quiet third-party loaders (the root -v undoes it)
     try:
-        result = app(args=None if args is None else list(args), prog_name="tunewise", standalone_mode=False)
+        result = command().main(args=None if args is None else list(args), prog_name="tunewise", standalone_mode=False)
     except Exception as exc:  # every failure ends as one line and an exit status
         if os.environ.get("TUNEWISE_TRACEBACK") and _unexpected(exc):
             raise
@@ -99,6 +101,12 @@ def run(args: Sequence[str] | None = None) -> int:
         _say(message)
         return status
     return result if isinstance(result, int) else 0
+
+
+@functools.cache
+def command() -> Any:
+    """The click command tree of :data:`app`, built once per process (typer builds it anew on each call)."""
+    return typer.main.get_command(app)
 
 
 def describe_failure(exc: BaseException) -> tuple[str, int]:
@@ -147,4 +155,5 @@ def _say(message: str) -> None:
     from tunewise._secrets import redact
 
     line = " ".join(part.strip() for part in redact(message).splitlines() if part.strip())
+    line = line.encode("utf-8", "backslashreplace").decode("utf-8")  # a file name's undecodable bytes
     typer.secho(f"error: {line}", err=True, fg="red")

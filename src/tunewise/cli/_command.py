@@ -5,7 +5,7 @@ them all once and
 
 - checks values the same way for every option and argument, beyond the type and range typer
   checks: numbers must be finite and fit in 64 bits; text and paths must not be empty or blank
-  and must not hold a NUL character;
+  and must not hold a NUL character; a path must not lie under a file (it could never be created);
 - shows help as written: help texts are never read as Rich markup (``[[strategies]]`` and
   ``[code]`` stay on screen), flags show no value placeholder, and value placeholders read
   INTEGER, FLOAT, TEXT, FILE, DIR, PATH or the choices, never a Python type (``<list[str]>``).
@@ -14,7 +14,7 @@ them all once and
 from __future__ import annotations
 
 import math
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, get_args
 
 import typer
@@ -27,8 +27,9 @@ _LABELS = {int: "INTEGER", float: "FLOAT", str: "TEXT", bool: "BOOLEAN"}
 _PATH_LABELS = {"file": "FILE", "dir": "DIR", "path": "PATH"}
 
 
-def _check_given(value: Any) -> None:
-    """Text the user typed (before typer converts it): not empty, not blank, no NUL character."""
+def _check_given(value: Any, *, path: bool) -> None:
+    """Text the user typed (before typer converts it): not empty, not blank, no NUL character, and
+    UTF-8 unless it names a file (file names may hold any bytes; text goes to servers and files)."""
     for item in value if isinstance(value, (list, tuple)) else (value,):
         if not isinstance(item, str):
             continue
@@ -36,6 +37,11 @@ def _check_given(value: Any) -> None:
             raise typer.BadParameter("must not be empty")
         if "\x00" in item:
             raise typer.BadParameter("must not contain a NUL character")
+        if not path:
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise typer.BadParameter("is not valid UTF-8 text") from None
 
 
 def _check_converted(value: Any) -> None:
@@ -47,6 +53,19 @@ def _check_converted(value: Any) -> None:
             raise typer.BadParameter(f"{item} is not a finite number")
         if isinstance(item, int) and abs(item) > INT_LIMIT:
             raise typer.BadParameter(f"{item} is too large (the limit is {INT_LIMIT})")
+
+
+def _check_path(value: Any) -> None:
+    """A path can only be created where every existing ancestor is a folder (``notes.txt/out`` never can)."""
+    for item in value if isinstance(value, (list, tuple)) else (value,):
+        if not isinstance(item, PurePath):
+            continue
+        path = Path(item).expanduser()
+        for ancestor in path.parents:
+            if ancestor.exists():
+                if not ancestor.is_dir():
+                    raise typer.BadParameter(f"{item}: {ancestor} is a file, not a folder")
+                break
 
 
 def _label(param: TyperArgument | TyperOption) -> str:
@@ -66,9 +85,10 @@ def _label(param: TyperArgument | TyperOption) -> str:
 
 class _Argument(TyperArgument):
     def process_value(self, ctx: Any, value: Any) -> Any:
-        _check_given(value)
+        _check_given(value, path=self.type_descriptor.is_path)
         value = super().process_value(ctx, value)
         _check_converted(value)
+        _check_path(value)
         return value
 
     def display_type_rich(self, ctx: Any) -> str | None:
@@ -77,9 +97,10 @@ class _Argument(TyperArgument):
 
 class _Option(TyperOption):
     def process_value(self, ctx: Any, value: Any) -> Any:
-        _check_given(value)
+        _check_given(value, path=self.type_descriptor.is_path)
         value = super().process_value(ctx, value)
         _check_converted(value)
+        _check_path(value)
         return value
 
     def display_type_rich(self, ctx: Any) -> str | None:
