@@ -483,3 +483,91 @@ def test_help_renders_as_written(
 
 def test_env_is_untouched_by_the_harness() -> None:
     assert "TUNEWISE_TRACEBACK" not in os.environ
+
+
+# --- the reported inputs, each one of a kind the harness covers in general ----------------------------------
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    _fixtures(tmp_path / "work")
+    monkeypatch.chdir(tmp_path / "work")
+    return tmp_path / "work"
+
+
+INDEX = ["--path", "kb", "--embedder", "scripted:hashing-64"]
+
+
+def test_hit_text_is_never_markup(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (work / "docs" / "b.pdf").write_bytes(b"%PDF-1.4")
+    (work / "docs" / "c.pdf").write_bytes(b"%PDF-1.4")
+    added = invoke(["index", "add", "docs", *INDEX, "--json"], capsys)
+    assert added.status == 0, added.err
+    assert json.loads(added.out)["skipped"] == {".pdf": 2}
+    assert added.err.splitlines()[-1].startswith("warning: skipped 2 files no loader reads (2 .pdf)")
+    found = invoke(["index", "query", "battery settings", *INDEX], capsys)
+    assert found.status == 0, found.err
+    assert "[/settings]" in found.out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["index", "query", "x", *INDEX, "--where", '{"kind": {"$regex": "x"}}'], "unknown operator '$regex'"),
+        (["index", "query", "x", *INDEX, "--where", '{"kind": {"$in": []}}'], "$in needs a non-empty list"),
+        (["index", "query", "x", *INDEX, "-k", "-5"], "'--k' / '-k'"),
+        (["index", "stats", "--path", "typo"], "no index at"),
+        (["eval", "runs", "--store", "chat.jsonl"], "chat.jsonl is not a run store"),
+        (["eval", "run", "eval.toml", "-c", "0"], "'--concurrency' / '-c'"),
+        (["local", "tiny", "tiny-model", "--layers", "0"], "'--layers'"),
+        (["local", "tiny", "tiny-model", "--hidden-size", "6", "--heads", "4"], "even size"),
+        (["data", "convert", "chat.jsonl", "--out", "converted.jsonl"], "already in chat format"),
+        (["data", "convert", "alpaca.jsonl", "--out", "alpaca.jsonl"], "is the input file"),
+    ],
+)
+def test_reported_inputs(args: list[str], message: str, work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if args[:3] == ["index", "query", "x"]:
+        assert invoke(["index", "add", "docs", *INDEX], capsys).status == 0
+    before = _tree(work)
+    outcome = invoke(args, capsys)
+    assert outcome.status == 2 and outcome.out == ""
+    assert outcome.err.count("\n") == 1 and outcome.err.startswith("error: ") and message in outcome.err
+    assert _tree(work) == before
+
+
+def test_a_file_of_blank_lines_has_no_examples(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (work / "blank.jsonl").write_text("\n  \n\n")
+    outcome = invoke(["data", "validate", "blank.jsonl"], capsys)
+    assert outcome.status == 1
+    assert "blank.jsonl: file holds only blank lines: no examples [empty_file]" in outcome.out
+    assert outcome.out.splitlines()[-1].startswith("FAILED: 0 examples")
+
+
+def test_rewritten_files_keep_their_permissions(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = work / "deduped.jsonl"
+    target.write_text("old\n")
+    target.chmod(0o640)
+    assert invoke(["data", "dedup", "chat.jsonl", "--out", "deduped.jsonl"], capsys).status == 0
+    assert target.stat().st_mode & 0o777 == 0o640 and target.read_text() != "old\n"
+
+
+def test_prices_must_be_finite(work: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (work / "tunewise.toml").write_text('[prices."openai:house"]\ninput = inf\noutput = 1\n')
+    monkeypatch.setenv("TUNEWISE_CONFIG", str(work / "tunewise.toml"))
+    outcome = invoke(["cost", "--model", "openai:house", "--prompt-tokens", "10"], capsys)
+    assert outcome.status == 2
+    assert (
+        outcome.err.startswith("error: ")
+        and "prices.'openai:house': input: Input should be a finite number" in outcome.err
+    )
+
+
+def test_ladder_targets_stay_in_the_metrics_range() -> None:
+    from pydantic import ValidationError
+
+    from tunewise.ladder._config import TargetConfig
+
+    with pytest.raises(ValidationError, match="less than or equal to 1"):
+        TargetConfig(metric="token_f1", threshold=1.7)
+    with pytest.raises(ValidationError, match="finite number"):
+        TargetConfig(metric="token_f1", threshold=float("nan"))
