@@ -54,6 +54,7 @@ def chat_command(
 
 async def _chat(target: str, stream: bool, options: dict[str, float | int]) -> None:
     from tunewise._registry import Registry
+    from tunewise.serve._app import models_of
     from tunewise.serve._config import load_served, pick, split_target
 
     interactive = sys.stdin.isatty()
@@ -61,6 +62,7 @@ async def _chat(target: str, stream: bool, options: dict[str, float | int]) -> N
     path, name = split_target(target)
     async with Registry() as registry:
         strategy = pick(load_served(path, registry=registry), name)
+        models_of(strategy.name, strategy)  # a missing plugin or API key stops here, not at the first question
         console.print(Text(f"Chatting with {strategy.name} ({HELP}).", style="dim"))
         if interactive:
             with contextlib.suppress(ImportError):  # line editing and history for input(), where available
