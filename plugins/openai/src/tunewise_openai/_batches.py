@@ -276,6 +276,7 @@ class Batches:
 
         Running the same requests again re-attaches to their batch (see :meth:`submit`).
         """
+        check_requests(requests, provider=self._provider)
         chunks = [requests[i : i + MAX_REQUESTS_PER_BATCH] for i in range(0, len(requests), MAX_REQUESTS_PER_BATCH)]
         collected: list[list[BatchResult]] = [[] for _ in chunks]
 
@@ -287,6 +288,5 @@ class Batches:
 
             return job
 
-        check_requests(requests, provider=self._provider)
         await run_all([one(i, c) for i, c in enumerate(chunks)], provider=self._provider, action="batch")
         return [result for chunk_results in collected for result in chunk_results]
