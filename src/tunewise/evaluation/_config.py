@@ -6,7 +6,6 @@ store = "runs.sqlite"           # default: runs.sqlite in TUNEWISE_HOME
 run_id = "support-v1"           # default: a fingerprint of the config (re-running resumes)
 concurrency = 8
 timeout = 60                    # seconds per case
-retries = 2                     # retries of retryable provider errors (rate limits, 5xx)
 budget = 5.0                    # dollars this invocation may spend (prices from the catalog)
 cache = "cache.sqlite"          # optional response cache; off when absent
 metrics = ["exact_match", "token_f1", {type = "regex", pattern = "refund"}]

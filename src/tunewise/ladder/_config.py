@@ -230,6 +230,7 @@ class LadderConfig(_Section):
     concurrency: int = Field(default=8, ge=1)
     timeout: float | None = Field(default=60.0, gt=0)
     retries: int = Field(default=2, ge=0)
+    """Deprecated and ignored: retries live in the provider (one budget per call, e.g. ``max_retries``)."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Request options sent with every answer of every rung (``temperature``, ``max_tokens``, ``seed``...)."""
     dataset: DatasetConfig
