@@ -411,3 +411,28 @@ def test_the_cli_reports_a_bad_home_in_one_line_with_status_2(tmp_path: Path) ->
 
 def test_errors_are_tunewise_errors() -> None:
     assert issubclass(ConversationError, TunewiseError) and issubclass(OptionError, ConfigError)
+
+
+def _embedders() -> list[Any]:
+    from tunewise.retrieval import SentenceTransformerEmbedder
+    from tunewise.testing import HashingEmbedder
+    from tunewise_local import LocalProvider
+    from tunewise_openai import OpenAIProvider
+
+    return [
+        HashingEmbedder(),
+        SentenceTransformerEmbedder(),  # checked before its model loads
+        LocalProvider().embedder("/does/not/exist"),  # checked before loading
+        OpenAIProvider(base_url="http://127.0.0.1:9/v1").embedder("text-embedding-3-small"),  # before sending
+    ]
+
+
+@pytest.mark.parametrize("texts", ["one text", None, 3, [b"bytes"], ["fine", 2]])
+def test_every_embedder_refuses_what_is_not_a_list_of_texts(texts: Any) -> None:
+    import anyio
+
+    from tunewise import DataError
+
+    for embedder in _embedders():
+        with pytest.raises(DataError, match=r"^texts(\[\d+\])?: embed\(\) takes "):
+            anyio.run(embedder.embed, texts)

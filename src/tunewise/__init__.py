@@ -185,6 +185,7 @@ _default_registry: Registry | None = None
 
 def model(
     ref: str | ModelRef,
+    /,
     *,
     base_url: str | None = None,
     api_key: str | SecretStr | None = None,

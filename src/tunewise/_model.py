@@ -137,6 +137,7 @@ class Model:
     def request(
         self,
         conversation: Conversation,
+        /,
         *,
         output_type: type[BaseModel] | None = None,
         **options: Any,
@@ -154,6 +155,7 @@ class Model:
     async def chat(
         self,
         conversation: Conversation,
+        /,
         *,
         output_type: type[BaseModel] | None = None,
         **options: Any,
@@ -171,13 +173,13 @@ class Model:
             response = response.model_copy(update={"parsed": parsed})
         return response
 
-    async def parse(self, conversation: Conversation, output_type: type[T], **options: Any) -> T:
+    async def parse(self, conversation: Conversation, output_type: type[T], /, **options: Any) -> T:
         """Ask for ``output_type`` and return the validated instance."""
         response = await self.chat(conversation, output_type=output_type, **options)
         parsed: T = response.parsed
         return parsed
 
-    def stream(self, conversation: Conversation, **options: Any) -> AsyncIterator[ChatChunk]:
+    def stream(self, conversation: Conversation, /, **options: Any) -> AsyncIterator[ChatChunk]:
         """Stream the answer chunk by chunk (the request is checked now, before any iteration)."""
         request = self.request(conversation, **options)
         self._check_open()

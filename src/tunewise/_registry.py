@@ -146,6 +146,7 @@ class Registry:
     def model(
         self,
         ref: str | ModelRef,
+        /,
         *,
         base_url: str | None = None,
         api_key: str | SecretStr | None = None,

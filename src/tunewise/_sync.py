@@ -93,23 +93,23 @@ class SyncModel:
 
     # -- calls ------------------------------------------------------------------------------
 
-    def request(self, conversation: Conversation, **options: Any) -> ChatRequest:
+    def request(self, conversation: Conversation, /, **options: Any) -> ChatRequest:
         """The exact request :meth:`chat` would send."""
         return self.model.request(conversation, **options)
 
     def chat(
-        self, conversation: Conversation, *, output_type: type[BaseModel] | None = None, **options: Any
+        self, conversation: Conversation, /, *, output_type: type[BaseModel] | None = None, **options: Any
     ) -> ChatResponse:
         """``await model.chat(...)``, blocking. Bad input raises here, before the loop is used."""
         self.model.request(conversation, output_type=output_type, **options)
         return self._call(functools.partial(self.model.chat, conversation, output_type=output_type, **options))
 
-    def parse(self, conversation: Conversation, output_type: type[P], **options: Any) -> P:
+    def parse(self, conversation: Conversation, output_type: type[P], /, **options: Any) -> P:
         """``await model.parse(...)``, blocking."""
         self.model.request(conversation, output_type=output_type, **options)
         return self._call(functools.partial(self.model.parse, conversation, output_type, **options))
 
-    def stream(self, conversation: Conversation, **options: Any) -> SyncStream:
+    def stream(self, conversation: Conversation, /, **options: Any) -> SyncStream:
         """The answer's chunks as a plain iterator (close it, or use ``with``, to stop early)."""
         self.model.request(conversation, **options)
         return SyncStream(self, lambda: self.model.stream(conversation, **options))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from tunewise._errors import ConfigError
-from tunewise.interfaces.embedder import Embedder
+from tunewise.interfaces.embedder import Embedder, check_texts
 
 if TYPE_CHECKING:
     import numpy as np
@@ -112,6 +112,7 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        check_texts(texts)
         vectors = await anyio.to_thread.run_sync(self.encode, list(texts))
         result: list[list[float]] = vectors.tolist()
         return result

@@ -23,6 +23,7 @@ import anyio
 from tunewise._errors import BadRequestError, FineTuneError, NotFoundError
 from tunewise._refs import ModelRef
 from tunewise._types import ChatChunk, ChatRequest, ChatResponse, FinishReason, ToolCall, ToolCallDelta, Usage
+from tunewise.interfaces.embedder import check_texts
 from tunewise.interfaces.finetune import (
     TERMINAL_STATUSES,
     FineTuneEvent,
@@ -213,6 +214,7 @@ class HashingEmbedder:
         return [v / norm for v in vector]
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        check_texts(texts)
         return [self.embed_one(t) for t in texts]
 
 

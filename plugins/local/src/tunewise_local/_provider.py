@@ -27,6 +27,7 @@ from tunewise import (
     TunewiseError,
     Usage,
 )
+from tunewise.interfaces.embedder import check_texts
 from tunewise_local._clock import CLOCK, device_kind
 from tunewise_local._engine import Engine, EngineStats, GenerationRequest, Piece
 from tunewise_local._loading import MODELS, LoadedModel, LoadOptions
@@ -315,6 +316,7 @@ class LocalEmbedder:
         return self._dimension
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        check_texts(texts)
         if not texts:
             return []
         loaded = await self._provider.load(self._model)

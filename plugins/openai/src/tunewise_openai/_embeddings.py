@@ -7,7 +7,8 @@ import struct
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from tunewise import DataError, ServerError
+from tunewise import ServerError
+from tunewise.interfaces.embedder import check_texts
 from tunewise_openai._http import HTTPClient, json_object
 from tunewise_openai._tasks import run_all
 
@@ -42,15 +43,6 @@ def decode_vector(value: Any) -> list[float]:
         raw = base64.b64decode(value)
         return list(struct.unpack(f"<{len(raw) // 4}f", raw))
     return [float(v) for v in value]
-
-
-def check_texts(texts: Sequence[str]) -> None:
-    """A one-line :class:`DataError` unless ``texts`` is a sequence of strings (not one string)."""
-    if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise DataError(f"embed() takes a list of texts, not {type(texts).__name__}", field="texts")
-    for index, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise DataError(f"embed() takes texts (str), got {type(text).__name__}", field=f"texts[{index}]")
 
 
 class OpenAIEmbedder:
