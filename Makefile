@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest docs bench lock clean
+.PHONY: install demo screenshot test lint typecheck pytest docs bench lock clean
 
 install: $(STAMP)
 
@@ -25,6 +25,13 @@ $(STAMP): pyproject.toml plugins/openai/pyproject.toml plugins/local/pyproject.t
 # The whole ladder on examples/support-bot, offline, on SmolLM2-135M-Instruct; resumable (.tunewise-demo/).
 demo: install
 	HF_HUB_OFFLINE=1 $(BIN)/tunewise demo support-bot
+
+# The README's picture of a decision: the demo's report (after `make demo`, which re-prints in seconds once
+# finished) re-rendered, checked in headless Chromium at 1280px and shot from the top (needs Debian's chromium).
+SHOT := docs/images/decision-report.png
+screenshot: demo
+	$(BIN)/tunewise ladder report .tunewise-demo/ladder > /dev/null
+	$(BIN)/python tests/headless_chromium.py .tunewise-demo/ladder/report.html $(SHOT) --height 1800 --max-colours 96
 
 lint: install
 	$(BIN)/ruff check .
