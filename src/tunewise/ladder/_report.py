@@ -1,19 +1,27 @@
-"""The ladder's report: Markdown, and one self-contained HTML page with a quality-vs-cost chart.
+"""The ladder's report: Markdown, and one self-contained HTML page with charts and sample answers.
 
-Built from the output folder alone (``config.json`` and ``state.json``), with the same
-machinery as evaluation reports: jinja2 templates and matplotlib PNGs inlined as base64.
+Built from the output folder alone (``config.json``, ``state.json`` and the run store
+``runs.sqlite``), with the same machinery as evaluation reports: jinja2 templates (HTML
+autoescaped: answers are untrusted text) and matplotlib PNGs inlined as base64.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunewise._errors import ConfigError
+from tunewise._names import short_model_name
+from tunewise.evaluation._charts import Chart, CostPoint, Interval, by_group_chart, quality_cost_chart
 from tunewise.ladder._config import LadderConfig
 from tunewise.ladder._recommend import Recommendation, recommend
+from tunewise.ladder._samples import Samples
 from tunewise.ladder._state import LadderState, RungResult
+
+if TYPE_CHECKING:
+    from tunewise.evaluation._runstore import CaseResult, RunStore
 
 
 @dataclass(frozen=True)
@@ -24,7 +32,11 @@ class LadderReport:
     state: LadderState
     recommendation: Recommendation
     rows: list[RungResult]
-    chart: str | None
+    charts: dict[str, Chart] = field(default_factory=dict)
+    """``by_group`` (every rung per group, for the target and the report's metrics) and ``quality_cost``."""
+    samples: Samples | None = None
+    learning_curve: Chart | None = None
+    """The slot for a learning-curve chart (quality against training-set size); shown when set."""
 
     @property
     def other_metrics(self) -> list[str]:
@@ -47,6 +59,18 @@ class LadderReport:
 
     def group_size(self, group: str) -> int:
         return max((row.groups[group].n for row in self.rows if group in row.groups), default=0)
+
+    def short_model(self, row: RungResult) -> str:
+        """The rung's model as a table shows it (the full reference is in the rung details)."""
+        return short_model_name(row.model)
+
+    @property
+    def by_cost(self) -> list[RungResult]:
+        """The rungs by cost per 1k requests, cheapest first; those of unknown cost after them, in ladder order."""
+        costs = self.recommendation.costs
+        known = [r for r in self.rows if costs[r.rung].per_1k_requests is not None]
+        unknown = [r for r in self.rows if costs[r.rung].per_1k_requests is None]
+        return sorted(known, key=lambda r: costs[r.rung].per_1k_requests or 0.0) + unknown
 
     def markdown(self) -> str:
         return _render("ladder.md.j2", self)
@@ -76,7 +100,9 @@ def build_ladder_report(out: str | Path) -> LadderReport:
     config, state = load_outcome(out)
     rows = [state.results[r] for r in config.rungs if r in state.results]
     recommendation = recommend(config, state)
-    return LadderReport(config, state, recommendation, rows, _chart(config, rows, recommendation))
+    charts = {c.key: c for c in (_by_group_chart(rows, recommendation), _cost_chart(rows, recommendation)) if c}
+    samples = _samples(Path(out), config, rows, recommendation.metric)
+    return LadderReport(config, state, recommendation, rows, charts=charts, samples=samples)
 
 
 def write_report(out: str | Path) -> tuple[Path, Path]:
@@ -89,50 +115,103 @@ def write_report(out: str | Path) -> tuple[Path, Path]:
     return md, html
 
 
-def _chart(config: LadderConfig, rows: list[RungResult], rec: Recommendation) -> str | None:
-    """Quality (mean with CI) against cost per 1k requests; rungs with unknown cost are placed at the left."""
+def _by_group_chart(rows: list[RungResult], rec: Recommendation) -> Chart | None:
+    """Every rung's scores per group (kind), one panel per metric: the target, then the report's metrics."""
+    group_by = next((row.group_by for row in rows if row.group_by), None)
+    if group_by is None:
+        return None
+    groups = list(dict.fromkeys(g for row in rows for g in row.groups))
+    metrics = list(dict.fromkeys(m for row in rows for g in row.groups.values() for m in g.metrics))
+    values = {
+        m: {
+            g: {
+                row.rung: Interval(s.mean, s.ci_low, s.ci_high, s.n)
+                for row in rows
+                if g in row.groups and (s := row.groups[g].metrics.get(m)) is not None
+            }
+            for g in groups
+        }
+        for m in metrics
+    }
+    return by_group_chart(
+        metrics=metrics,
+        columns=[row.rung for row in rows],
+        groups=groups,
+        values=values,
+        group_by=group_by,
+        column_kind="rung",
+        level=f"{rec.confidence:.0%}",
+        target=rec.metric,
+        threshold=rec.threshold,
+        key="by_group",
+    )
+
+
+def _cost_chart(rows: list[RungResult], rec: Recommendation) -> Chart | None:
+    """Quality (mean with CI) against cost per 1k requests; rungs of unknown cost in their own strip."""
+    points = [
+        CostPoint(
+            label=row.rung + (" (chosen)" if row.rung == rec.chosen else ""),
+            cost=rec.costs[row.rung].per_1k_requests,
+            quality=Interval(row.mean, row.ci_low, row.ci_high, row.n),
+            highlight=row.rung == rec.chosen,
+        )
+        for row in rows
+    ]
+    return quality_cost_chart(
+        points,
+        metric=rec.metric,
+        level=f"{rec.confidence:.0%}",
+        cost_label="cost per 1k requests ($)",
+        threshold=rec.threshold,
+    )
+
+
+def _samples(out: Path, config: LadderConfig, rows: list[RungResult], metric: str) -> Samples | None:
+    """Sample answers read back from the run store (every rung's stored answer to the chosen cases)."""
+    from tunewise.ladder._ladder import STORE_FILE
+    from tunewise.ladder._samples import choose, must_contain_metric, rule
+
     if not rows:
         return None
-    from matplotlib.figure import Figure
+    group_by = next((row.group_by for row in rows if row.group_by), None)
+    metrics = [metric, *dict.fromkeys(m for row in rows for m in row.metrics)]
+    text = rule(metric, group_by)
+    store_file = out / STORE_FILE
+    if not store_file.is_file():
+        return Samples(rule=text, metrics=tuple(metrics), cases=(), note=f"no run store ({STORE_FILE}) in {out}")
+    from tunewise.evaluation._runstore import RunStore
 
-    from tunewise.evaluation._report import _png
+    with RunStore(store_file, create=False) as store:
+        results = {row.rung: _answers(store, row) for row in rows}
+    phrases_by = must_contain_metric([config.target.metric, *config.report.metrics])
+    cases = choose(results, metric=metric, metrics=metrics, group_by=group_by, phrases_by=phrases_by)
+    return Samples(rule=text, metrics=tuple(metrics), cases=tuple(cases))
 
-    fig = Figure(figsize=(7.5, 4.2))
-    ax = fig.subplots()
-    priced = [r for r in rows if rec.costs[r.rung].per_1k_requests is not None]
-    known = [rec.costs[r.rung].per_1k_requests or 0.0 for r in priced]
-    unknown_x = 0.0 if not known else min(known) / 2 if min(known) > 0 else 0.0
-    for r in rows:
-        x = rec.costs[r.rung].per_1k_requests
-        colour = "#2ca02c" if r.status == "passed" else "#4c78a8"
-        marker = "o" if x is not None else "x"
-        xs = x if x is not None else unknown_x
-        ax.errorbar(
-            xs,
-            r.mean,
-            yerr=[[max(r.mean - r.ci_low, 0.0)], [max(r.ci_high - r.mean, 0.0)]],
-            fmt=marker,
-            color=colour,
-            capsize=4,
-        )
-        label = r.rung if x is not None else f"{r.rung} (cost unknown)"
-        ax.annotate(label, (xs, r.mean), textcoords="offset points", xytext=(6, 6), fontsize=8)
-    ax.axhline(config.target.threshold, color="#d62728", linestyle="--", linewidth=1)
-    ax.annotate(
-        "target",
-        (0, config.target.threshold),
-        xycoords=("axes fraction", "data"),
-        xytext=(4, 4),
-        textcoords="offset points",
-        color="#d62728",
-        fontsize=8,
-    )
-    if len(known) >= 2 and min(known) > 0 and max(known) / min(known) > 20:
-        ax.set_xscale("log")
-    ax.set_xlabel("cost per 1k requests ($)")
-    ax.set_ylabel(f"{rec.metric} (mean, {rec.confidence:.0%} CI)")
-    ax.set_ylim(0, 1.05 if all(r.ci_high <= 1 for r in rows) else None)
-    return _png(fig)
+
+def _answers(store: RunStore, row: RungResult) -> list[CaseResult]:
+    """A rung's stored test answers. A rung that reused another's answers (optimized_prompt keeping the
+    starting instruction) names that run, whose one strategy has another name."""
+    found = store.results(row.run_id, row.strategy)
+    if not found:
+        try:
+            strategies = store.run(row.run_id).strategies
+        except ConfigError:
+            return []
+        if len(strategies) == 1:
+            found = store.results(row.run_id, strategies[0])
+    return found
+
+
+def _md_text(segments: Any) -> str:
+    """Answer segments as one Markdown table cell: one line, HTML and Markdown markup escaped, found phrases bold."""
+    out = []
+    for segment in segments:
+        text = re.sub(r"\s+", " ", segment.text.replace("\x00", ""))
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        text = re.sub(r"([\\`*_\[\]|])", r"\\\1", text)
+        out.append(f"**{text.strip()}**" if segment.mark and text.strip() else text)
+    return re.sub(r"\s+", " ", "".join(out)).strip()
 
 
 def _render(template: str, report: LadderReport) -> str:
@@ -141,6 +220,8 @@ def _render(template: str, report: LadderReport) -> str:
 
     env = template_env("tunewise.ladder")
     env.filters["monthly"] = lambda value: "unknown" if value is None else f"${value:,.2f}"
+    env.filters["md_text"] = _md_text
+    env.filters["score"] = lambda value: "n/a" if value is None else f"{value:.2f}"
     context: dict[str, Any] = {
         "r": report,
         "rec": report.recommendation,

@@ -1,0 +1,463 @@
+"""The reports' charts: PNGs (matplotlib, imported when a chart is drawn) with alt text and their layout.
+
+Shared by evaluation and ladder reports. Every chart uses the Okabe-Ito palette (told apart by
+readers with any common colour-vision deficiency) and a marker shape per series as well, fits the
+reports' 1100-pixel column at 100% zoom, and writes no text smaller than 9 points. Each
+:class:`Chart` carries its ``layout``: the data it plotted and where, so tests (and anyone curious)
+can check what a reader sees without looking at pixels.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#999999")
+"""Okabe & Ito's colour-blind-safe palette (its yellow swapped for grey: yellow is unreadable on white)."""
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+"""A shape per series too, so no reading depends on colour alone."""
+TARGET_COLOUR = "#D55E00"
+DPI = 110
+WIDTH_IN = 9.0
+"""990 pixels at :data:`DPI`: inside the reports' 1100-pixel column, shown at its natural size."""
+FONT_PT = 10.0
+SMALLEST_PT = 9.0
+"""No text in a chart is smaller (tick labels, legends, notes)."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean with its confidence interval (and how many cases it stands on, when known)."""
+
+    mean: float
+    low: float
+    high: float
+    n: int | None = None
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart as the HTML page shows it: a base64 PNG data URI, its alt text and what it plotted."""
+
+    key: str
+    title: str
+    png: str
+    alt: str
+    layout: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CostPoint:
+    """One series on a quality-against-cost chart; ``cost`` ``None`` means unknown (never drawn at 0)."""
+
+    label: str
+    cost: float | None
+    quality: Interval
+    highlight: bool = False
+
+
+def colour(i: int) -> str:
+    return OKABE_ITO[i % len(OKABE_ITO)]
+
+
+def marker(i: int) -> str:
+    return MARKERS[i % len(MARKERS)]
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    import matplotlib
+
+    with matplotlib.rc_context(
+        {
+            "font.size": FONT_PT,
+            "axes.titlesize": FONT_PT + 1,
+            "axes.labelsize": FONT_PT,
+            "xtick.labelsize": SMALLEST_PT,
+            "ytick.labelsize": SMALLEST_PT,
+            "legend.fontsize": SMALLEST_PT,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    ):
+        yield
+
+
+def png(figure: Figure) -> str:
+    """The figure as a ``data:image/png;base64,...`` URI."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def text_boxes(figure: Figure) -> list[dict[str, Any]]:
+    """Every visible text of the figure with its box in pixels (x0, y0, x1, y1) and its size in points."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    canvas = FigureCanvasAgg(figure)
+    # Draw once so that boxes and the legend take their final places.
+    canvas.draw()  # type: ignore[no-untyped-call]
+    renderer = canvas.get_renderer()  # type: ignore[no-untyped-call]
+    ticks = set()
+    drawn = []
+    for ax in figure.axes:
+        for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            lo, hi = min(lo, hi), max(lo, hi)
+            for tick in axis.get_major_ticks():
+                ticks.add(id(tick.label1))
+                ticks.add(id(tick.label2))
+                if lo <= tick.get_loc() <= hi:  # matplotlib keeps labels of ticks outside the view: not drawn
+                    drawn.append(tick.label1)
+    texts = [t for t in figure.findobj(Text) if id(t) not in ticks] + drawn
+    out = []
+    for artist in texts:
+        if not artist.get_visible() or not artist.get_text().strip():
+            continue
+        box = artist.get_window_extent(renderer)
+        out.append(
+            {
+                "text": artist.get_text(),
+                "box": (round(box.x0, 1), round(box.y0, 1), round(box.x1, 1), round(box.y1, 1)),
+                "size_pt": float(artist.get_fontsize()),
+            }
+        )
+    return out
+
+
+def overlapping(boxes: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """Pairs of texts whose boxes overlap (by more than a pixel)."""
+    pairs = []
+    for i, a in enumerate(boxes):
+        ax0, ay0, ax1, ay1 = a["box"]
+        for b in boxes[i + 1 :]:
+            bx0, by0, bx1, by1 = b["box"]
+            if min(ax1, bx1) - max(ax0, bx0) > 1 and min(ay1, by1) - max(ay0, by0) > 1:
+                pairs.append((a["text"], b["text"]))
+    return pairs
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _whiskers(values: Sequence[Interval]) -> list[list[float]]:
+    return [[max(v.mean - v.low, 0.0) for v in values], [max(v.high - v.mean, 0.0) for v in values]]
+
+
+# --- per-group results -----------------------------------------------------------------------------
+
+
+def by_group_chart(
+    *,
+    metrics: Sequence[str],
+    columns: Sequence[str],
+    groups: Sequence[str],
+    values: Mapping[str, Mapping[str, Mapping[str, Interval]]],
+    group_by: str,
+    column_kind: str,
+    level: str,
+    target: str | None = None,
+    threshold: float | None = None,
+    connect: bool = True,
+    key: str = "by_group",
+) -> Chart | None:
+    """One panel per metric: the columns (rungs in ladder order, or strategies) along x, one line of dots
+    per group with its confidence interval, so how each group moves from column to column is one glance.
+
+    ``values[metric][group][column]`` is the interval (absent: not measured or not applicable).
+    ``connect`` draws the line between columns (the ladder's rungs are an order; strategies are not).
+    """
+    metrics = [m for m in metrics if any(values.get(m, {}).get(g) for g in groups)]
+    if not metrics or not columns or not groups:
+        return None
+    from matplotlib.figure import Figure
+
+    ncols = 2 if len(metrics) > 1 and len(columns) <= 4 else 1  # six rungs need the full width for their names
+    nrows = math.ceil(len(metrics) / ncols)
+    with _style():
+        fig = Figure(figsize=(WIDTH_IN, 0.8 + nrows * 2.7), layout="constrained", dpi=DPI)
+        axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
+        points: list[dict[str, Any]] = []
+        spread = 0.5 / max(len(groups), 1)
+        handles = []
+        for index, metric in enumerate(metrics):
+            ax: Axes = axes[index // ncols][index % ncols]
+            for g, group in enumerate(groups):
+                found = values.get(metric, {}).get(group, {})
+                xs, shown = [], []
+                for c, column in enumerate(columns):
+                    if column in found:
+                        xs.append(c + (g - (len(groups) - 1) / 2) * spread)
+                        shown.append(found[column])
+                        points.append(
+                            {
+                                "metric": metric,
+                                "group": group,
+                                "column": column,
+                                "x": xs[-1],
+                                "mean": found[column].mean,
+                                "low": found[column].low,
+                                "high": found[column].high,
+                            }
+                        )
+                if not xs:
+                    continue
+                line = ax.errorbar(
+                    xs,
+                    [v.mean for v in shown],
+                    yerr=_whiskers(shown),
+                    fmt=marker(g) + ("-" if connect else ""),
+                    color=colour(g),
+                    markersize=6,
+                    linewidth=1.2,
+                    elinewidth=1.2,
+                    capsize=3,
+                    label=group,
+                )
+                if index == 0:
+                    handles.append(line)
+            if metric == target and threshold is not None:
+                ax.axhline(threshold, color=TARGET_COLOUR, linestyle="--", linewidth=1)
+                ax.annotate(
+                    f"target {threshold:g}",
+                    (1, threshold),
+                    xycoords=("axes fraction", "data"),
+                    xytext=(-4, 3),
+                    textcoords="offset points",
+                    ha="right",
+                    color=TARGET_COLOUR,
+                    fontsize=SMALLEST_PT,
+                )
+            ax.set_title(f"{metric} (the target)" if metric == target else metric)
+            ax.set_xticks(range(len(columns)), list(columns))
+            ax.set_xlim(-0.6, len(columns) - 0.4)
+            ax.set_ylim(-0.03, 1.05)
+            ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+            ax.grid(axis="y", color="#e5e5e5", linewidth=0.8)
+            if index % ncols == 0:
+                ax.set_ylabel(f"mean, {level} CI")
+        for extra in range(len(metrics), nrows * ncols):
+            axes[extra // ncols][extra % ncols].set_visible(False)
+        fig.legend(
+            handles=handles,
+            labels=[h.get_label() for h in handles],
+            loc="outside upper center",
+            ncols=min(len(groups), 6),
+            title=group_by,
+            frameon=False,
+        )
+        boxes = text_boxes(fig)
+        image = png(fig)
+    alt = _by_group_alt(metrics, columns, groups, values, group_by, column_kind, level, target, threshold)
+    layout = {
+        "metrics": list(metrics),
+        "columns": list(columns),
+        "groups": list(groups),
+        "points": points,
+        "threshold": threshold,
+        "texts": boxes,
+        "size_px": (round(fig.get_figwidth() * DPI), round(fig.get_figheight() * DPI)),
+    }
+    title = f"Per {group_by}: each {column_kind}'s scores"
+    return Chart(key=key, title=title, png=image, alt=alt, layout=layout)
+
+
+def _by_group_alt(
+    metrics: Sequence[str],
+    columns: Sequence[str],
+    groups: Sequence[str],
+    values: Mapping[str, Mapping[str, Mapping[str, Interval]]],
+    group_by: str,
+    column_kind: str,
+    level: str,
+    target: str | None,
+    threshold: float | None,
+) -> str:
+    first = metrics[0]
+    parts = []
+    for group in groups:
+        found = values.get(first, {}).get(group, {})
+        means = ", ".join(f"{c} {_fmt(found[c].mean)}" for c in columns if c in found)
+        if means:
+            parts.append(f"{group}: {means}")
+    others = f"; panels also for {', '.join(metrics[1:])}" if len(metrics) > 1 else ""
+    goal = f" (target {threshold:g})" if first == target and threshold is not None else ""
+    return (
+        f"Dot plot of {first}{goal} per {group_by} for each {column_kind}, with {level} confidence intervals{others}. "
+        f"{first} means by {group_by}: " + "; ".join(parts) + "."
+    )
+
+
+# --- quality against cost ---------------------------------------------------------------------------
+
+
+def quality_cost_chart(
+    points: Sequence[CostPoint],
+    *,
+    metric: str,
+    level: str,
+    cost_label: str,
+    threshold: float | None = None,
+    key: str = "quality_cost",
+) -> Chart | None:
+    """Quality (mean with CI) against cost, one colour and marker per series named in a legend.
+
+    Series of unknown cost sit in a strip of their own at the right, titled "cost unknown": they are
+    never drawn at a cost of 0. Points of (nearly) the same cost are set side by side, not on top of
+    each other; the legend names every series, so no label is printed over another.
+    """
+    if not points:
+        return None
+    from matplotlib.figure import Figure
+    from matplotlib.transforms import ScaledTranslation
+
+    known = [(i, p) for i, p in enumerate(points) if p.cost is not None]
+    unknown = [(i, p) for i, p in enumerate(points) if p.cost is None]
+    costs = [p.cost for _, p in known if p.cost is not None]
+    log_x = bool(costs) and min(costs) > 0 and max(costs) / min(costs) > 20
+    with _style():
+        fig = Figure(figsize=(WIDTH_IN, 4.4), layout="constrained", dpi=DPI)
+        if known and unknown:
+            main, strip = fig.subplots(
+                1, 2, sharey=True, gridspec_kw={"width_ratios": [4, max(1, len(unknown)) * 0.55]}
+            )
+        elif known:
+            main, strip = fig.subplots(), None
+        else:
+            main, strip = None, fig.subplots()
+        placed: dict[str, Any] = {"known": [], "unknown": []}
+        handles: dict[int, Any] = {}
+        if main is not None:
+            order = sorted(known, key=lambda item: item[1].cost or 0.0)
+            dodge = _dodge([p.cost or 0.0 for _, p in order], log_x)
+            for (i, p), step in zip(order, dodge, strict=True):
+                shift = ScaledTranslation(step * 9 / 72, 0, fig.dpi_scale_trans)
+                handles[i] = main.errorbar(
+                    [p.cost],
+                    [p.quality.mean],
+                    yerr=_whiskers([p.quality]),
+                    fmt=marker(i),
+                    color=colour(i),
+                    markersize=9 if p.highlight else 7,
+                    markeredgecolor="black" if p.highlight else colour(i),
+                    capsize=4,
+                    transform=main.transData + shift,
+                    label=p.label,
+                )
+                placed["known"].append({"label": p.label, "cost": p.cost, "mean": p.quality.mean, "dodge_pt": step * 9})
+            if log_x:
+                main.set_xscale("log")
+            else:
+                main.set_xlim(left=0, right=max(costs) * 1.15 if max(costs) > 0 else 1.0)
+            main.set_xlabel(cost_label)
+            main.set_ylabel(f"{metric} (mean, {level} CI)")
+            main.grid(color="#e5e5e5", linewidth=0.8)
+        if strip is not None:
+            for slot, (i, p) in enumerate(unknown):
+                handles[i] = strip.errorbar(
+                    [slot],
+                    [p.quality.mean],
+                    yerr=_whiskers([p.quality]),
+                    fmt=marker(i),
+                    color=colour(i),
+                    markersize=9 if p.highlight else 7,
+                    markeredgecolor="black" if p.highlight else colour(i),
+                    capsize=4,
+                    label=p.label,
+                )
+                placed["unknown"].append({"label": p.label, "slot": slot, "mean": p.quality.mean})
+            strip.set_facecolor("#f2f2f2")
+            strip.set_xlim(-0.6, len(unknown) - 0.4)
+            strip.set_xticks([])
+            strip.set_title("cost unknown", fontsize=FONT_PT)
+            strip.set_xlabel("no price (not 0)", fontsize=SMALLEST_PT)
+            strip.grid(axis="y", color="#e0e0e0", linewidth=0.8)
+            if main is None:
+                strip.set_ylabel(f"{metric} (mean, {level} CI)")
+        tops = [p.quality.high for p in points]
+        for ax in (a for a in (main, strip) if a is not None):
+            ax.set_ylim(-0.03, 1.05 if all(t <= 1 for t in tops) else max(tops) * 1.05)
+            if threshold is not None:
+                ax.axhline(threshold, color=TARGET_COLOUR, linestyle="--", linewidth=1)
+        if threshold is not None:
+            first = main if main is not None else strip
+            assert first is not None
+            first.annotate(
+                f"target {threshold:g}",
+                (0, threshold),
+                xycoords=("axes fraction", "data"),
+                xytext=(4, 3),
+                textcoords="offset points",
+                color=TARGET_COLOUR,
+                fontsize=SMALLEST_PT,
+            )
+        ordered = [handles[i] for i in range(len(points))]
+        fig.legend(
+            handles=ordered,
+            labels=[p.label for p in points],
+            loc="outside lower center",
+            ncols=min(len(points), 3),
+            frameon=False,
+        )
+        boxes = text_boxes(fig)
+        image = png(fig)
+    placed.update(
+        {
+            "metric": metric,
+            "log_x": log_x,
+            "strip": "cost unknown" if unknown else None,
+            "threshold": threshold,
+            "texts": boxes,
+            "size_px": (round(fig.get_figwidth() * DPI), round(fig.get_figheight() * DPI)),
+        }
+    )
+    return Chart(
+        key=key,
+        title="Quality against cost",
+        png=image,
+        alt=_cost_alt(points, metric, level, cost_label, threshold),
+        layout=placed,
+    )
+
+
+def _dodge(costs: Sequence[float], log_x: bool) -> list[float]:
+    """Sideways steps (in marker widths) for points whose costs are within 3% of the axis of each other."""
+    if not costs:
+        return []
+
+    def position(cost: float) -> float:
+        return math.log10(cost) if log_x and cost > 0 else cost
+
+    lo, hi = position(min(costs)), position(max(costs))
+    span = (hi - lo) or 1.0
+    clusters: list[list[float]] = []
+    for cost in costs:  # sorted: a cluster is a run of points close to its first
+        if clusters and (position(cost) - position(clusters[-1][0])) / span <= 0.03:
+            clusters[-1].append(cost)
+        else:
+            clusters.append([cost])
+    return [i - (len(c) - 1) / 2 for c in clusters for i in range(len(c))]
+
+
+def _cost_alt(points: Sequence[CostPoint], metric: str, level: str, cost_label: str, threshold: float | None) -> str:
+    known = [p for p in points if p.cost is not None]
+    unknown = [p for p in points if p.cost is None]
+    parts = [f"{p.label}: {_fmt(p.quality.mean)} at ${p.cost:,.4g}" for p in known if p.cost is not None]
+    parts += [f"{p.label}: {_fmt(p.quality.mean)}, cost unknown" for p in unknown]
+    strip = " Series of unknown cost are in a separate strip labelled cost unknown, not at 0." if unknown else ""
+    goal = f" Dashed line: the target {threshold:g}." if threshold is not None else ""
+    return (
+        f"Chart of {metric} (mean with {level} confidence interval) against {cost_label}.{strip}{goal} "
+        + "; ".join(parts)
+        + "."
+    )
