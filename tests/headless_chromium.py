@@ -78,6 +78,7 @@ CHECKS = r"""
       problems.push(`svg ${name(svg)} has no alt text (aria-label or <title>)`);
     }
   }
+  const SHORT_WORD = 24;  // longer words (paths, URLs, hashes) may wrap anywhere
   const cells = [...document.querySelectorAll("td, th")];
   for (const cell of cells) {
     if (cell.getClientRects().length === 0) continue;
@@ -87,6 +88,24 @@ CHECKS = r"""
     }
     if (box.right > width + 1) {
       problems.push(`cell runs past the ${width}px viewport (right edge ${Math.round(box.right)}px): ${name(cell)}`);
+    }
+    // a column squeezed narrower than its words: a short word (a label, a number) is wider than the cell's
+    // text box, so the browser cut it mid-word (after a hyphen or a slash a line may end: pieces end there)
+    const style = getComputedStyle(cell);
+    const room = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const piece of node.data.matchAll(/[^\s\-\/]+[\-\/]*/g)) {
+        if (piece[0].length > SHORT_WORD) continue;
+        const range = document.createRange();
+        range.setStart(node, piece.index);
+        range.setEnd(node, piece.index + piece[0].length);
+        const wide = [...range.getClientRects()].reduce((sum, r) => sum + r.width, 0);
+        if (wide > room + 1) {
+          const need = `needs ${Math.ceil(wide)}px, has ${Math.floor(room)}px`;
+          problems.push(`a column is narrower than its words: ${JSON.stringify(piece[0])} ${need}`);
+        }
+      }
     }
   }
   for (const table of document.querySelectorAll("table")) {

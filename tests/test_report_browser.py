@@ -240,6 +240,15 @@ DEFECTS: dict[str, tuple[Callable[[str], str], str]] = {
         ),
         r'layout: text overflows its cell by \d+px: "w{80}"',
     ),
+    "a column squeezed narrower than a word": (
+        lambda h: plant(
+            h,
+            "body",
+            '<table style="table-layout: fixed; width: 4rem"><tr>'
+            '<td style="overflow-wrap: anywhere">squeezed_label</td></tr></table>',
+        ),
+        r'layout: a column is narrower than its words: "squeezed_label" needs \d+px, has \d+px',
+    ),
     "a table wider than the viewport": (
         lambda h: plant(h, "body", f'<table><tr><td style="white-space: nowrap">{"m " * 400}</td></tr></table>'),
         r"layout: a table is \d+px wide, wider than the viewport",
