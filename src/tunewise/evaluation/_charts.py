@@ -27,8 +27,8 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 """A shape per series too, so no reading depends on colour alone."""
 TARGET_COLOUR = "#D55E00"
 DPI = 110
-WIDTH_IN = 9.0
-"""990 pixels at :data:`DPI`: inside the reports' 1100-pixel column, shown at its natural size."""
+WIDTH_IN = 8.8
+"""968 pixels at :data:`DPI` (about 990 with the margin): inside the reports' 1100-pixel column, at its natural size."""
 FONT_PT = 10.0
 SMALLEST_PT = 9.0
 """No text in a chart is smaller (tick labels, legends, notes)."""
