@@ -120,7 +120,10 @@ def ladder_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_ladder_report_reads_well_at_1280px(chromium: str, ladder_report: Path, tmp_path: Path) -> None:
-    verdict = assert_reads_well(ladder_report, images=1)
+    html = ladder_report.read_text(encoding="utf-8")
+    # the hostile answers are on the page as text (the sample answers); the browser ran none of them
+    assert RAN_AS_CODE in html and "&lt;script&gt;throw new Error" in html
+    verdict = assert_reads_well(ladder_report, images=2)  # quality against cost, and per kind
     assert verdict.title and verdict.height > 0
     assert_screenshot(ladder_report, tmp_path / "ladder.png")
 
@@ -171,7 +174,8 @@ def eval_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_evaluation_report_reads_well_at_1280px(chromium: str, eval_report: Path) -> None:
-    assert RAN_AS_CODE in eval_report.read_text(encoding="utf-8")
+    html = eval_report.read_text(encoding="utf-8")
+    assert RAN_AS_CODE in html and "&lt;script&gt;throw new Error" in html
     assert_reads_well(eval_report, images=3)
 
 
@@ -193,7 +197,7 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_the_demo_report_reads_well_at_1280px(chromium: str, demo_report: Path, tmp_path: Path) -> None:
-    assert_reads_well(demo_report, images=1)
+    assert_reads_well(demo_report, images=2)  # quality against cost, and per kind
     assert_screenshot(demo_report, tmp_path / "demo.png")
 
 
