@@ -335,6 +335,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     verdict = check_page(args.page)
     print(verdict)
+    if not verdict.ok:
+        print("not taking a picture of a page with problems", file=sys.stderr)
+        return 1
     if args.png is not None:
         height = args.height or verdict.height
         screenshot(args.page, args.png, height=height)
@@ -345,7 +348,7 @@ def main(argv: list[str]) -> int:
                 small = image.convert("RGB").quantize(colors=args.max_colours, dither=Image.Dither.NONE)
             small.save(args.png, optimize=True)
         print(f"{args.png}: {args.png.stat().st_size // 1024} KB, {WIDTH}x{height}")
-    return 0 if verdict.ok else 1
+    return 0
 
 
 if __name__ == "__main__":
