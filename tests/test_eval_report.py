@@ -10,6 +10,7 @@ import pytest
 
 from tunewise import ChatRequest, Model, ModelRef, Usage
 from tunewise.evaluation import Case, RunStore, adjust_p_values, build_report, compare_runs, evaluate
+from tunewise.evaluation._report import _charts
 from tunewise.strategies import SystemPrompt, ZeroShot
 from tunewise.testing import ScriptedProvider
 
@@ -68,6 +69,9 @@ async def test_html_report_is_self_contained(run: tuple[RunStore, str], tmp_path
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(images) == 3  # scores with CI bars, cost vs quality, latency
     assert all(base64.b64decode(img).startswith(b"\x89PNG") for img in images)
+    alts = re.findall(r'<img alt="([^"]*)"', html)
+    assert len(alts) == 3 and all(len(alt) > 40 for alt in alts)  # each says what it shows, with the numbers
+    assert alts[0].startswith("Bar chart of exact_match per strategy with 95% confidence intervals: zero 0.")
     assert "&lt;b&gt;no idea&lt;/b&gt;" in html and "<b>no idea</b>" not in html
     assert "prompted better than zero" in html
 
@@ -191,7 +195,41 @@ async def test_results_per_kind_with_must_contain(tmp_path: Path) -> None:
     assert "no difference detected on exact_match for kind=general with 3 cases" in md
     assert "prompted better than zero by 1.00 on exact_match for kind=kb (95% CI 1.00..1.00), p<0.001" in md
     html = report.html()
-    assert "<h2>By kind</h2>" in html and 'alt="exact_match per kind and strategy"' in html
+    assert "<h2>By kind</h2>" in html
+    chart = _charts(report)["groups"]
+    assert chart.alt.startswith("Dot plot of exact_match per kind for each strategy, with 95% confidence intervals")
+    assert "kb: zero 0.00, prompted 1.00" in chart.alt and f'alt="{chart.alt}"' in html
+    assert chart.layout["metrics"] == ["exact_match", "must_contain"]
+    assert chart.layout["columns"] == ["zero", "prompted"]
+    assert not [p for p in chart.layout["points"] if p["metric"] == "must_contain" and p["group"] == "style"]
+
+
+def test_strategies_of_unknown_cost_stand_apart_on_the_cost_chart(tmp_path: Path) -> None:
+    import anyio
+
+    base = Model(ModelRef(prefix="scripted", name="m"), ScriptedProvider(answer_for))
+    cases = [Case.of(f"What about {i}?", f"answer {i}", id=f"c{i}") for i in range(12)]
+
+    def price(ref: str, usage: Usage) -> float | None:  # the prompted strategy's calls have no price
+        return None if usage.prompt_tokens and usage.prompt_tokens > 10 else 0.002
+
+    anyio.run(
+        lambda: evaluate(
+            [ZeroShot(base, name="zero"), SystemPrompt(base, "Answer well, and at length please.", name="prompted")],
+            cases,
+            store=tmp_path / "r.sqlite",
+            run_id="x",
+            cost=price,
+        )
+    )
+    with RunStore(tmp_path / "r.sqlite") as store:
+        report = build_report(store, "x")
+    assert [s.cost_per_case is None for s in report.strategies] == [False, True]
+    chart = _charts(report)["cost"]
+    assert [p["label"] for p in chart.layout["known"]] == ["zero"] and chart.layout["known"][0]["cost"] > 0
+    assert [p["label"] for p in chart.layout["unknown"]] == ["prompted"] and chart.layout["strip"] == "cost unknown"
+    assert "prompted: 1.00, cost unknown" in chart.alt
+    assert "unknown is not zero" in report.html()
 
 
 @pytest.mark.anyio

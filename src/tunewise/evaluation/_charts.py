@@ -74,7 +74,8 @@ def marker(i: int) -> str:
 
 
 @contextmanager
-def _style() -> Iterator[None]:
+def chart_style() -> Iterator[None]:
+    """The reports' matplotlib settings: sizes in points, no text below :data:`SMALLEST_PT`."""
     import matplotlib
 
     with matplotlib.rc_context(
@@ -184,7 +185,7 @@ def by_group_chart(
 
     ncols = 2 if len(metrics) > 1 and len(columns) <= 4 else 1  # six rungs need the full width for their names
     nrows = math.ceil(len(metrics) / ncols)
-    with _style():
+    with chart_style():
         fig = Figure(figsize=(WIDTH_IN, 0.8 + nrows * 2.7), layout="constrained", dpi=DPI)
         axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
         points: list[dict[str, Any]] = []
@@ -325,7 +326,7 @@ def quality_cost_chart(
     unknown = [(i, p) for i, p in enumerate(points) if p.cost is None]
     costs = [p.cost for _, p in known if p.cost is not None]
     log_x = bool(costs) and min(costs) > 0 and max(costs) / min(costs) > 20
-    with _style():
+    with chart_style():
         fig = Figure(figsize=(WIDTH_IN, 4.4), layout="constrained", dpi=DPI)
         if known and unknown:
             main, strip = fig.subplots(

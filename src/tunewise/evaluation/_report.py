@@ -6,8 +6,6 @@ inline, so it can be mailed or attached to a ticket as is.
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +17,18 @@ import numpy as np
 if TYPE_CHECKING:
     import jinja2
 
+from tunewise.evaluation._charts import (
+    DPI,
+    WIDTH_IN,
+    Chart,
+    CostPoint,
+    Interval,
+    by_group_chart,
+    chart_style,
+    colour,
+    png,
+    quality_cost_chart,
+)
 from tunewise.evaluation._compare import (
     Comparison,
     apply_correction,
@@ -368,7 +378,7 @@ def template_env(package: str) -> jinja2.Environment:
     return env
 
 
-def _render(template: str, report: Report, charts: dict[str, str]) -> str:
+def _render(template: str, report: Report, charts: dict[str, Chart]) -> str:
     return template_env("tunewise.evaluation").get_template(template).render(r=report, charts=charts)
 
 
@@ -378,82 +388,94 @@ def _cell(text: object, width: int = 160) -> str:
     return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
 
-def _png(figure: Any) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+def _charts(report: Report) -> dict[str, Chart]:
+    """The page's charts (base64 PNGs with alt text): score per strategy, quality against cost, per group, latency."""
+    charts = [_score_chart(report), _cost_chart(report), _group_chart(report), _latency_chart(report)]
+    return {chart.key: chart for chart in charts if chart is not None}
 
 
-def _group_chart(report: Report, primary: str) -> dict[str, str]:
-    """The primary metric per group, one bar per strategy, with CI bars."""
+def _score_chart(report: Report) -> Chart | None:
+    """The primary metric per strategy: mean with its interval, one colour per strategy."""
     from matplotlib.figure import Figure
 
-    names = [s.name for s in report.strategies]
-    groups = [g for g in report.groups if any(primary in s.scores for s in g.strategies)]
-    if not groups:
-        return {}
-    fig = Figure(figsize=(7.5, 0.8 + 0.35 * len(groups) * len(names)))
-    ax = fig.subplots()
-    height = 0.8 / len(names)
-    for i, name in enumerate(names):
-        ys, means, low, high = [], [], [], []
-        for j, group in enumerate(groups):
-            summary = next(s for s in group.strategies if s.name == name)
-            if primary in summary.scores:
-                mean, lo, hi = summary.scores[primary]
-                ys.append(j + i * height)
-                means.append(mean)
-                low.append(mean - lo)
-                high.append(hi - mean)
-        ax.barh(ys, means, height=height, xerr=[low, high], capsize=3, label=name)
-    ax.set_yticks([j + 0.4 - height / 2 for j in range(len(groups))], [f"{g.name} ({g.cases})" for g in groups])
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel(f"{primary} (mean, 95% CI) per {report.group_by} (cases)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    return {"groups": _png(fig)}
-
-
-def _charts(report: Report) -> dict[str, str]:
-    """Base64 PNG charts: score with CI bars, cost vs quality, score per group, latency."""
-    from matplotlib.figure import Figure
-
-    charts: dict[str, str] = {}
     primary = report.primary
-    if primary is not None:
-        rows = [(s.name, s.scores[primary]) for s in report.strategies if primary in s.scores]
-        if rows:
-            fig = Figure(figsize=(7, 0.5 + 0.45 * len(rows)))
-            ax = fig.subplots()
-            means = [m for _, (m, _, _) in rows]
-            errors = [[m - lo for _, (m, lo, _) in rows], [hi - m for _, (m, _, hi) in rows]]
-            ax.barh([n for n, _ in rows], means, xerr=errors, color="#4c78a8", capsize=4)
-            ax.invert_yaxis()
-            ax.set_xlim(0, 1)
-            ax.set_xlabel(f"{primary} (mean, {report.level} CI)")
-            charts["scores"] = _png(fig)
-        priced = [s for s in report.strategies if s.cost_per_case is not None and primary in s.scores]
-        if priced:
-            fig = Figure(figsize=(7, 4))
-            ax = fig.subplots()
-            for s in priced:
-                mean, low, high = s.scores[primary]
-                assert s.cost_per_case is not None
-                ax.errorbar(s.cost_per_case, mean, yerr=[[mean - low], [high - mean]], fmt="o", capsize=4)
-                ax.annotate(s.name, (s.cost_per_case, mean), textcoords="offset points", xytext=(6, 6))
-            ax.set_xlabel("cost per case ($)")
-            ax.set_ylabel(primary)
-            ax.set_ylim(0, 1.05)
-            charts["cost"] = _png(fig)
-    if primary is not None and report.groups:
-        charts.update(_group_chart(report, primary))
+    rows = [(s.name, s.scores[primary]) for s in report.strategies if primary is not None and primary in s.scores]
+    if primary is None or not rows:
+        return None
+    with chart_style():
+        fig = Figure(figsize=(WIDTH_IN, 0.9 + 0.45 * len(rows)), layout="constrained", dpi=DPI)
+        ax = fig.subplots()
+        means = [m for _, (m, _, _) in rows]
+        errors = [[max(m - lo, 0.0) for _, (m, lo, _) in rows], [max(hi - m, 0.0) for _, (m, _, hi) in rows]]
+        ax.barh(
+            [n for n, _ in rows], means, xerr=errors, color=[colour(i) for i in range(len(rows))], capsize=4, alpha=0.9
+        )
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(f"{primary} (mean, {report.level} CI)")
+        image = png(fig)
+    alt = f"Bar chart of {primary} per strategy with {report.level} confidence intervals: " + "; ".join(
+        f"{name} {mean:.2f} [{low:.2f}, {high:.2f}]" for name, (mean, low, high) in rows
+    )
+    return Chart(key="scores", title=f"{primary} per strategy", png=image, alt=alt + ".")
+
+
+def _cost_chart(report: Report) -> Chart | None:
+    """Quality against cost per case; strategies of unknown cost in their own strip (never at 0).
+
+    No chart when no strategy has a known cost: the page says so instead.
+    """
+    primary = report.primary
+    scored = [s for s in report.strategies if primary is not None and primary in s.scores]
+    if primary is None or not any(s.cost_per_case is not None for s in scored):
+        return None
+    points = [CostPoint(s.name, s.cost_per_case, Interval(*s.scores[primary], s.scored.get(primary))) for s in scored]
+    return quality_cost_chart(points, metric=primary, level=report.level, cost_label="cost per case ($)", key="cost")
+
+
+def _group_chart(report: Report) -> Chart | None:
+    """Every metric per group, one dot (with its interval) per strategy and group."""
+    if not report.groups:
+        return None
+    names = [s.name for s in report.strategies]
+    values = {
+        metric: {
+            g.name: {
+                s.name: Interval(*s.scores[metric], s.scored.get(metric)) for s in g.strategies if metric in s.scores
+            }
+            for g in report.groups
+        }
+        for metric in report.metrics
+    }
+    metrics = [m for m in (report.primary, *report.metrics) if m is not None]
+    return by_group_chart(
+        metrics=list(dict.fromkeys(metrics)),
+        columns=names,
+        groups=[g.name for g in report.groups],
+        values=values,
+        group_by=report.group_by or "group",
+        column_kind="strategy",
+        level=report.level,
+        connect=False,
+        key="groups",
+    )
+
+
+def _latency_chart(report: Report) -> Chart | None:
+    from matplotlib.figure import Figure
+
     with_latency = [s for s in report.strategies if s.latencies]
-    if with_latency:
-        fig = Figure(figsize=(7, 0.5 + 0.45 * len(with_latency)))
+    if not with_latency:
+        return None
+    with chart_style():
+        fig = Figure(figsize=(WIDTH_IN, 0.9 + 0.45 * len(with_latency)), layout="constrained", dpi=DPI)
         ax = fig.subplots()
         ax.boxplot([s.latencies for s in with_latency], orientation="horizontal", showfliers=False)
         ax.set_yticks(range(1, len(with_latency) + 1), [s.name for s in with_latency])
         ax.invert_yaxis()
         ax.set_xlabel("latency per case (s)")
-        charts["latency"] = _png(fig)
-    return charts
+        image = png(fig)
+    alt = "Box plot of latency per case for each strategy: " + "; ".join(
+        f"{s.name} median {_fmt(s.latency_p50, 2)} s, p95 {_fmt(s.latency_p95, 2)} s" for s in with_latency
+    )
+    return Chart(key="latency", title="Latency", png=image, alt=alt + ".")
