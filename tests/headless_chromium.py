@@ -157,7 +157,7 @@ class BrowserError(RuntimeError):
 
 def find_chromium() -> str | None:
     """Debian's ``chromium`` launcher (or ``$TUNEWISE_CHROMIUM``), if installed."""
-    return os.environ.get("TUNEWISE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    return os.environ.get("TUNEWISE_CHROMIUM") or shutil.which("chromium")
 
 
 def _binary() -> str:
