@@ -168,3 +168,15 @@ def test_the_must_contain_metric_is_found_among_the_ladder_metrics() -> None:
     assert found is not None and found.key == "facts" and found.normalize
     plain = must_contain_metric(["must_contain"])
     assert plain is not None and plain.key == "must_contain"
+
+
+def test_blank_lines_around_an_answer_are_dropped_and_one_of_white_space_is_empty() -> None:
+    results = {
+        "a": [result("a", 0, 0.0, text="\n\n  \n\n")],
+        "b": [result("b", 0, 1.0, text="\n\nHi there!\n\n\n\n\nfact 0 it is.   \n\n")],
+    }
+    chosen = choose(results, metric="f1", metrics=["f1"], group_by="kind", phrases_by=MustContain())
+    empty, spaced = chosen[0].answers
+    assert empty.text is not None and empty.text.short == () and empty.missed == ("fact 0",)
+    assert spaced.text is not None
+    assert texts(spaced.text.short) == [("Hi there!\n\n", False), ("fact 0", True), (" it is.", False)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -62,6 +63,40 @@ def test_the_demo_climbs_every_rung_and_writes_a_consistent_report(demo: DemoOut
     assert all(rec.costs[rung].per_1k_requests for rung in state.results), rec.costs
     assert state.spent is not None and state.spent > 0 and not state.unknown_prices
     assert "## By kind" in markdown and "| handoff | 2 (small) |" in markdown and "<h2>By kind</h2>" in html
+
+
+@pytest.mark.slow
+def test_the_demo_report_shows_the_decision_charts_sample_answers_and_short_names(demo: DemoOutcome) -> None:
+    report = build_ladder_report(demo.ladder_out)
+    html = demo.report_html.read_text(encoding="utf-8")
+    markdown = demo.report_md.read_text(encoding="utf-8")
+    rungs = [row.rung for row in report.rows]
+    # the per-kind chart: every rung on every kind, for the target and both report metrics
+    by_kind = report.charts["by_group"].layout
+    assert by_kind["metrics"] == ["token_f1", "must_contain", "key_phrases"] and by_kind["columns"] == rungs
+    assert by_kind["groups"] == ["kb", "style", "handoff", "general"]
+    assert {(p["group"], p["column"]) for p in by_kind["points"] if p["metric"] == "token_f1"} == {
+        (g, r) for g in by_kind["groups"] for r in rungs
+    }
+    # quality against cost: every rung is priced here (compute time), so none sits in the unknown strip
+    cost = report.charts["quality_cost"].layout
+    assert [p["label"].removesuffix(" (chosen)") for p in cost["known"]] == [
+        r.rung for r in sorted(report.rows, key=lambda r: report.recommendation.costs[r.rung].per_1k_requests or 0)
+    ]
+    assert cost["unknown"] == [] and cost["strip"] is None and all(p["cost"] > 0 for p in cost["known"])
+    assert len(re.findall(r'<img alt="[^"]{40,}" src="data:image/png;base64,', html)) == 2
+    # sample answers: up to three per kind, each rung's answer with its key phrases marked or listed as missed
+    assert report.samples is not None and report.samples.cases
+    per_kind = dict(report.samples.by_group())
+    assert list(per_kind) == ["kb", "style", "handoff", "general"] and all(len(c) <= 3 for c in per_kind.values())
+    assert all([a.rung for a in case.answers] == rungs for case in report.samples.cases)
+    assert all(case.phrases for case in report.samples.cases)  # every demo case names its key phrases
+    assert '<h2 id="samples">Sample answers</h2>' in html and "## Sample answers" in markdown
+    assert html.count('class="missed"') == sum(len(c.answers) for c in report.samples.cases)
+    # short model names, the whole reference on hover and in the rung details
+    tuned = report.state.results["fine_tune"].model
+    assert f'<td title="{tuned}">{demo.out.name}/model + LoRA (ftjob-…' in html
+    assert f"<li>model <code>{tuned}</code></li>" in html
 
 
 @pytest.mark.slow

@@ -320,6 +320,7 @@ def quality_cost_chart(
     if not points:
         return None
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
     from matplotlib.transforms import ScaledTranslation
 
     known = [(i, p) for i, p in enumerate(points) if p.cost is not None]
@@ -360,6 +361,7 @@ def quality_cost_chart(
                 main.set_xscale("log")
             else:
                 main.set_xlim(left=0, right=max(costs) * 1.15 if max(costs) > 0 else 1.0)
+            main.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))  # $0.00025, not 0.00000
             main.set_xlabel(cost_label)
             main.set_ylabel(f"{metric} (mean, {level} CI)")
             main.grid(color="#e5e5e5", linewidth=0.8)

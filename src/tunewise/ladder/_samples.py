@@ -200,7 +200,7 @@ def _sample(
         text = found.response or ""
         matched = tuple(p for p in phrases if phrases_by is not None and phrases_by.found(p, text))
         missed = tuple(p for p in phrases if p not in matched)
-        segments = mark(text, matched, phrases_by)
+        segments = mark(tidy(text), matched, phrases_by)
         answers.append(
             SampleAnswer(rung=rung, text=clip(segments, ANSWER_CHARS), scores=scores, matched=matched, missed=missed)
         )
@@ -214,6 +214,16 @@ def _sample(
         phrases=phrases,
         answers=tuple(answers),
     )
+
+
+def tidy(text: str) -> str:
+    """An answer as shown: no blank lines before or after it, at most one blank line in a row inside it.
+
+    Only white space changes (the marks still find every phrase); an answer of white space alone
+    shows as empty.
+    """
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
 
 
 def clip(segments: Sequence[Segment], limit: int) -> Clip:
