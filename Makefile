@@ -31,7 +31,7 @@ demo: install
 SHOT := docs/images/decision-report.png
 screenshot: demo
 	$(BIN)/tunewise ladder report .tunewise-demo/ladder > /dev/null
-	$(BIN)/python tests/headless_chromium.py .tunewise-demo/ladder/report.html $(SHOT) --height 1800 --max-colours 96
+	$(BIN)/python tests/headless_chromium.py .tunewise-demo/ladder/report.html $(SHOT) --figures 2 --max-colours 96
 
 lint: install
 	$(BIN)/ruff check .

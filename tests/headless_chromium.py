@@ -122,6 +122,7 @@ CHECKS = r"""
     height: document.documentElement.scrollHeight,
     images: images.length + svgs.length,
     cells: cells.length,
+    figures: [...document.querySelectorAll("figure")].map((f) => Math.ceil(f.getBoundingClientRect().bottom + scrollY)),
     problems: [...counted].map(([p, n]) => (n > 1 ? `${p} (${n} times)` : p)),
   };
 })()
@@ -138,6 +139,8 @@ class Verdict:
     images: int
     cells: int
     problems: list[str]
+    figures: list[int] = field(default_factory=list)
+    """Where each ``<figure>`` ends, in px from the top of the page."""
     errors: list[str] = field(default_factory=list)
     """Console errors, uncaught exceptions and failed loads, in the order they happened."""
 
@@ -331,6 +334,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("page", type=Path)
     parser.add_argument("png", type=Path, nargs="?")
     parser.add_argument("--height", type=int, default=0, help="screenshot height in px (default: the whole page)")
+    parser.add_argument("--figures", type=int, default=0, help="end the screenshot under the page's Nth figure")
     parser.add_argument("--max-colours", type=int, default=0, help="quantise the PNG to this many colours")
     args = parser.parse_args(argv)
     verdict = check_page(args.page)
@@ -340,6 +344,11 @@ def main(argv: list[str]) -> int:
         return 1
     if args.png is not None:
         height = args.height or verdict.height
+        if args.figures:
+            if len(verdict.figures) < args.figures:
+                print(f"the page has {len(verdict.figures)} figures, not {args.figures}", file=sys.stderr)
+                return 1
+            height = verdict.figures[args.figures - 1] + 8  # inside the margin under it
         screenshot(args.page, args.png, height=height)
         if args.max_colours:
             from PIL import Image
