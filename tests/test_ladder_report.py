@@ -245,3 +245,24 @@ def test_a_report_without_its_run_store_says_why_there_are_no_samples(
     assert report.samples is not None and not report.samples.cases
     assert "No sample answers: no run store (runs.sqlite)" in report.html()
     assert "No sample answers: no run store (runs.sqlite)" in report.markdown()
+
+
+@pytest.mark.anyio
+async def test_grouping_afterwards_splits_every_rung_even_one_that_reused_another_rungs_answers(
+    tmp_path: Path,
+) -> None:
+    config = world.write_world(tmp_path, test=12, metadata=kind_of)
+    provider = world.WorldProvider(KindWorld(), tmp_path / "jobs.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = await run_ladder(config, providers={"scripted": provider})
+        reused = first.state.results["optimized_prompt"]
+        assert reused.run_id == first.state.results["few_shot"].run_id and reused.groups == {}
+        config.write_text(config.read_text() + '\n[report]\ngroup_by = "kind"\n')
+        again = await run_ladder(config, providers={"scripted": provider})
+    for rung, result in again.state.results.items():
+        assert list(result.groups) == ["style", "kb"], rung
+        assert (result.groups["style"].n, result.groups["kb"].n) == (8, 4), rung
+    report = build_ladder_report(again.out)
+    columns = {p["column"] for p in report.charts["by_group"].layout["points"]}
+    assert columns == set(again.state.results)

@@ -376,7 +376,10 @@ class Ladder:
         changed = False
         for rung, result in list(self.state.results.items()):
             if result.group_by != self.config.report.group_by:
-                _, group_by, groups = self.breakdown(self.store.results(result.run_id, result.strategy))
+                # A rung that reused another's answers (optimized_prompt) names that run, whose one strategy
+                # has another name: every ladder run holds one strategy, so the run's results are the rung's.
+                answers = self.store.results(result.run_id, result.strategy) or self.store.results(result.run_id)
+                _, group_by, groups = self.breakdown(answers)
                 self.state.results[rung] = result.model_copy(update={"group_by": group_by, "groups": groups})
                 how = f"split by {group_by}" if group_by else "no longer split"
                 self.event(f"{rung}: {how}, from the stored answers (no model call)")
