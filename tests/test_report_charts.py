@@ -175,3 +175,27 @@ def test_nothing_to_plot_is_no_chart() -> None:
 
 def test_the_palette_is_okabe_ito() -> None:
     assert OKABE_ITO[:6] == ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
+
+
+def test_names_with_dollar_signs_and_backslashes_are_drawn_as_text() -> None:
+    hostile = ["a$\\frac{$b", "$x$ and $y$", "$\\bad$"]
+    chart = quality_cost_chart(
+        [point(0.5, 1.0, hostile[0]), point(0.6, None, hostile[1])],
+        metric=hostile[2],
+        level="95%",
+        cost_label="cost ($)",
+    )
+    assert chart is not None
+    texts = [t["text"] for t in chart.layout["texts"]]
+    assert hostile[0] in texts and hostile[1] in texts and f"{hostile[2]} (mean, 95% CI)" in texts
+    grouped = by_group_chart(
+        metrics=[hostile[2]],
+        columns=hostile[:2],
+        groups=["$1 plans$"],
+        values=values({hostile[2]: {"$1 plans$": {hostile[0]: 0.5, hostile[1]: 0.7}}}),
+        group_by="$kind$",
+        column_kind="rung",
+        level="95%",
+    )
+    assert grouped is not None and "$1 plans$" in [t["text"] for t in grouped.layout["texts"]]
+    readable(chart)

@@ -80,6 +80,7 @@ def chart_style() -> Iterator[None]:
 
     with matplotlib.rc_context(
         {
+            "text.parse_math": False,  # names are text: a '$' in one is a dollar sign, not TeX (nor a crash)
             "font.size": FONT_PT,
             "axes.titlesize": FONT_PT + 1,
             "axes.labelsize": FONT_PT,
