@@ -119,13 +119,16 @@ def test_the_per_group_chart_has_a_panel_per_metric_and_a_line_per_group() -> No
             "style": dict(zip(RUNGS, [0.2, 0.3, 0.3, 0.3, 0.7, 0.7], strict=True)),
             "handoff": {"zero_shot": 0.5, "rag": 0.5},  # measured on two rungs only
         },
-        "must_contain": {"kb": dict(zip(RUNGS, [0.0, 0.0, 0.0, 0.8, 0.1, 0.9], strict=True))},
+        "must_contain": {
+            "kb": dict(zip(RUNGS, [0.0, 0.0, 0.0, 0.8, 0.1, 0.9], strict=True)),
+            "billing": {"rag": 0.4},  # only in the second panel: still in the legend
+        },
         "judge": {},  # nothing measured: no empty panel
     }
     chart = by_group_chart(
         metrics=["token_f1", "must_contain", "judge"],
         columns=RUNGS,
-        groups=["kb", "style", "handoff"],
+        groups=["kb", "style", "handoff", "billing"],
         values=values(means),
         group_by="kind",
         column_kind="rung",
@@ -135,7 +138,8 @@ def test_the_per_group_chart_has_a_panel_per_metric_and_a_line_per_group() -> No
     )
     assert chart is not None
     layout = chart.layout
-    assert layout["metrics"] == ["token_f1", "must_contain"] and layout["groups"] == ["kb", "style", "handoff"]
+    assert layout["metrics"] == ["token_f1", "must_contain"]
+    assert layout["groups"] == ["kb", "style", "handoff", "billing"]
     handoff = [p for p in layout["points"] if p["group"] == "handoff"]
     assert [(p["column"], p["mean"]) for p in handoff] == [("zero_shot", 0.5), ("rag", 0.5)]
     # groups sit side by side within a rung's column, in the rung's order from left to right
@@ -143,7 +147,8 @@ def test_the_per_group_chart_has_a_panel_per_metric_and_a_line_per_group() -> No
     assert [g for _, g in at_rag] == ["kb", "style", "handoff"] and all(2.5 < x < 3.5 for x, _ in at_rag)
     texts = [t["text"] for t in layout["texts"]]
     assert "token_f1 (the target)" in texts and "must_contain" in texts and "target 0.6" in texts
-    assert all(rung in texts for rung in RUNGS) and "kind" in texts
+    assert all(rung.replace("_", "_\n") in texts or rung in texts for rung in RUNGS) and "kind" in texts
+    assert all(group in texts for group in ("kb", "style", "handoff", "billing"))
     assert "kb: zero_shot 0.10, few_shot 0.10, optimized_prompt 0.15, rag 0.60" in chart.alt
     assert "handoff: zero_shot 0.50, rag 0.50" in chart.alt and "panels also for must_contain" in chart.alt
     readable(chart)
@@ -199,3 +204,48 @@ def test_names_with_dollar_signs_and_backslashes_are_drawn_as_text() -> None:
     )
     assert grouped is not None and "$1 plans$" in [t["text"] for t in grouped.layout["texts"]]
     readable(chart)
+
+
+@pytest.mark.parametrize(
+    ("text", "chars", "lines"),
+    [
+        ("optimized_prompt", 10, ["optimized_", "prompt"]),
+        ("rag_fine_tuned", 10, ["rag_fine_", "tuned"]),
+        ("zero_shot", 10, ["zero_shot"]),
+        ("x" * 25, 10, ["x" * 10, "x" * 10, "x" * 5]),
+        ("one-two-three-four-five-six-seven", 8, ["one-two-", "three-", "four-…en"]),
+    ],
+)
+def test_tick_labels_wrap_where_words_break(text: str, chars: int, lines: list[str]) -> None:
+    from tunewise.evaluation._charts import wrap_label
+
+    assert wrap_label(text, chars).split("\n") == lines
+
+
+def test_many_long_names_still_fit_without_overlapping() -> None:
+    names = [f"strategy_number_{i}_with_a_rather_long_descriptive_name" for i in range(9)]
+    grouped = by_group_chart(
+        metrics=["exact_match_but_with_a_very_long_metric_name_indeed", "b"],
+        columns=names,
+        groups=[f"group {i} of cases with a long label" for i in range(10)],
+        values=values(
+            {
+                m: {f"group {i} of cases with a long label": dict.fromkeys(names, 0.1 * i) for i in range(10)}
+                for m in ("exact_match_but_with_a_very_long_metric_name_indeed", "b")
+            }
+        ),
+        group_by="kind",
+        column_kind="strategy",
+        level="95%",
+        connect=False,
+    )
+    assert grouped is not None
+    readable(grouped)
+    costly = quality_cost_chart(
+        [point(0.1 * i, float(i + 1) if i % 2 else None, name) for i, name in enumerate(names)],
+        metric="exact_match_but_with_a_very_long_metric_name_indeed",
+        level="95%",
+        cost_label="cost per case ($)",
+    )
+    assert costly is not None
+    readable(costly)

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#999999")
 """Okabe & Ito's colour-blind-safe palette (its yellow swapped for grey: yellow is unreadable on white)."""
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-"""A shape per series too, so no reading depends on colour alone."""
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+"""A shape per series too, so no reading depends on colour alone (seven shapes and eight colours: the first
+56 series each get a pair of their own)."""
 TARGET_COLOUR = "#D55E00"
 DPI = 110
 WIDTH_IN = 8.8
@@ -148,6 +149,70 @@ def overlapping(boxes: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
     return pairs
 
 
+CHAR_IN = 0.08
+"""A generous width of one character at :data:`SMALLEST_PT`, in inches: what label fitting assumes."""
+LABEL_CHARS = 48
+"""A label longer than this (in a legend) keeps its ends around an ellipsis."""
+
+
+def ellipsize(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, its start and end kept around an ellipsis."""
+    if len(text) <= width:
+        return text
+    keep = width - 1
+    return text[: keep - keep // 3] + "…" + text[len(text) - keep // 3 :]
+
+
+def wrap_label(text: str, chars: int, lines: int = 3) -> str:
+    """``text`` broken into lines of at most ``chars`` characters, after ``_``, ``-``, ``/`` or a space where it
+    can (``optimized_`` / ``prompt``), mid-word where it must; more than ``lines`` lines end with an ellipsis."""
+    import re
+
+    chars = max(chars, 4)
+    if len(text) <= chars:
+        return text
+    out: list[str] = []
+    line = ""
+    for token in re.findall(r"[^_\-/ ]*[_\-/ ]?", text):
+        while len(token) > chars:  # a word too long for any line: cut it
+            if line:
+                out.append(line)
+                line = ""
+            out.append(token[:chars])
+            token = token[chars:]
+        if len(line) + len(token) > chars:
+            out.append(line)
+            line = ""
+        line += token
+    if line:
+        out.append(line)
+    out = [piece.strip() for piece in out if piece.strip()]
+    if len(out) > lines:
+        out = [*out[: lines - 1], ellipsize("".join(out[lines - 1 :]), chars)]
+    return "\n".join(out)
+
+
+def legend_columns(labels: Sequence[str], most: int, width_in: float = WIDTH_IN) -> int:
+    """As many legend columns as fit the figure's width with the longest label (marker and gap included)."""
+    longest = max((len(label) for label in labels), default=1)
+    return max(1, min(most, len(labels), int(width_in // (CHAR_IN * longest + 0.7))))
+
+
+ALT_CHARS = 1000
+"""Alt text stays brief: past this, the numbers stop at an entry's end and the text says where the rest is."""
+
+
+def _brief(head: str, entries: Sequence[str], rest: str) -> str:
+    """``head`` and as many ``entries`` as fit in :data:`ALT_CHARS`, then ``rest`` if some were left out."""
+    text = head
+    for i, entry in enumerate(entries):
+        sep = "" if i == 0 else "; "
+        if len(text) + len(sep) + len(entry) > ALT_CHARS:
+            return f"{text}; and {len(entries) - i} more ({rest})."
+        text += sep + entry
+    return text + "."
+
+
 def _fmt(value: float) -> str:
     return f"{value:.2f}"
 
@@ -191,7 +256,7 @@ def by_group_chart(
         axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
         points: list[dict[str, Any]] = []
         spread = 0.5 / max(len(groups), 1)
-        handles = []
+        handles: dict[str, Any] = {}  # the legend: one entry per group, from the first panel it is in
         for index, metric in enumerate(metrics):
             ax: Axes = axes[index // ncols][index % ncols]
             for g, group in enumerate(groups):
@@ -224,10 +289,9 @@ def by_group_chart(
                     linewidth=1.2,
                     elinewidth=1.2,
                     capsize=3,
-                    label=group,
+                    label=ellipsize(group, LABEL_CHARS),
                 )
-                if index == 0:
-                    handles.append(line)
+                handles.setdefault(group, line)
             if metric == target and threshold is not None:
                 ax.axhline(threshold, color=TARGET_COLOUR, linestyle="--", linewidth=1)
                 ax.annotate(
@@ -240,8 +304,10 @@ def by_group_chart(
                     color=TARGET_COLOUR,
                     fontsize=SMALLEST_PT,
                 )
-            ax.set_title(f"{metric} (the target)" if metric == target else metric)
-            ax.set_xticks(range(len(columns)), list(columns))
+            title = f"{metric} (the target)" if metric == target else metric
+            ax.set_title(ellipsize(title, int(WIDTH_IN / ncols / (CHAR_IN * 1.2))))
+            per_column = (WIDTH_IN / ncols - 0.8) / len(columns)
+            ax.set_xticks(range(len(columns)), [wrap_label(c, int(per_column / CHAR_IN)) for c in columns])
             ax.set_xlim(-0.6, len(columns) - 0.4)
             ax.set_ylim(-0.03, 1.05)
             ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
@@ -250,12 +316,13 @@ def by_group_chart(
                 ax.set_ylabel(f"mean, {level} CI")
         for extra in range(len(metrics), nrows * ncols):
             axes[extra // ncols][extra % ncols].set_visible(False)
+        names = [ellipsize(g, LABEL_CHARS) for g in groups if g in handles]
         fig.legend(
-            handles=handles,
-            labels=[h.get_label() for h in handles],
+            handles=[handles[g] for g in groups if g in handles],
+            labels=names,
             loc="outside upper center",
-            ncols=min(len(groups), 6),
-            title=group_by,
+            ncols=legend_columns(names, 6),
+            title=ellipsize(group_by, LABEL_CHARS),
             frameon=False,
         )
         boxes = text_boxes(fig)
@@ -294,10 +361,11 @@ def _by_group_alt(
             parts.append(f"{group}: {means}")
     others = f"; panels also for {', '.join(metrics[1:])}" if len(metrics) > 1 else ""
     goal = f" (target {threshold:g})" if first == target and threshold is not None else ""
-    return (
+    head = (
         f"Dot plot of {first}{goal} per {group_by} for each {column_kind}, with {level} confidence intervals{others}. "
-        f"{first} means by {group_by}: " + "; ".join(parts) + "."
+        f"{first} means by {group_by}: "
     )
+    return _brief(head, parts, "every number is in the tables")
 
 
 # --- quality against cost ---------------------------------------------------------------------------
@@ -364,7 +432,7 @@ def quality_cost_chart(
                 main.set_xlim(left=0, right=max(costs) * 1.15 if max(costs) > 0 else 1.0)
             main.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))  # $0.00025, not 0.00000
             main.set_xlabel(cost_label)
-            main.set_ylabel(f"{metric} (mean, {level} CI)")
+            main.set_ylabel(f"{ellipsize(metric, 32)} (mean, {level} CI)")
             main.grid(color="#e5e5e5", linewidth=0.8)
         if strip is not None:
             for slot, (i, p) in enumerate(unknown):
@@ -387,7 +455,7 @@ def quality_cost_chart(
             strip.set_xlabel("no price (not 0)", fontsize=SMALLEST_PT)
             strip.grid(axis="y", color="#e0e0e0", linewidth=0.8)
             if main is None:
-                strip.set_ylabel(f"{metric} (mean, {level} CI)")
+                strip.set_ylabel(f"{ellipsize(metric, 32)} (mean, {level} CI)")
         tops = [p.quality.high for p in points]
         for ax in (a for a in (main, strip) if a is not None):
             ax.set_ylim(-0.03, 1.05 if all(t <= 1 for t in tops) else max(tops) * 1.05)
@@ -408,9 +476,9 @@ def quality_cost_chart(
         ordered = [handles[i] for i in range(len(points))]
         fig.legend(
             handles=ordered,
-            labels=[p.label for p in points],
+            labels=[ellipsize(p.label, LABEL_CHARS) for p in points],
             loc="outside lower center",
-            ncols=min(len(points), 3),
+            ncols=legend_columns([ellipsize(p.label, LABEL_CHARS) for p in points], 3),
             frameon=False,
         )
         boxes = text_boxes(fig)
@@ -460,8 +528,5 @@ def _cost_alt(points: Sequence[CostPoint], metric: str, level: str, cost_label: 
     parts += [f"{p.label}: {_fmt(p.quality.mean)}, cost unknown" for p in unknown]
     strip = " Series of unknown cost are in a separate strip labelled cost unknown, not at 0." if unknown else ""
     goal = f" Dashed line: the target {threshold:g}." if threshold is not None else ""
-    return (
-        f"Chart of {metric} (mean with {level} confidence interval) against {cost_label}.{strip}{goal} "
-        + "; ".join(parts)
-        + "."
-    )
+    head = f"Chart of {metric} (mean with {level} confidence interval) against {cost_label}.{strip}{goal} "
+    return _brief(head, parts, "every number is in the table")

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 from tunewise.evaluation._charts import (
     DPI,
+    LABEL_CHARS,
     WIDTH_IN,
     Chart,
     CostPoint,
@@ -26,6 +27,7 @@ from tunewise.evaluation._charts import (
     by_group_chart,
     chart_style,
     colour,
+    ellipsize,
     png,
     quality_cost_chart,
 )
@@ -408,7 +410,12 @@ def _score_chart(report: Report) -> Chart | None:
         means = [m for _, (m, _, _) in rows]
         errors = [[max(m - lo, 0.0) for _, (m, lo, _) in rows], [max(hi - m, 0.0) for _, (m, _, hi) in rows]]
         ax.barh(
-            [n for n, _ in rows], means, xerr=errors, color=[colour(i) for i in range(len(rows))], capsize=4, alpha=0.9
+            [ellipsize(n, LABEL_CHARS) for n, _ in rows],
+            means,
+            xerr=errors,
+            color=[colour(i) for i in range(len(rows))],
+            capsize=4,
+            alpha=0.9,
         )
         ax.invert_yaxis()
         ax.set_xlim(0, 1)
@@ -471,7 +478,7 @@ def _latency_chart(report: Report) -> Chart | None:
         fig = Figure(figsize=(WIDTH_IN, 0.9 + 0.45 * len(with_latency)), layout="constrained", dpi=DPI)
         ax = fig.subplots()
         ax.boxplot([s.latencies for s in with_latency], orientation="horizontal", showfliers=False)
-        ax.set_yticks(range(1, len(with_latency) + 1), [s.name for s in with_latency])
+        ax.set_yticks(range(1, len(with_latency) + 1), [ellipsize(s.name, LABEL_CHARS) for s in with_latency])
         ax.invert_yaxis()
         ax.set_xlabel("latency per case (s)")
         image = png(fig)
