@@ -25,13 +25,13 @@ import anyio
 import pytest
 
 from tunewise import ChatRequest, Model, ModelRef
+from tunewise.demo import DemoOutcome
 from tunewise.evaluation import Case, RunStore, build_report, evaluate
 from tunewise.ladder import run_ladder
 from tunewise.strategies import SystemPrompt, ZeroShot
 from tunewise.testing import ScriptedProvider
 
 HERE = Path(__file__).resolve().parent
-EXAMPLE = HERE.parent / "examples" / "support-bot"
 
 
 def _load(name: str) -> ModuleType:
@@ -182,16 +182,9 @@ def test_the_evaluation_report_reads_well_at_1280px(chromium: str, eval_report: 
 # The demo's report: the support-bot example's quick path on the tiny local model, as `make test` runs it.
 
 
-@pytest.fixture(scope="module")
-def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tunewise.demo import QUICK, run_demo
-
-    out = tmp_path_factory.mktemp("demo")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TUNEWISE_HOME", str(out / "tunewise-home"))
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        outcome = anyio.run(lambda: run_demo(example=EXAMPLE, out=out, size=QUICK))
-    page: Path = outcome.report_html
+@pytest.fixture
+def demo_report(quick_demo: DemoOutcome) -> Path:
+    page: Path = quick_demo.report_html  # one quick run per session (tests/conftest.py)
     return page
 
 

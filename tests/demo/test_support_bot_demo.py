@@ -7,25 +7,20 @@ import re
 import tomllib
 from pathlib import Path
 
-import anyio
 import pytest
 from typer.testing import CliRunner
 
 from tunewise import ConfigError, DataError
 from tunewise.cli._app import app
-from tunewise.demo import QUICK, TINY_NOTICE, DemoOutcome, corpus, find_example, run_demo
+from tunewise.demo import QUICK, TINY_NOTICE, DemoOutcome, corpus, find_example
 from tunewise.ladder import RUNG_ORDER, build_ladder_report, load_ladder_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoOutcome:
-    out = tmp_path_factory.mktemp("demo")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TUNEWISE_HOME", str(out / "tunewise-home"))
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        return anyio.run(lambda: run_demo(example=EXAMPLE, out=out, size=QUICK))
+@pytest.fixture
+def demo(quick_demo: DemoOutcome) -> DemoOutcome:
+    return quick_demo  # one quick run per session, shared with the browser test (tests/conftest.py)
 
 
 @pytest.mark.slow
