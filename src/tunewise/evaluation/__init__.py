@@ -17,7 +17,8 @@ from tunewise.evaluation._compare import (
     resolve,
 )
 from tunewise.evaluation._config import EvalConfig, PriceTable, load_config
-from tunewise.evaluation._failures import ErrorCause, error_causes, stops_run
+from tunewise.evaluation._failures import ErrorCause, error_causes, normalize_error, stops_run
+from tunewise.evaluation._groups import SMALL_GROUP, group_of, split_by_group
 from tunewise.evaluation._metrics import (
     Contains,
     EmbeddingCosine,
@@ -56,6 +57,7 @@ from tunewise.evaluation._stats import (
 )
 
 __all__ = [
+    "SMALL_GROUP",
     "CacheHit",
     "Case",
     "CaseResult",
@@ -96,12 +98,14 @@ __all__ = [
     "compare_runs",
     "compare_scores",
     "error_causes",
+    "group_of",
     "evaluate",
     "judge_pairs",
     "load_cases",
     "load_config",
     "mcnemar_exact",
     "mean_ci",
+    "normalize_error",
     "normalize",
     "paired_permutation_test",
     "power_paired",
@@ -110,6 +114,7 @@ __all__ = [
     "sample_size_mcnemar",
     "sample_size_paired",
     "sign_test",
+    "split_by_group",
     "stops_run",
     "token_f1",
     "use_cache",
