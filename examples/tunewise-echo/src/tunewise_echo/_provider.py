@@ -21,11 +21,11 @@ from tunewise import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
-    ConfigError,
     NotFoundError,
     ProviderConfig,
     Usage,
 )
+from tunewise.plugin import config_error
 from tunewise_echo import CAPABILITIES
 from tunewise_echo._embedder import CharacterEmbedder
 
@@ -49,10 +49,7 @@ class EchoOptions(BaseModel):
         try:
             return cls.model_validate(dict(options))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(part) for part in first["loc"])
-            known = ", ".join(cls.model_fields)
-            raise ConfigError(f"profiles.{profile}.options.{field}: {first['msg']} (known options: {known})") from None
+            raise config_error(exc, f"profiles.{profile}.options", known=cls.model_fields) from None
 
 
 class EchoProvider(BaseProvider):

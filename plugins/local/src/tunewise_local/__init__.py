@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tunewise import ProviderPlugin
-from tunewise._lazy import lazy_getattr
+from tunewise.plugin import lazy_getattr
 from tunewise_local._version import __version__
 
 if TYPE_CHECKING:

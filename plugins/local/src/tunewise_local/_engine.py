@@ -41,7 +41,7 @@ import anyio.from_thread
 from anyio.lowlevel import EventLoopToken
 from anyio.streams.memory import MemoryObjectSendStream
 
-from tunewise._types import FinishReason
+from tunewise.plugin import FinishReason
 from tunewise_local._loading import CacheKey, LoadedModel
 from tunewise_local._stops import REPLACEMENT, scan
 

@@ -53,7 +53,7 @@ class LocalOptions:
     @classmethod
     def parse(cls, options: dict[str, Any], *, profile: str = "local") -> LocalOptions:
         """Options from settings; a bad one is a one-line ConfigError naming ``profiles.<profile>.options.<name>``."""
-        from tunewise._suggest import did_you_mean
+        from tunewise.plugin import did_you_mean
 
         where = f"profiles.{profile}.options"
         for name in options:

@@ -62,7 +62,7 @@ def local_home(home: Path | None) -> Path:
     """The local plugin's home: the provider's, else tunewise's (``TUNEWISE_HOME``)."""
     if home is not None:
         return Path(home)
-    from tunewise._settings import load_settings
+    from tunewise import load_settings
 
     return Path(load_settings().home)
 

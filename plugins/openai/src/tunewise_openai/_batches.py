@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 
 from tunewise import BadRequestError, ChatRequest, ChatResponse, NotFoundError, ProviderError
-from tunewise._secrets import get_logger
+from tunewise.plugin import get_logger
 from tunewise_openai._chat import chat_body, parse_completion
 from tunewise_openai._errors import error_from_status, one_line, shaped
 from tunewise_openai._files import Files

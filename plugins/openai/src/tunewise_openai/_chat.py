@@ -17,7 +17,7 @@ from tunewise import (
     ToolCall,
     Usage,
 )
-from tunewise._types import FinishReason
+from tunewise.plugin import FinishReason
 from tunewise_openai._errors import one_line
 
 _FINISH: dict[str, FinishReason] = {

@@ -27,7 +27,7 @@ from tunewise import (
     ServerError,
     TunewiseError,
 )
-from tunewise._secrets import redact
+from tunewise.plugin import redact
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 

@@ -28,8 +28,8 @@ from tunewise import (
     NotFoundError,
     ProviderError,
 )
-from tunewise._secrets import get_logger
 from tunewise.interfaces.finetune import TERMINAL_STATUSES
+from tunewise.plugin import get_logger
 from tunewise_openai._errors import shaped
 from tunewise_openai._files import Files
 from tunewise_openai._http import HTTPClient

@@ -31,7 +31,7 @@ from pydantic import SecretStr
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from tunewise import ConfigError, ProviderError, ServerError, TunewiseError
-from tunewise._secrets import get_logger, register_secret
+from tunewise.plugin import get_logger, register_secret
 from tunewise_openai._errors import error_from_http, error_from_status, one_line, unexpected_answer
 from tunewise_openai._options import OpenAIOptions
 from tunewise_openai._ratelimit import Throttle, estimate_tokens

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tunewise import ConfigError
+from tunewise.plugin import config_error
 
 
 class OpenAIOptions(BaseModel):
@@ -61,8 +61,4 @@ class OpenAIOptions(BaseModel):
         try:
             return cls.model_validate(dict(options or {}))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            known = ", ".join(cls.model_fields)
-            hint = f" (known options: {known})" if first["type"] == "extra_forbidden" else ""
-            raise ConfigError(f"profiles.{profile}.options.{field}: {first['msg']}{hint}") from None
+            raise config_error(exc, f"profiles.{profile}.options", known=cls.model_fields) from None

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from tunewise import BaseProvider, ChatChunk, ChatRequest, ChatResponse
-from tunewise._secrets import get_logger
 from tunewise.interfaces.provider import Capability
+from tunewise.plugin import get_logger
 from tunewise_openai._chat import chat_body, parse_completion
 from tunewise_openai._http import HTTPClient, json_body, json_object
 from tunewise_openai._options import OpenAIOptions

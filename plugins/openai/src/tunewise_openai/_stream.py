@@ -21,7 +21,7 @@ import httpx
 from httpx_sse import EventSource, SSEError
 
 from tunewise import ChatChunk, StreamInterruptedError, StructuredOutputError, ToolCallDelta, Usage
-from tunewise._types import FinishReason
+from tunewise.plugin import FinishReason
 from tunewise_openai._chat import finish_reason, parse_completion, parse_usage
 from tunewise_openai._errors import error_from_status, one_line
 
