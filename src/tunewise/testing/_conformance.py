@@ -35,7 +35,7 @@ from tunewise._refs import ModelRef
 from tunewise._types import ChatChunk, ChatRequest, ChatResponse, FinishReason, Message, Usage
 from tunewise.interfaces.embedder import Embedder
 from tunewise.interfaces.finetune import TERMINAL_STATUSES, FineTuneJob, FineTuner, FineTuneSpec
-from tunewise.interfaces.provider import Capability, Provider
+from tunewise.interfaces.provider import Capability, Provider, ProviderPlugin
 
 _FINISH = set(get_args(FinishReason))
 _CAPABILITIES = set(get_args(Capability))
@@ -48,6 +48,19 @@ def _check_usage(usage: Usage, where: str) -> None:
         assert value is None or (isinstance(value, int) and value >= 0), (
             f"{where}: usage.{field} must be None (unknown) or a non-negative int, got {value!r}"
         )
+
+
+def _plugin_of(provider: Provider) -> ProviderPlugin | None:
+    """The installed plugin whose entry point lives in the provider's top-level package, if one does."""
+    from importlib import metadata
+
+    from tunewise._registry import ENTRY_POINT_GROUP, load_plugin
+
+    package = type(provider).__module__.partition(".")[0]
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry.module.partition(".")[0] == package and package != "tunewise":
+            return load_plugin(entry.name)
+    return None
 
 
 class ProviderConformance:
@@ -97,6 +110,20 @@ class ProviderConformance:
             assert isinstance(caps, frozenset), "capabilities must be a frozenset"
             assert caps <= _CAPABILITIES, f"unknown capabilities {sorted(caps - _CAPABILITIES)}"
             assert {"chat", "stream"} <= caps, "every provider must declare chat and stream"
+
+        self._run(check)
+
+    def test_capabilities_match_the_plugin(self) -> None:
+        """The provider class and its plugin's entry point declare the same capabilities (``tunewise providers``
+        shows the plugin's without creating a provider)."""
+
+        async def check(provider: Provider) -> None:
+            plugin = _plugin_of(provider)
+            if plugin is not None:
+                declared = sorted(plugin.capabilities)
+                assert declared == sorted(provider.capabilities), (
+                    f"the plugin declares {declared}, its provider {sorted(provider.capabilities)}"
+                )
 
         self._run(check)
 

@@ -13,13 +13,16 @@ from tunewise.plugin import lazy_getattr
 from tunewise_local._version import __version__
 
 if TYPE_CHECKING:
-    from tunewise import Provider, ProviderConfig
+    from tunewise.plugin import Capability, Provider, ProviderConfig
     from tunewise_local._engine import EngineStats
     from tunewise_local._finetune import LocalFineTuneJob, LocalFineTuner
     from tunewise_local._hyper import Hyperparameters
     from tunewise_local._provider import LocalEmbedder, LocalOptions, LocalProvider
     from tunewise_local.merge import merge_adapter
     from tunewise_local.tiny import build_tiny_model
+
+CAPABILITIES: frozenset[Capability] = frozenset({"chat", "stream", "embed", "fine_tune"})
+"""What a local provider can do: declared here once, read by the plugin and the provider class."""
 
 
 def _create(config: ProviderConfig) -> Provider:
@@ -41,7 +44,7 @@ def _option_names() -> frozenset[str]:
 
 plugin = ProviderPlugin(
     create=_create,
-    capabilities=frozenset({"chat", "stream", "embed", "fine_tune"}),
+    capabilities=CAPABILITIES,
     description="Hugging Face transformers models on this machine; LoRA / full fine-tuning with peft",
     option_names=_option_names,
 )
@@ -59,6 +62,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "CAPABILITIES",
     "EngineStats",
     "Hyperparameters",
     "LocalEmbedder",

@@ -28,6 +28,7 @@ from tunewise import (
     Usage,
 )
 from tunewise.interfaces.embedder import check_texts
+from tunewise_local import CAPABILITIES
 from tunewise_local._clock import CLOCK, device_kind
 from tunewise_local._engine import Engine, EngineStats, GenerationRequest, Piece
 from tunewise_local._loading import MODELS, LoadedModel, LoadOptions
@@ -135,7 +136,7 @@ class LocalProvider(BaseProvider):
     requests for one model are batched by one engine thread. Close with :meth:`aclose`.
     """
 
-    capabilities: frozenset[Capability] = frozenset({"chat", "stream", "embed", "fine_tune"})
+    capabilities: frozenset[Capability] = CAPABILITIES
 
     def __init__(
         self, *, name: str = "local", home: str | Path | None = None, options: LocalOptions | None = None

@@ -17,13 +17,16 @@ from tunewise.plugin import lazy_getattr
 from tunewise_openai._version import __version__
 
 if TYPE_CHECKING:
-    from tunewise import Provider, ProviderConfig
+    from tunewise.plugin import Capability, Provider, ProviderConfig
     from tunewise_openai._batches import Batches, BatchResult
     from tunewise_openai._embeddings import OpenAIEmbedder
     from tunewise_openai._files import FileObject, Files
     from tunewise_openai._finetune import OpenAIFineTuneJob, OpenAIFineTuner
     from tunewise_openai._options import OpenAIOptions
     from tunewise_openai._provider import OpenAIProvider
+
+CAPABILITIES: frozenset[Capability] = frozenset({"chat", "stream", "embed", "fine_tune", "structured_output"})
+"""What an OpenAI provider can do: declared here once, read by the plugin and the provider class."""
 
 _EXPORTS = {
     "OpenAIProvider": "tunewise_openai._provider",
@@ -52,7 +55,7 @@ def _option_names() -> list[str]:
 
 plugin = ProviderPlugin(
     create=_create,
-    capabilities=frozenset({"chat", "stream", "embed", "fine_tune", "structured_output"}),
+    capabilities=CAPABILITIES,
     description="OpenAI API and OpenAI-compatible servers (Ollama, vLLM, llama.cpp, LM Studio)",
     option_names=_option_names,
 )
@@ -62,6 +65,7 @@ __getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 __all__ = [
+    "CAPABILITIES",
     "BatchResult",
     "Batches",
     "FileObject",

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from tunewise import BaseProvider, ChatChunk, ChatRequest, ChatResponse
 from tunewise.interfaces.provider import Capability
 from tunewise.plugin import get_logger
+from tunewise_openai import CAPABILITIES
 from tunewise_openai._chat import chat_body, parse_completion
 from tunewise_openai._http import HTTPClient, json_body, json_object
 from tunewise_openai._options import OpenAIOptions
@@ -52,7 +53,7 @@ class OpenAIProvider(BaseProvider):
     The key is kept as a :class:`~pydantic.SecretStr`; it appears in no repr, log or error.
     """
 
-    capabilities: frozenset[Capability] = frozenset({"chat", "stream", "embed", "fine_tune", "structured_output"})
+    capabilities: frozenset[Capability] = CAPABILITIES
 
     def __init__(
         self,
