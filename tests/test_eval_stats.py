@@ -174,6 +174,83 @@ def test_bootstrap_ci_agrees_with_scipy_bootstrap() -> None:
     assert bootstrap_mean_ci([0.5, 0.5, 0.5]) == (0.5, 0.5)
 
 
+def hand_written_bootstrap_ci(
+    values: np.ndarray, confidence: float, n_resamples: int, seed: int
+) -> tuple[float, float]:
+    """Oracle: the percentile bootstrap tunewise computed by hand before it called scipy (same draws, same quantile)."""
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_resamples)
+    chunk = max(1, 2_000_000 // values.size)
+    for start in range(0, n_resamples, chunk):
+        stop = min(n_resamples, start + chunk)
+        means[start:stop] = values[rng.integers(0, values.size, size=(stop - start, values.size))].mean(axis=1)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(means, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+@pytest.mark.parametrize(
+    ("size", "confidence", "n_resamples", "seed"),
+    [(2, 0.95, 10_000, 0), (80, 0.9, 3_001, 4), (700, 0.99, 10_000, 7), (4000, 0.95, 1_000, 2)],
+)
+def test_bootstrap_ci_is_unchanged_by_the_move_to_scipy(
+    size: int, confidence: float, n_resamples: int, seed: int
+) -> None:
+    values = np.round(np.random.default_rng(size).normal(0.1, 0.4, size), 2)
+    expected = hand_written_bootstrap_ci(values, confidence, n_resamples, seed)
+    got = bootstrap_mean_ci(values, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def absolute_sum(x: np.ndarray, axis: int) -> np.ndarray:
+    return np.abs(np.sum(x, axis=axis))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(-8, 8).filter(bool), min_size=2, max_size=10))  # scipy needs two
+def test_permutation_test_matches_scipy_permutation_test_exactly(values: list[int]) -> None:
+    d = np.array(values) / 8
+    reference = stats.permutation_test(
+        (d,), absolute_sum, permutation_type="samples", vectorized=True, n_resamples=np.inf, alternative="greater"
+    )
+    assert paired_permutation_test(d) == pytest.approx(reference.pvalue, rel=1e-12)
+
+
+def test_permutation_test_sampled_agrees_with_scipy_permutation_test() -> None:
+    d = np.round(np.random.default_rng(12).normal(0.03, 0.3, 60), 2)  # 60 differences: sampled by both
+    reference = stats.permutation_test(
+        (d,),
+        absolute_sum,
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=20_000,
+        alternative="greater",
+        rng=np.random.default_rng(0),
+    )
+    assert paired_permutation_test(d) == pytest.approx(reference.pvalue, abs=0.02)  # two 20,000-draw estimates
+    assert paired_permutation_test([0.1] * 30) == pytest.approx(  # the same +1 correction: never an impossible 0
+        stats.permutation_test(
+            (np.full(30, 0.1),),
+            absolute_sum,
+            permutation_type="samples",
+            vectorized=True,
+            n_resamples=20_000,
+            alternative="greater",
+            rng=np.random.default_rng(0),
+        ).pvalue
+    )
+
+
+def test_wilcoxon_exact_is_scipys_without_ties_and_conditional_on_ties_where_scipy_is_not() -> None:
+    rng = np.random.default_rng(13)
+    untied = rng.normal(0.1, 1.0, 30)
+    assert wilcoxon_signed_rank(untied) == pytest.approx(stats.wilcoxon(untied, method="exact").pvalue, rel=1e-9)
+    # tied magnitudes: scipy's exact distribution assumes untied ranks, so it is not the exact p here
+    tied = [0.25] * 20 + [-0.25] * 5
+    assert wilcoxon_signed_rank(tied) == pytest.approx(sign_test(20, 5), rel=1e-12)  # all tied: the sign test
+    assert stats.wilcoxon(tied, method="exact").pvalue != pytest.approx(wilcoxon_signed_rank(tied), rel=0.1)
+
+
 def test_bootstrap_ci_covers_the_true_mean_about_95_percent_of_the_time() -> None:
     rng = np.random.default_rng(6)
     covered = 0

@@ -1,9 +1,14 @@
 """Paired statistics as pure functions: bootstrap CI, McNemar's exact test, a paired permutation test,
 Wilcoxon, multiple-comparison corrections, effect size, sample size.
 
-All take paired per-case scores (same cases, same order). The tests check them against
-enumerated or hand-computed values and against ``scipy.stats``; scipy itself is imported
-only inside the functions that need it.
+All take paired per-case scores (same cases, same order). Where ``scipy.stats`` computes the
+same thing, it does the work: the bootstrap interval (``scipy.stats.bootstrap``), the sign test
+and McNemar (``binomtest``) and Wilcoxon's normal approximation (``wilcoxon``). Two are kept
+here, each for a reason given in its docstring: the exact Wilcoxon p with tied magnitudes
+(scipy's exact distribution assumes no ties) and the sign-flip permutation test (same p-values
+as ``scipy.stats.permutation_test``, about 100 times faster). The tests check every function
+against enumerated or hand-computed values and against scipy; scipy itself is imported only
+inside the functions that need it, so ``import tunewise`` stays light.
 """
 
 from __future__ import annotations
@@ -33,20 +38,23 @@ def bootstrap_mean_ci(
 
     Deterministic for a given ``seed``. With fewer than two values the interval is the value itself.
     """
+    from scipy import stats
+
     x = _array(values)
     if x.size == 0:
         raise ValueError("no values")
     if x.size == 1 or np.all(x == x[0]):
         return float(x[0]), float(x[0])
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_resamples)
-    chunk = max(1, 2_000_000 // x.size)
-    for start in range(0, n_resamples, chunk):
-        stop = min(n_resamples, start + chunk)
-        means[start:stop] = x[rng.integers(0, x.size, size=(stop - start, x.size))].mean(axis=1)
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(means, [alpha, 1 - alpha])
-    return float(low), float(high)
+    result = stats.bootstrap(
+        (x,),
+        np.mean,
+        confidence_level=confidence,
+        n_resamples=n_resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+        batch=max(1, 2_000_000 // x.size),  # bounds memory; the same draws as one batch
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 @dataclass(frozen=True)
@@ -64,17 +72,15 @@ class McNemar:
 
 
 def sign_test(wins: int, losses: int) -> float:
-    """Two-sided exact binomial p-value of ``wins`` vs ``losses`` (ties excluded) against 1/2."""
-    n = wins + losses
-    if n == 0:
-        return 1.0
-    k = min(wins, losses)
-    if n > 1000:  # exact integer sums get slow; the binomial CDF is as exact at this size
-        from scipy import stats
+    """Two-sided exact binomial p-value of ``wins`` vs ``losses`` (ties excluded) against 1/2.
 
-        return min(1.0, 2 * float(stats.binom.cdf(k, n, 0.5)))
-    tail: float = sum(math.comb(n, i) for i in range(k + 1)) / (1 << n)
-    return min(1.0, 2 * tail)
+    ``scipy.stats.binomtest``; no games at all (``wins + losses == 0``) give p = 1.
+    """
+    if wins + losses == 0:
+        return 1.0
+    from scipy import stats
+
+    return float(stats.binomtest(wins, wins + losses, 0.5).pvalue)
 
 
 def mcnemar_exact(a_pass: Values, b_pass: Values) -> McNemar:
@@ -110,12 +116,13 @@ def wilcoxon_signed_rank(differences: Values) -> float:
 
     Zero differences are dropped (Wilcoxon's convention). With up to 50 non-zero differences
     the p-value is exact: the distribution of the signed-rank sum under random signs, with
-    tied magnitudes given their average rank (exact conditional on the ties). Above 50 it is
-    the normal approximation with the tie correction of the variance and no continuity
-    correction. All-zero differences give p = 1.
+    tied magnitudes given their average rank (exact conditional on the ties). This is
+    computed here because ``scipy.stats.wilcoxon``'s exact distribution assumes no ties.
+    Above 50 it is ``scipy.stats.wilcoxon``'s normal approximation (tie correction of the
+    variance, no continuity correction). All-zero differences give p = 1.
 
     This tests whether B tends to *rank* above A, not the mean difference: it is kept for
-    that question, and :func:`paired_permutation_test` is the test of the mean that
+    that question, and `paired_permutation_test` is the test of the mean that
     comparisons use.
     """
     from scipy import stats
@@ -125,18 +132,10 @@ def wilcoxon_signed_rank(differences: Values) -> float:
     n = int(d.size)
     if n == 0:
         return 1.0
-    magnitudes = np.abs(d)
-    ranks = stats.rankdata(magnitudes)  # average ranks for ties
-    r_plus = float(np.sum(ranks[d > 0]))
-    if n <= 50:
-        return _signed_rank_exact_p(ranks, r_plus)
-    _, tie_counts = np.unique(magnitudes, return_counts=True)
-    mean = n * (n + 1) / 4
-    variance = n * (n + 1) * (2 * n + 1) / 24 - float(np.sum(tie_counts**3 - tie_counts)) / 48
-    if variance <= 0:
-        return 1.0
-    z = (r_plus - mean) / math.sqrt(variance)
-    return min(1.0, float(2 * stats.norm.sf(abs(z))))
+    if n > 50:
+        return float(stats.wilcoxon(d, zero_method="wilcox", correction=False, method="approx").pvalue)
+    ranks = stats.rankdata(np.abs(d))  # average ranks for ties
+    return _signed_rank_exact_p(ranks, float(np.sum(ranks[d > 0])))
 
 
 EXACT_PERMUTATION_MAX = 20
@@ -155,6 +154,12 @@ def paired_permutation_test(
     most ``exact_max`` non-zero differences every pattern is enumerated (exact); otherwise
     ``n_resamples`` random patterns are drawn (deterministic for a given ``seed``) and the
     p-value is ``(1 + hits) / (1 + n_resamples)``, which never reports an impossible 0.
+
+    The p-values are those of ``scipy.stats.permutation_test`` (one sample, sign flips, the
+    statistic ``|sum|``, ``alternative="greater"``; the tests check it), but computed here:
+    scipy takes seconds where this takes milliseconds (2**20 patterns: 8 s against 0.05 s;
+    20,000 resamples of 4,000 differences: 8 s against 0.1 s), and comparisons run it for
+    every metric and pair.
     """
     if exact_max > 24:  # 2**m sums held at once: 2**24 is already 128 MiB
         raise ValueError("exact_max above 24 would enumerate more sign patterns than memory holds")
