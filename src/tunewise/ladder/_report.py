@@ -14,14 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 from tunewise._errors import ConfigError
 from tunewise._names import short_model_name
+from tunewise.evaluation import SMALL_GROUP, RunStore
 from tunewise.evaluation._charts import Chart, CostPoint, Interval, by_group_chart, quality_cost_chart
+from tunewise.evaluation._report import template_env
 from tunewise.ladder._config import LadderConfig
+from tunewise.ladder._paths import CONFIG_FILE, STATE_FILE, STORE_FILE
 from tunewise.ladder._recommend import Recommendation, recommend
-from tunewise.ladder._samples import Samples
+from tunewise.ladder._samples import Samples, choose, must_contain_metric, rule
 from tunewise.ladder._state import LadderState, RungResult
 
 if TYPE_CHECKING:
-    from tunewise.evaluation._runstore import CaseResult, RunStore
+    from tunewise.evaluation import CaseResult
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,6 @@ class LadderReport:
 
 def load_outcome(out: str | Path) -> tuple[LadderConfig, LadderState]:
     """The config and state a ladder left in its output folder."""
-    from tunewise.ladder._ladder import CONFIG_FILE, STATE_FILE
-
     folder = Path(out)
     config_file, state_file = folder / CONFIG_FILE, folder / STATE_FILE
     if not config_file.is_file() or not state_file.is_file():
@@ -169,9 +170,6 @@ def _cost_chart(rows: list[RungResult], rec: Recommendation) -> Chart | None:
 
 def _samples(out: Path, config: LadderConfig, rows: list[RungResult], metric: str) -> Samples | None:
     """Sample answers read back from the run store (every rung's stored answer to the chosen cases)."""
-    from tunewise.ladder._ladder import STORE_FILE
-    from tunewise.ladder._samples import choose, must_contain_metric, rule
-
     if not rows:
         return None
     group_by = next((row.group_by for row in rows if row.group_by), None)
@@ -180,8 +178,6 @@ def _samples(out: Path, config: LadderConfig, rows: list[RungResult], metric: st
     store_file = out / STORE_FILE
     if not store_file.is_file():
         return Samples(rule=text, metrics=tuple(metrics), cases=(), note=f"no run store ({STORE_FILE}) in {out}")
-    from tunewise.evaluation._runstore import RunStore
-
     with RunStore(store_file, create=False) as store:
         results = {row.rung: _answers(store, row) for row in rows}
     phrases_by = must_contain_metric([config.target.metric, *config.report.metrics])
@@ -208,9 +204,6 @@ def _md_text(segments: Any) -> str:
 
 
 def _render(template: str, report: LadderReport) -> str:
-    from tunewise.evaluation._groups import SMALL_GROUP
-    from tunewise.evaluation._report import template_env
-
     env = template_env("tunewise.ladder")
     env.filters["monthly"] = lambda value: "unknown" if value is None else f"${value:,.2f}"
     env.filters["md_text"] = _md_text
