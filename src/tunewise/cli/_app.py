@@ -16,14 +16,13 @@ from tunewise._errors import TunewiseError
 from tunewise._version import __version__
 from tunewise.cli import _eval
 from tunewise.cli._chat import register as register_chat_command
-from tunewise.cli._command import CommandTree
 from tunewise.cli._console import setup_console
 from tunewise.cli._costs import register as register_cost_commands
 from tunewise.cli._data import data_app
 from tunewise.cli._demo import demo_app
 from tunewise.cli._index import index_app
 from tunewise.cli._ladder import ladder_app
-from tunewise.cli._local import local_app
+from tunewise.cli._plugins import PluginCommandTree
 from tunewise.cli._providers import providers_command
 from tunewise.cli._serve import register as register_serve_command
 
@@ -33,7 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    cls=CommandTree,
+    cls=PluginCommandTree,  # plugins' own commands (``tunewise local ...``) come after the built-in ones
 )
 
 
@@ -65,7 +64,6 @@ register_cost_commands(app)
 app.add_typer(_eval.eval_app)
 app.add_typer(data_app)
 app.add_typer(index_app)
-app.add_typer(local_app)
 register_serve_command(app)
 register_chat_command(app)
 app.add_typer(ladder_app)

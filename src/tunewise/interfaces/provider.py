@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from tunewise._errors import CapabilityError
 from tunewise._types import ChatChunk, ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
+    import typer
+
     from tunewise._settings import ProviderConfig
     from tunewise.interfaces.embedder import Embedder
     from tunewise.interfaces.finetune import FineTuner
@@ -71,7 +73,8 @@ class ProviderPlugin:
 
     ``capabilities`` is declared here so ``tunewise providers`` can list it without
     creating a provider; keep the plugin's top-level module light and import heavy
-    libraries inside ``create``.
+    libraries inside ``create``. Declare the capabilities once (a module constant) and
+    give the provider class the same value: the conformance suite checks that they agree.
     """
 
     create: Callable[[ProviderConfig], Provider]
@@ -81,3 +84,10 @@ class ProviderPlugin:
     """The option names ``create`` accepts (``profiles.<name>.options``, ``tunewise.model(ref, **options)``),
     called only when needed so the options' module loads late. With it, ``tunewise.model`` names the
     closest option to a misspelt one; without it, the plugin's own check speaks."""
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Profiles the plugin contributes, by name, as ``ProfileConfig`` fields without ``plugin`` (this plugin is
+    implied): ``{"openai": {"base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"}}``.
+    They are built in: a user's profile of the same name changes only the fields it gives."""
+    commands: Callable[[], typer.Typer] | None = None
+    """The plugin's own CLI commands, as a typer app that ``tunewise <plugin name> ...`` runs. Called only when
+    those commands are used or listed, so import typer and the commands' module inside it."""

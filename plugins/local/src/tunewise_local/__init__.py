@@ -13,6 +13,8 @@ from tunewise.plugin import lazy_getattr
 from tunewise_local._version import __version__
 
 if TYPE_CHECKING:
+    import typer
+
     from tunewise.plugin import Capability, Provider, ProviderConfig
     from tunewise_local._engine import EngineStats
     from tunewise_local._finetune import LocalFineTuneJob, LocalFineTuner
@@ -42,11 +44,18 @@ def _option_names() -> frozenset[str]:
     return OPTION_NAMES
 
 
+def _commands() -> typer.Typer:
+    from tunewise_local._cli import local_app
+
+    return local_app
+
+
 plugin = ProviderPlugin(
     create=_create,
     capabilities=CAPABILITIES,
     description="Hugging Face transformers models on this machine; LoRA / full fine-tuning with peft",
     option_names=_option_names,
+    commands=_commands,
 )
 
 _EXPORTS = {

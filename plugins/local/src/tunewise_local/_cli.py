@@ -1,7 +1,8 @@
 """``tunewise local ...``: tiny models, fine-tune jobs and adapter merges on this machine.
 
-The commands need the ``tunewise-local`` plugin; it (and torch) is imported only when
-one of them runs, so ``tunewise --help`` stays fast.
+The plugin contributes these commands through ``ProviderPlugin.commands``; tunewise's root
+command finds them by the plugin's name. torch is imported only when a command runs, so
+``tunewise --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from tunewise._errors import ConfigError
+from tunewise import ConfigError
 
 if TYPE_CHECKING:
-    from tunewise_local import LocalProvider
+    from tunewise_local._provider import LocalProvider
 
 local_app = typer.Typer(
     name="local",
@@ -25,12 +26,13 @@ local_app = typer.Typer(
 
 
 def _provider(profile: str) -> LocalProvider:
-    from tunewise._registry import Registry
+    from tunewise import Registry
+    from tunewise_local._provider import LocalProvider
 
     provider = Registry().provider(profile)
-    if type(provider).__name__ != "LocalProvider":
+    if not isinstance(provider, LocalProvider):
         raise ConfigError(f"profile {profile!r} is not served by the local plugin")
-    return provider  # type: ignore[return-value]
+    return provider
 
 
 def _parse_options(pairs: list[str]) -> dict[str, Any]:
@@ -93,7 +95,7 @@ def tiny_command(
 
 
 def _spec(**fields: Any) -> Any:
-    from tunewise.interfaces.finetune import FineTuneSpec
+    from tunewise import FineTuneSpec
 
     return FineTuneSpec(**fields)
 
