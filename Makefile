@@ -33,9 +33,11 @@ screenshot: demo
 	$(BIN)/tunewise ladder report .tunewise-demo/ladder > /dev/null
 	$(BIN)/python tests/headless_chromium.py .tunewise-demo/ladder/report.html $(SHOT) --figures 2 --max-colours 96
 
+# lint-imports: the layers and the plugin boundary in pyproject.toml [tool.importlinter] (docs/architecture.md).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=examples/tunewise-echo/src $(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
