@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tunewise import ChatRequest, Model, ModelRef, ServerError, Usage
+from tunewise import Answer, ChatRequest, Message, Model, ModelCall, ModelRef, ServerError, Usage
 from tunewise.evaluation import Case, ResponseCache, RunStore, evaluate
 from tunewise.strategies import ChainOfThought, ZeroShot
 from tunewise.testing import ScriptedProvider
@@ -360,3 +360,44 @@ async def test_budget_stops_new_cases_and_the_run_resumes_later(tmp_path: Path) 
             cost=lambda m, u: None,
             budget=1.0,
         )
+
+
+class DraftThenReview:
+    """A third-party strategy calling two models, reporting each call as a ModelCall (no private API)."""
+
+    name = "draft_review"
+
+    def __init__(self, draft: Model, review: Model) -> None:
+        self.draft, self.review = draft, review
+
+    async def respond(self, conversation: object) -> Answer:
+        calls = []
+        for step in (self.draft, self.review):
+            request = step.request([Message.user("What is 2 + 2?")])
+            calls.append(
+                ModelCall(model_ref=str(step.ref), request=request, response=await step.provider.chat(request))
+            )
+        return Answer(
+            strategy=self.name,
+            response=calls[-1].response,
+            requests=tuple(c.request for c in calls),
+            responses=tuple(c.response for c in calls),
+            calls=tuple(calls),
+        )
+
+
+@pytest.mark.anyio
+async def test_each_call_is_priced_by_the_model_it_called(tmp_path: Path) -> None:
+    provider = ScriptedProvider(adder)
+    priced: list[str] = []
+
+    def price(model_ref: str, usage: Usage) -> float | None:
+        priced.append(model_ref)
+        return {"scripted:cheap": 0.001, "scripted:dear": 0.1}.get(model_ref)
+
+    strategy = DraftThenReview(model(provider, "cheap"), model(provider, "dear"))
+    summary = await evaluate([strategy], cases(1), store=tmp_path / "r.sqlite", cost=price)
+    assert priced == ["scripted:cheap", "scripted:dear"] and summary.cost == pytest.approx(0.101)
+    unknown = DraftThenReview(model(provider, "cheap"), model(provider, "free-lunch"))
+    again = await evaluate([unknown], cases(1), store=tmp_path / "r2.sqlite", cost=price)
+    assert again.ok == 1 and again.cost is None  # one unknown price makes the answer's cost unknown, never 0

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import tunewise
 from tunewise import ChatRequest, ConfigError, Message, Model, ModelRef, ProfileConfig, Registry, Settings
+from tunewise.evaluation import Case
 from tunewise.strategies import (
     RAG,
     ChainOfThought,
@@ -49,7 +51,9 @@ async def test_zero_shot_sends_the_conversation_unchanged_with_options() -> None
     assert answer.requests[0].temperature == 0 and answer.requests[0].max_tokens == 20
     assert contents(answer.requests[0]) == [("user", "Capital of France?")]
     assert answer.usage.prompt_tokens is not None and answer.usage.prompt_tokens > 0
-    assert answer.metadata["model_refs"] == ["scripted:base"]
+    (call,) = answer.calls
+    assert call.model_ref == "scripted:base" and call.request == answer.requests[0]
+    assert call.response == answer.response and not call.cached and call.cache_key is None
 
 
 @pytest.mark.anyio
@@ -253,3 +257,64 @@ def test_bad_request_options_fail_at_construction_in_one_line() -> None:
         ConfigError, match=r"^strategy 'hot': request option max_tokens: Input should be greater than 0$"
     ):
         build_strategy({"type": "zero_shot", "name": "hot", "model": "scripted:echo", "max_tokens": 0})
+
+
+CASES_FOR_IDS = [Case(id="c1", input=(Message.user("Capital of France?"),), expected="Paris")]
+
+
+def fingerprinted_strategies() -> list[Any]:
+    """One of each built-in strategy, with settings off their defaults where they have any."""
+    retriever = InMemoryRetriever(DOCS, HashingEmbedder(32))
+    ref = "scripted:base"
+    return [
+        ZeroShot(ref, temperature=0, max_tokens=20),
+        SystemPrompt(ref, "Be brief.", name="brief", seed=7),
+        FineTuned("scripted:ft:base:acme:1", system="You are Acme's bot."),
+        ChainOfThought(ref, instruction="Think.", answer_pattern=r"ANS: (.+)", system="Be exact.", extra={"x": 1}),
+        FewShot(ref, [("2+2?", "4"), {"input": "3+3?", "output": "6"}], k=1, embedder=HashingEmbedder(16)),
+        FewShot(ref, [("hi", "hello")], diversity=0.5, system="Greet.", name="greeter"),
+        RAG(ref, retriever, k=2, where={"source": "policy/refunds.md"}, system=None),
+        RagFineTuned(
+            ref, retriever, threshold=0.4, on_low_relevance="handoff", system="Acme bot.", handoff_message="Wait."
+        ),
+    ]
+
+
+# Run ids computed by tunewise before strategies declared their fingerprint (from public attributes), for
+# fingerprinted_strategies() and CASES_FOR_IDS: a run stored then must resume under the same id now.
+OLD_RUN_IDS = {
+    "zero_shot:scripted:base": "run-859135ba8757",
+    "brief": "run-baed7f50bd94",
+    "fine_tuned:scripted:ft:base:acme:1": "run-bb81d99b9a13",
+    "chain_of_thought:scripted:base": "run-daa2da2508e1",
+    "few_shot:scripted:base": "run-007603492ade",
+    "greeter": "run-a4a427f35bcf",
+    "rag:scripted:base": "run-c561c0be6e95",
+    "rag_fine_tuned:scripted:base": "run-8df2ed282884",
+}
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_a_strategy_fingerprint_keeps_the_run_id_of_stored_runs(index: int) -> None:
+    from tunewise.evaluation._runner import config_hash
+    from tunewise.strategies._fingerprint import attribute_settings
+
+    strategy = fingerprinted_strategies()[index]
+    assert strategy.fingerprint() == attribute_settings(strategy)  # what run ids were derived from before
+    settings = [{"name": strategy.name, **strategy.fingerprint()}]
+    assert f"run-{config_hash(settings, [], CASES_FOR_IDS, {})[:12]}" == OLD_RUN_IDS[strategy.name]
+
+
+def test_a_built_in_fingerprint_is_declared_but_a_subclass_elsewhere_counts_its_own_attributes() -> None:
+    strategy = SystemPrompt("scripted:base", "Be brief.")
+    declared = strategy.fingerprint()
+    strategy.cache_note = "not a setting"  # type: ignore[attr-defined]  # an attribute is not part of the run id
+    assert strategy.fingerprint() == declared and declared["system"] == "Be brief."
+
+    class Polite(ZeroShot):  # a user's subclass: its public attributes still make new run ids
+        def __init__(self, model: str, tone: str) -> None:
+            super().__init__(model)
+            self.tone = tone
+
+    warm, cold = Polite("scripted:base", "warm").fingerprint(), Polite("scripted:base", "cold").fingerprint()
+    assert warm["tone"] == "warm" and cold["tone"] == "cold" and warm["class"].endswith("Polite")

@@ -105,6 +105,40 @@ async def test_a_cached_call_is_replayed_not_streamed(tmp_path: object) -> None:
     assert chunks == [] and second.text == first.text == "cache me"
 
 
+@pytest.mark.anyio
+async def test_each_call_record_says_whether_the_cache_replayed_it_and_what_it_first_cost(tmp_path: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    provider = ScriptedProvider()
+    strategy = ZeroShot(model(provider))
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    try:
+        with use_cache(cache):
+            first = await strategy.respond("price me")
+            (fresh,) = first.calls
+            assert fresh.cache_key is not None
+            cache.set_cost(fresh.cache_key, 0.25)
+            (replayed,) = (await strategy.respond("price me")).calls
+            with use_cache(None):  # the innermost use_cache wins: no cache here
+                (uncached,) = (await strategy.respond("price me")).calls
+    finally:
+        cache.close()
+    assert (fresh.model_ref, fresh.cached, fresh.cost) == ("scripted:demo", False, None)
+    assert (replayed.cached, replayed.cost, replayed.cache_key) == (True, 0.25, fresh.cache_key)
+    assert replayed.response == fresh.response and replayed.request == fresh.request
+    assert (uncached.cached, uncached.cache_key) == (False, None)
+    assert len(provider.requests) == 2  # the replay was not sent; the uncached call was
+
+
+def test_strategies_import_nothing_from_evaluation() -> None:
+    code = (
+        "import sys, tunewise.strategies; print(sorted(m for m in sys.modules if m.startswith('tunewise.evaluation')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 @given(st.text(alphabet=st.sampled_from("ab \n"), max_size=200), st.integers(min_value=1, max_value=40))
 def test_text_pieces_rebuild_the_text(text: str, size: int) -> None:
     pieces = text_pieces(text, size)

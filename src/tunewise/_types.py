@@ -373,3 +373,25 @@ class ChatChunk(BaseModel):
     model: str | None = None
     request_id: str | None = None
     tool_calls: tuple[ToolCallDelta, ...] | None = None
+
+
+class ModelCall(BaseModel):
+    """One model call a strategy made: which model, what was sent, what came back, and whether it was replayed.
+
+    A strategy's :class:`~tunewise.Answer` lists its calls in order in ``Answer.calls``, so
+    whoever prices or stores the answer reads each call's facts from the call itself.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    model_ref: str
+    """The reference the strategy called, such as ``"openai:gpt-4o-mini"`` (what prices are looked up by)."""
+    request: ChatRequest
+    response: ChatResponse
+    cache_key: str | None = None
+    """The response cache's key for this call, when a cache was in use."""
+    cached: bool = False
+    """True when the response was replayed from a cache rather than sent."""
+    cost: float | None = None
+    """For a replayed call: the dollars it cost when first sent (``None`` when unknown). Fresh calls are priced by
+    whoever runs the strategy."""

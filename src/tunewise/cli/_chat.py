@@ -184,14 +184,12 @@ def turn_cost(answer: Answer) -> str:
     """Dollars for every model call of the answer, or why the cost is unknown."""
     from tunewise.costs import UnknownPriceWarning, cost_of, quote
 
-    refs = answer.metadata.get("model_refs")
-    calls = list(answer.responses)
-    if not calls:
+    if not answer.responses:
         return "$0 (no model call)"
-    if not isinstance(refs, list) or len(refs) != len(calls):
+    if not answer.calls:
         return "unknown (the strategy does not say which models it called)"
     total = 0.0
-    for ref, response in zip(refs, calls, strict=True):
+    for ref, response in ((call.model_ref, call.response) for call in answer.calls):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnknownPriceWarning)
             cost = cost_of(ref, response.usage)

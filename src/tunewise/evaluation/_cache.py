@@ -5,25 +5,30 @@ calls again. A cached response is replayed with its *original* usage and cost, s
 run's cost figures stay what the calls really cost (never 0), and the run store marks the
 call as cached. Nothing is cached unless you pass ``cache=`` to the runner or enter
 ``use_cache(cache)`` yourself.
+
+The cache reaches strategies as a provider wrapper (:class:`CachingProvider`, in the spirit of
+an httpx transport or pydantic-ai's ``WrapperModel``): ``use_cache`` installs it through
+``tunewise.strategies``' provider-wrapping hook, and each call's record
+(:class:`~tunewise.ModelCall`) says whether it was replayed and what it first cost.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import hashlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from tunewise.strategies._call import active_wrappers, provider_wrappers
 
 if TYPE_CHECKING:
-    from tunewise._types import ChatRequest, ChatResponse
-
-_ACTIVE: contextvars.ContextVar[ResponseCache | None] = contextvars.ContextVar("tunewise_cache", default=None)
+    from tunewise._types import ChatChunk, ChatRequest, ChatResponse, ModelCall
+    from tunewise.interfaces.provider import Provider
 
 
 @dataclass(frozen=True)
@@ -95,16 +100,67 @@ class ResponseCache:
             self._db.close()
 
 
+class CachingProvider:
+    """A provider that answers from ``cache`` when it can and stores what ``inner`` answers otherwise.
+
+    One is made per model call (by :func:`use_cache`'s wrapper), so :meth:`annotate` can say
+    what happened to that call. Everything but ``chat`` is ``inner``'s.
+    """
+
+    def __init__(self, inner: Provider, cache: ResponseCache, model_ref: str) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.model_ref = model_ref
+        self._key: str | None = None
+        self._hit: CacheHit | None = None
+
+    def __getattr__(self, name: str) -> Any:  # name, capabilities, embedder, fine_tuner, aclose...
+        return getattr(self.inner, name)
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        key = self._key = self.cache.key(self.model_ref, request)
+        hit = self._hit = self.cache.get(key)
+        if hit is not None:
+            return hit.response
+        response = await self.inner.chat(request)
+        self.cache.put(key, response, self.model_ref)
+        return response
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        return self.inner.stream(request)  # calls under a cache are sent with chat; a stream passes through
+
+    def annotate(self, call: ModelCall) -> ModelCall:
+        """``call`` with its cache key, and, when replayed, the cost recorded when it was first paid for."""
+        hit = self._hit
+        return call.model_copy(
+            update={"cache_key": self._key, "cached": hit is not None, "cost": hit.cost if hit is not None else None}
+        )
+
+
+@dataclass(frozen=True)
+class _CacheWrapper:
+    """The provider wrapper :func:`use_cache` installs: each call goes through a fresh :class:`CachingProvider`."""
+
+    cache: ResponseCache
+
+    def __call__(self, model_ref: str, provider: Provider) -> Provider:
+        return CachingProvider(provider, self.cache, model_ref)
+
+
 def active_cache() -> ResponseCache | None:
     """The cache strategies use in this context, if any."""
-    return _ACTIVE.get()
+    for wrapper in reversed(active_wrappers()):
+        if isinstance(wrapper, _CacheWrapper):
+            return wrapper.cache
+    return None
 
 
 @contextlib.contextmanager
 def use_cache(cache: ResponseCache | None) -> Iterator[ResponseCache | None]:
-    """Within the block (and tasks started in it), strategies replay and store responses in ``cache``."""
-    token = _ACTIVE.set(cache)
-    try:
+    """Within the block (and tasks started in it), strategies replay and store responses in ``cache``.
+
+    ``use_cache(None)`` turns off a cache of an enclosing block; the innermost ``use_cache`` wins.
+    """
+    others = tuple(wrapper for wrapper in active_wrappers() if not isinstance(wrapper, _CacheWrapper))
+    with provider_wrappers((*others, _CacheWrapper(cache)) if cache is not None else others):
         yield cache
-    finally:
-        _ACTIVE.reset(token)

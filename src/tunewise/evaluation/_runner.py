@@ -14,7 +14,7 @@ import json
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from tunewise.evaluation._failures import ErrorCause, error_causes, sole_error, 
 from tunewise.evaluation._metrics import Metric, MetricLike, Score, as_metric
 from tunewise.evaluation._runstore import NOT_APPLICABLE, CaseResult, RunStore
 from tunewise.interfaces.strategy import Answer, Strategy
+from tunewise.strategies._fingerprint import settings_of
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -72,37 +73,6 @@ def error_line(exc: BaseException, *, with_type: bool = True) -> str:
     return redact(f"{type(exc).__name__}: {text}" if with_type else text)
 
 
-def _plain(value: Any) -> Any:
-    """JSON for settings: models as dumps, patterns as text, components by type and name."""
-    import dataclasses
-    import re
-
-    from pydantic import BaseModel
-
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    if isinstance(value, re.Pattern):
-        return value.pattern
-    if callable(value) and hasattr(value, "__qualname__"):
-        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
-    ref = getattr(value, "ref", None)
-    if ref is not None and hasattr(value, "options"):  # a strategy's model caller
-        return {"model": str(ref), "options": value.options}
-    name = getattr(value, "name", None)
-    return f"{type(value).__qualname__}:{name}" if name is not None else type(value).__qualname__
-
-
-def settings_of(component: Any) -> dict[str, Any]:
-    """A strategy's or metric's settings as JSON-able data (public attributes), for the run's config and id."""
-    settings: dict[str, Any] = {"class": f"{type(component).__module__}.{type(component).__qualname__}"}
-    for key, value in sorted(getattr(component, "__dict__", {}).items()):
-        if not key.startswith("_"):
-            settings[key] = json.loads(json.dumps(value, default=_plain))
-    return settings
-
-
 def config_hash(
     strategies: Sequence[Mapping[str, Any]], metrics: Sequence[Mapping[str, Any]], cases: Sequence[Case], extra: Any
 ) -> str:
@@ -129,22 +99,31 @@ def check_group_by(cases: Sequence[Case], key: str) -> None:
 
 
 def answer_cost(answer: Answer, cost: CostFunction | None, cache: ResponseCache | None) -> float | None:
-    """Cost of every call in ``answer``: replayed calls keep their recorded cost, fresh ones are priced now."""
-    calls = answer.responses
-    if not calls:
+    """Cost of every call in ``answer``: replayed calls keep their recorded cost, fresh ones are priced now.
+
+    A fresh call's price is also written to ``cache``, so a later replay of it costs the same. An
+    answer without call records (a strategy that does not keep them) is priced by each response's model.
+    """
+    if not answer.responses:
         return 0.0  # the strategy made no call (a hand-off): truly free
-    refs: list[str] = answer.metadata.get("model_refs", [])
-    entries: list[dict[str, Any] | None] = answer.metadata.get("cache", [None] * len(calls))
+    prices: list[float | None] = []
+    for call in answer.calls:
+        if call.cached:
+            prices.append(call.cost)
+            continue
+        price = cost(call.model_ref, call.response.usage) if cost is not None else None
+        if call.cache_key is not None and cache is not None:
+            cache.set_cost(call.cache_key, price)
+        prices.append(price)
+    if not answer.calls:
+        prices = [cost(r.model, r.usage) if cost is not None else None for r in answer.responses]
+    return _sum_known(prices)
+
+
+def _sum_known(prices: Sequence[float | None]) -> float | None:
+    """The sum of ``prices``, or ``None`` when any is unknown (an unknown price is never taken as 0)."""
     total: float | None = 0.0
-    for i, response in enumerate(calls):
-        entry = entries[i] if i < len(entries) else None
-        if entry is not None and entry["hit"]:
-            price = entry["cost"]
-        else:
-            ref = refs[i] if i < len(refs) else response.model
-            price = cost(ref, response.usage) if cost is not None else None
-            if entry is not None and cache is not None:
-                cache.set_cost(entry["key"], price)
+    for price in prices:
         total = None if total is None or price is None else total + price
     return total
 
@@ -162,12 +141,7 @@ def _scoring_cost(scores: Sequence[Score], cost: CostFunction | None) -> float |
         return 0.0
     if cost is None:
         return None
-    total: float | None = 0.0
-    for score in priced:
-        assert score.usage is not None
-        price = cost(score.model_ref or "", score.usage)
-        total = None if total is None or price is None else total + price
-    return total
+    return _sum_known([cost(score.model_ref or "", score.usage) for score in priced if score.usage is not None])
 
 
 async def evaluate(
@@ -292,56 +266,172 @@ async def _run(
     names = [s.name for s in strategies]
     run_store.begin_run(run_id, config=run_config, config_hash=fingerprint, strategies=names, n_cases=len(case_list))
     done = run_store.completed(run_id)
-    previous_attempts = run_store.attempts(run_id)
     jobs = [
         (index, case, strategy)
         for index, case in enumerate(case_list)
         for strategy in strategies
         if (strategy.name, case.id) not in done
     ]
-    skipped = len(case_list) * len(strategies) - len(jobs)
-    counts = {"ok": 0, "error": 0}
-    costs: list[float | None] = []
+    run = _Run(
+        run_id=run_id,
+        metrics=metric_list,
+        store=run_store,
+        timeout=timeout,
+        cost=cost,
+        cache=cache,
+        budget=budget,
+        on_result=on_result,
+        previous_attempts=run_store.attempts(run_id),
+    )
     hits_before = cache.hits if cache is not None else 0
     started = time.perf_counter()
+    bar = _ProgressBar(run_id, len(jobs)) if progress else None
+    try:
+        with use_cache(cache):
+            queue = iter(jobs)
+            async with anyio.create_task_group() as group:
+                for _ in range(min(concurrency, len(jobs))):
+                    group.start_soon(run.work, queue, bar)
+    finally:
+        if bar is not None:
+            bar.stop()
+    skipped = len(case_list) * len(strategies) - len(jobs)
+    if run.errors == 0 and skipped + run.ok == len(case_list) * len(strategies):
+        run_store.finish_run(run_id)
+    left = len(jobs) - run.ok - run.errors
+    run.raise_if_over_budget(skipped, left)
+    return RunSummary(
+        run_id=run_id,
+        store=run_store.path,
+        ran=run.ok + run.errors,
+        ok=run.ok,
+        errors=run.errors,
+        skipped=skipped,
+        cost=_sum_known(run.costs),
+        wall_s=time.perf_counter() - started,
+        cache_hits=(cache.hits - hits_before) if cache is not None else 0,
+        causes=tuple(error_causes(sorted(run.failed, key=lambda r: (r.case_index, r.strategy)))),
+        stopped=run.stopped,
+        not_run=left if run.stopped is not None else 0,
+    )
 
-    async def respond(strategy: Strategy, case: Case) -> Answer:
-        # No retry here: the provider already spent its retry budget on this call.
-        if timeout is None:
-            return await strategy.respond(case.input)
-        with anyio.fail_after(timeout):
-            return await strategy.respond(case.input)
 
+Job = tuple[int, Case, Strategy]
+"""(case index, case, strategy): one pair the run is due to answer."""
+
+
+@dataclass
+class _Run:
+    """One ``evaluate`` call in progress: answers, scores and stores each pair, and keeps the tallies.
+
+    Workers share one instance; each worker takes the next pair from a shared queue until the
+    queue is empty, an error every case would hit has stopped the run, or the budget is spent.
+    """
+
+    run_id: str
+    metrics: Sequence[Metric]
+    store: RunStore
+    timeout: float | None
+    cost: CostFunction | None
+    cache: ResponseCache | None
+    budget: float | None
+    on_result: Callable[[CaseResult], None] | None
+    previous_attempts: Mapping[tuple[str, str], int]
+    ok: int = 0
+    errors: int = 0
+    costs: list[float | None] = field(default_factory=list)
+    """The cost of each answer stored ``ok`` in this call (``None``: unknown)."""
+    failed: list[CaseResult] = field(default_factory=list)
     stopped: str | None = None
+    """Why no further case starts: an error every case would hit (bad key, missing model)."""
+    halt: str | None = None
+    """Why the budget lets no new case start: spent, or a price unknown (``price_unknown``)."""
+    price_unknown: bool = False
+    spent: float = 0.0
 
-    async def run_one(index: int, case: Case, strategy: Strategy) -> CaseResult:
-        nonlocal stopped
+    async def work(self, queue: Iterator[Job], bar: _ProgressBar | None) -> None:
+        """One worker: run pairs from ``queue`` until it is empty or the run stops."""
+        for index, case, strategy in queue:
+            if self.halt is not None or self.stopped is not None:
+                return
+            result = await self.run_one(index, case, strategy)
+            self.store.write(result)
+            if result.status == "ok":
+                self.ok += 1
+                self.costs.append(result.cost)
+                self.charge(result, strategy, case)
+            else:
+                self.errors += 1
+                self.failed.append(result)
+            if self.on_result is not None:
+                self.on_result(result)
+            if bar is not None:
+                bar.advance(f"{self.ok} ok, {self.errors} errors")
+
+    async def run_one(self, index: int, case: Case, strategy: Strategy) -> CaseResult:
+        """Answer ``case`` with ``strategy`` and score it; an error becomes an ``error`` result, never a raise."""
         begun = time.perf_counter()
         base: dict[str, Any] = {
-            "run_id": run_id,
+            "run_id": self.run_id,
             "strategy": strategy.name,
             "case_id": case.id,
             "case_index": index,
             "case": case.model_dump(mode="json"),
-            "attempts": previous_attempts.get((strategy.name, case.id), 0) + 1,
+            "attempts": self.previous_attempts.get((strategy.name, case.id), 0) + 1,
         }
         try:
-            answer = await respond(strategy, case)
+            answer = await self.respond(strategy, case)
         except TimeoutError:
-            return CaseResult(
-                **base, status="error", error=f"timed out after {timeout:g}s", latency_s=time.perf_counter() - begun
-            )
+            error = f"timed out after {self.timeout:g}s"
+            return CaseResult(**base, status="error", error=error, latency_s=time.perf_counter() - begun)
         except Exception as exc:  # a strategy bug or bad case must not stop the other cases
-            error = sole_error(exc)
-            line = error_line(error, with_type=not isinstance(error, ProviderError))
-            if stops_run(error) and stopped is None:  # every other case would fail alike: run no more
-                stopped = line
+            line = self.failure(exc)
             return CaseResult(**base, status="error", error=line, latency_s=time.perf_counter() - begun)
         latency = time.perf_counter() - begun
+        scores, details, judged = await self.score(case, answer)
+        try:
+            paid: float | None = answer_cost(answer, self.cost, self.cache)
+            scoring: float | None = _scoring_cost(judged, self.cost)
+        except Exception as exc:  # a broken price function must not lose an answer already paid for
+            paid = scoring = None
+            details["cost"] = f"error: {error_line(exc)}"
+        return CaseResult(
+            **base,
+            status="ok",
+            requests=[r.model_dump(mode="json", exclude_defaults=True) for r in answer.requests],
+            response=answer.text,
+            answer=answer.model_dump(mode="json", exclude={"requests", "calls"}),
+            usage=answer.usage,
+            latency_s=latency,
+            cost=paid,
+            scoring_cost=scoring,
+            scores=scores,
+            details=details,
+            cached=bool(answer.calls) and all(call.cached for call in answer.calls),
+            handoff=answer.handoff,
+        )
+
+    async def respond(self, strategy: Strategy, case: Case) -> Answer:
+        # No retry here: the provider already spent its retry budget on this call.
+        if self.timeout is None:
+            return await strategy.respond(case.input)
+        with anyio.fail_after(self.timeout):
+            return await strategy.respond(case.input)
+
+    def failure(self, exc: Exception) -> str:
+        """The stored line for a failed answer; an error every case would hit alike stops the run."""
+        error = sole_error(exc)
+        line = error_line(error, with_type=not isinstance(error, ProviderError))
+        if stops_run(error) and self.stopped is None:  # every other case would fail alike: run no more
+            self.stopped = line
+        return line
+
+    async def score(self, case: Case, answer: Answer) -> tuple[dict[str, float], dict[str, str], list[Score]]:
+        """Every metric on ``answer``: the scores, the details (reasons, errors, not applicable) and the judged."""
         scores: dict[str, float] = {}
         details: dict[str, str] = {}
         judged: list[Score] = []
-        for metric in metric_list:
+        for metric in self.metrics:
             try:
                 score = await metric.score(case, answer)
             except Exception as exc:  # one failing metric leaves the answer and the other scores intact
@@ -354,36 +444,39 @@ async def _run(
             scores[metric.name] = score.value
             if score.detail:
                 details[metric.name] = score.detail
-        entries = answer.metadata.get("cache") or []
-        try:
-            paid: float | None = answer_cost(answer, cost, cache)
-            scoring: float | None = _scoring_cost(judged, cost)
-        except Exception as exc:  # a broken price function must not lose an answer already paid for
-            paid = scoring = None
-            details["cost"] = f"error: {error_line(exc)}"
-        return CaseResult(
-            **base,
-            status="ok",
-            requests=[r.model_dump(mode="json", exclude_defaults=True) for r in answer.requests],
-            response=answer.text,
-            answer=answer.model_dump(mode="json", exclude={"requests"}),
-            usage=answer.usage,
-            latency_s=latency,
-            cost=paid,
-            scoring_cost=scoring,
-            scores=scores,
-            details=details,
-            cached=bool(entries) and all(e is not None and e["hit"] for e in entries),
-            handoff=answer.handoff,
-        )
+        return scores, details, judged
 
-    bar: Progress | None = None
-    task: TaskID | None = None
-    if progress:
+    def charge(self, result: CaseResult, strategy: Strategy, case: Case) -> None:
+        """Count an ``ok`` result against the budget; halt new cases once it is spent or cannot be kept."""
+        if self.budget is None:
+            return
+        fresh = 0.0 if result.cached else result.cost
+        if fresh is None or result.scoring_cost is None:
+            self.price_unknown = True
+            unknown = f"the cost of {strategy.name!r} on case {case.id!r} is unknown, so the budget cannot be kept"
+            self.halt = self.halt or unknown
+            return
+        self.spent += fresh + result.scoring_cost
+        if self.spent >= self.budget:
+            self.halt = self.halt or f"spent ${self.spent:.4g} of the ${self.budget:.4g} budget"
+
+    def raise_if_over_budget(self, skipped: int, left: int) -> None:
+        """:class:`~tunewise.BudgetExceededError` when the budget stopped the run (not when it just finished)."""
+        if self.halt is not None and self.stopped is None and (left > 0 or self.price_unknown):
+            raise BudgetExceededError(
+                f"run {self.run_id}: stopped, {self.halt}; {self.ok + skipped} results stored, {left} not run; "
+                "run again with a larger budget to resume"
+            )
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr: pairs done of pairs due, with the ok/error tally."""
+
+    def __init__(self, run_id: str, total: int) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        bar = Progress(
+        self.bar: Progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -391,77 +484,11 @@ async def _run(
             TimeRemainingColumn(),
             console=Console(stderr=True),
         )
-        task = bar.add_task(run_id, total=len(jobs), status="")
-        bar.start()
+        self.task: TaskID = self.bar.add_task(run_id, total=total, status="")
+        self.bar.start()
 
-    queue: Iterator[tuple[int, Case, Strategy]] = iter(jobs)
+    def advance(self, status: str) -> None:
+        self.bar.update(self.task, advance=1, status=status)
 
-    spent = 0.0
-    halt: str | None = None
-    """Why the budget lets no new case start: spent, or a price unknown (``price_unknown``)."""
-    price_unknown = False
-    failed: list[CaseResult] = []
-
-    async def worker() -> None:
-        nonlocal spent, halt, price_unknown
-        for index, case, strategy in queue:
-            if halt is not None or stopped is not None:
-                return
-            result = await run_one(index, case, strategy)
-            run_store.write(result)
-            counts[result.status] += 1
-            if result.status == "ok":
-                costs.append(result.cost)
-            else:
-                failed.append(result)
-            if budget is not None and result.status == "ok":
-                fresh = 0.0 if result.cached else result.cost
-                if fresh is None or result.scoring_cost is None:
-                    price_unknown = True
-                    halt = (
-                        halt
-                        or f"the cost of {strategy.name!r} on case {case.id!r} is unknown, so the budget cannot be kept"
-                    )
-                else:
-                    spent += fresh + result.scoring_cost
-                    if spent >= budget:
-                        halt = halt or f"spent ${spent:.4g} of the ${budget:.4g} budget"
-            if on_result is not None:
-                on_result(result)
-            if bar is not None and task is not None:
-                bar.update(task, advance=1, status=f"{counts['ok']} ok, {counts['error']} errors")
-
-    try:
-        with use_cache(cache):
-            async with anyio.create_task_group() as group:
-                for _ in range(min(concurrency, len(jobs))):
-                    group.start_soon(worker)
-    finally:
-        if bar is not None:
-            bar.stop()
-    if counts["error"] == 0 and skipped + counts["ok"] == len(case_list) * len(strategies):
-        run_store.finish_run(run_id)
-    ran = counts["ok"] + counts["error"]
-    left = len(jobs) - ran
-    if halt is not None and stopped is None and (left > 0 or price_unknown):
-        raise BudgetExceededError(
-            f"run {run_id}: stopped, {halt}; {counts['ok'] + skipped} results stored, {left} not run; "
-            "run again with a larger budget to resume"
-        )
-    total_cost: float | None = 0.0
-    for c in costs:
-        total_cost = None if total_cost is None or c is None else total_cost + c
-    return RunSummary(
-        run_id=run_id,
-        store=run_store.path,
-        ran=ran,
-        ok=counts["ok"],
-        errors=counts["error"],
-        skipped=skipped,
-        cost=total_cost,
-        wall_s=time.perf_counter() - started,
-        cache_hits=(cache.hits - hits_before) if cache is not None else 0,
-        causes=tuple(error_causes(sorted(failed, key=lambda r: (r.case_index, r.strategy)))),
-        stopped=stopped,
-        not_run=left if stopped is not None else 0,
-    )
+    def stop(self) -> None:
+        self.bar.stop()

@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tunewise._types import ChatRequest, ChatResponse, Message, Usage
+from tunewise._types import ChatRequest, ChatResponse, Message, ModelCall, Usage
 from tunewise.interfaces.retriever import Hit
 
 
@@ -15,7 +15,9 @@ class Answer(BaseModel):
     """A strategy's answer with exactly what produced it.
 
     ``requests`` lists every request sent, in order (a chain-of-thought strategy may
-    send more than one); ``response`` is the final one's answer.
+    send more than one); ``response`` is the final one's answer. ``calls`` holds one typed
+    :class:`~tunewise.ModelCall` per model call (model reference, request, response, and
+    whether a cache replayed it), which is what the evaluation runner prices and stores.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -25,6 +27,9 @@ class Answer(BaseModel):
     requests: tuple[ChatRequest, ...]
     responses: tuple[ChatResponse, ...] = ()
     hits: tuple[Hit, ...] = ()
+    calls: tuple[ModelCall, ...] = ()
+    """Every model call, in order; empty for a strategy that does not record them (its calls are then priced by
+    ``response.model``)."""
     handoff: bool = False
     """True when the strategy decided a human should answer (e.g. retrieval found nothing)."""
     metadata: dict[str, Any] = Field(default_factory=dict)

@@ -5,6 +5,7 @@ Each strategy takes a ``tunewise.Model`` or a model reference string (plus an op
 can be built from config with :func:`build_strategy`.
 """
 
+from tunewise.strategies._call import ProviderWrapper, wrap_providers
 from tunewise.strategies._factory import (
     REQUEST_OPTIONS,
     BuildContext,
@@ -29,6 +30,7 @@ __all__ = [
     "Example",
     "FewShot",
     "FineTuned",
+    "ProviderWrapper",
     "RagFineTuned",
     "SystemPrompt",
     "ZeroShot",
@@ -42,5 +44,6 @@ __all__ = [
     "register_retriever",
     "register_strategy",
     "stream_calls",
+    "wrap_providers",
     "strategy_kinds",
 ]

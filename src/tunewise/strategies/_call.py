@@ -7,17 +7,57 @@ swapping the scripted provider for OpenAI or a local model is a one-word change.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tunewise._refs import ModelRef
-from tunewise._types import ChatRequest, ChatResponse, Message, Usage
+from tunewise._types import ChatRequest, ChatResponse, Message, ModelCall, Usage
 from tunewise.interfaces.strategy import Answer
 
 if TYPE_CHECKING:
     from tunewise._model import Model
     from tunewise._registry import Registry
-    from tunewise.evaluation._cache import CacheHit
+    from tunewise.interfaces.provider import Provider
+
+ProviderWrapper = Callable[[str, "Provider"], "Provider"]
+"""``wrap(model_ref, provider) -> provider``: the provider a call goes through instead (a cache, a recorder).
+
+The provider returned may also have ``annotate(call: ModelCall) -> ModelCall``, which adds what
+it knows about the call just made (a cache says whether it replayed it) to the call's record.
+"""
+
+_WRAPPERS: contextvars.ContextVar[tuple[ProviderWrapper, ...]] = contextvars.ContextVar(
+    "tunewise_provider_wrappers", default=()
+)
+
+
+def active_wrappers() -> tuple[ProviderWrapper, ...]:
+    """The provider wrappers model calls go through in this context, innermost first."""
+    return _WRAPPERS.get()
+
+
+@contextlib.contextmanager
+def wrap_providers(wrapper: ProviderWrapper) -> Iterator[ProviderWrapper]:
+    """Within the block (and tasks started in it), every strategy's model call goes through ``wrapper``.
+
+    This is how the evaluation runner installs its response cache (``tunewise.evaluation.use_cache``)
+    without strategies knowing about it. A wrapped call is sent with ``chat``, never streamed.
+    """
+    with provider_wrappers((*_WRAPPERS.get(), wrapper)):
+        yield wrapper
+
+
+@contextlib.contextmanager
+def provider_wrappers(wrappers: Sequence[ProviderWrapper]) -> Iterator[tuple[ProviderWrapper, ...]]:
+    """Within the block, model calls go through exactly ``wrappers`` (innermost first): none for ``()``."""
+    chosen = tuple(wrappers)
+    token = _WRAPPERS.set(chosen)
+    try:
+        yield chosen
+    finally:
+        _WRAPPERS.reset(token)
 
 
 class ModelCaller:
@@ -51,6 +91,10 @@ class ModelCaller:
                 self._model = tunewise.model(self.ref)
         return self._model
 
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies this caller in a run id: the model reference and the request options."""
+        return {"model": str(self.ref), "options": self.options}
+
     def request(self, messages: Sequence[Message], **overrides: Any) -> ChatRequest:
         """The exact request this strategy sends for ``messages`` (options of an active ``stream_calls`` win)."""
         from tunewise.strategies._streaming import active_tap
@@ -59,58 +103,45 @@ class ModelCaller:
         ambient = dict(tap.options) if tap is not None else {}
         return self.model.request(list(messages), **{**self.options, **ambient, **overrides})
 
-    async def send(self, request: ChatRequest) -> tuple[ChatResponse, str | None, CacheHit | None]:
-        """Send ``request``, or replay it from the response cache when one is in use (see ``use_cache``)."""
-        from tunewise.evaluation._cache import active_cache
+    async def send(self, request: ChatRequest) -> ModelCall:
+        """Send ``request`` through the active provider wrappers (see :func:`wrap_providers`) and record the call."""
         from tunewise.strategies._streaming import active_tap, collect_stream
 
-        cache = active_cache()
+        ref = str(self.ref)
+        provider = self.model.provider
+        wrappers = active_wrappers()
+        for wrap in wrappers:
+            provider = wrap(ref, provider)
         tap = active_tap()
-        if cache is None and tap is not None and tap.on_chunk is not None:
-            provider = self.model.provider
-            return await collect_stream(provider.stream(request), request, tap.on_chunk), None, None
-        if cache is None:
-            return await self.model.provider.chat(request), None, None
-        key = cache.key(str(self.ref), request)
-        hit = cache.get(key)
-        if hit is not None:
-            return hit.response, key, hit
-        response = await self.model.provider.chat(request)
-        cache.put(key, response, str(self.ref))
-        return response, key, None
+        if not wrappers and tap is not None and tap.on_chunk is not None:
+            response = await collect_stream(provider.stream(request), request, tap.on_chunk)
+        else:
+            response = await provider.chat(request)
+        call = ModelCall(model_ref=ref, request=request, response=response)
+        annotate: Callable[[ModelCall], ModelCall] | None = getattr(provider, "annotate", None)
+        return annotate(call) if annotate is not None else call
 
 
 class Recorder:
-    """Collects every request and response of one ``respond`` call, in order."""
+    """Collects every model call of one ``respond`` call, in order."""
 
     def __init__(self) -> None:
-        self.requests: list[ChatRequest] = []
-        self.responses: list[ChatResponse] = []
-        self.refs: list[str] = []
-        self.cache: list[dict[str, Any] | None] = []
+        self.calls: list[ModelCall] = []
 
     async def call(self, caller: ModelCaller, messages: Sequence[Message], **overrides: Any) -> ChatResponse:
-        request = caller.request(messages, **overrides)
-        self.requests.append(request)
-        self.refs.append(str(caller.ref))
-        response, key, hit = await caller.send(request)
-        self.responses.append(response)
-        entry = None if key is None else {"key": key, "hit": hit is not None, "cost": hit.cost if hit else None}
-        self.cache.append(entry)
-        return response
+        call = await caller.send(caller.request(messages, **overrides))
+        self.calls.append(call)
+        return call.response
 
     def answer(self, strategy: str, response: ChatResponse | None = None, **fields: Any) -> Answer:
         """An :class:`Answer` holding exactly the calls recorded; ``response`` overrides the last one."""
-        metadata = {"model_refs": list(self.refs), **fields.pop("metadata", {})}
-        if any(entry is not None for entry in self.cache):
-            metadata["cache"] = list(self.cache)
-        final = response if response is not None else self.responses[-1]
+        final = response if response is not None else self.calls[-1].response
         return Answer(
             strategy=strategy,
             response=final,
-            requests=tuple(self.requests),
-            responses=tuple(self.responses),
-            metadata=metadata,
+            requests=tuple(call.request for call in self.calls),
+            responses=tuple(call.response for call in self.calls),
+            calls=tuple(self.calls),
             **fields,
         )
 

@@ -117,6 +117,16 @@ class FewShot(ZeroShot):
         self._vectors: NDArray[np.float64] | None = None
         self._lock = anyio.Lock()
 
+    def fingerprint_fields(self) -> dict[str, Any]:
+        fields = {
+            "examples": self.examples,
+            "k": self.k,
+            "embedder": self.embedder,
+            "diversity": self.diversity,
+            "system": self.system,
+        }
+        return {**super().fingerprint_fields(), **fields}
+
     async def _example_vectors(self, embedder: Embedder) -> NDArray[np.float64]:
         async with self._lock:
             if self._vectors is None:

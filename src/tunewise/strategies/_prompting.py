@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from tunewise._types import Message, as_messages
 from tunewise.interfaces.strategy import Answer
 from tunewise.strategies._call import ModelCaller, Recorder
+from tunewise.strategies._fingerprint import attribute_settings, fingerprint_of
 
 if TYPE_CHECKING:
     from tunewise._model import Model
@@ -49,6 +50,23 @@ class ZeroShot:
     def messages(self, conversation: Sequence[Message]) -> tuple[Message, ...]:
         return tuple(conversation)
 
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies this strategy in a run id: its class and :meth:`fingerprint_fields`, as JSON.
+
+        Declared, not derived from attributes, so renaming an attribute keeps run ids (and resume).
+        A subclass defined outside tunewise also counts the public attributes it adds.
+        """
+        fields = self.fingerprint_fields()
+        if not type(self).__module__.startswith("tunewise."):
+            extra = attribute_settings(self)
+            extra.pop("class")
+            fields = {**extra, **fields}
+        return fingerprint_of(self, fields)
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        """The settings that make this strategy answer the way it does; a subclass adds its own."""
+        return {"caller": self.caller, "name": self.name}
+
     async def respond(self, conversation: Conversation) -> Answer:
         recorder = Recorder()
         await recorder.call(self.caller, self.messages(as_messages(conversation)))
@@ -77,6 +95,9 @@ class SystemPrompt(ZeroShot):
     def messages(self, conversation: Sequence[Message]) -> tuple[Message, ...]:
         return with_system(self.system, conversation)
 
+    def fingerprint_fields(self) -> dict[str, Any]:
+        return {**super().fingerprint_fields(), "system": self.system}
+
 
 class FineTuned(ZeroShot):
     """A fine-tuned model (``openai:ft:...``, ``local:base+adapter``), optionally with the system prompt it was
@@ -98,6 +119,9 @@ class FineTuned(ZeroShot):
 
     def messages(self, conversation: Sequence[Message]) -> tuple[Message, ...]:
         return with_system(self.system, conversation)
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        return {**super().fingerprint_fields(), "system": self.system}
 
 
 DEFAULT_COT_INSTRUCTION = (
@@ -155,6 +179,10 @@ class ChainOfThought(ZeroShot):
     def messages(self, conversation: Sequence[Message]) -> tuple[Message, ...]:
         system = "\n\n".join(part for part in (self.system, self.instruction) if part)
         return with_system(system, conversation)
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        fields = {"instruction": self.instruction, "system": self.system, "answer_pattern": self.answer_pattern}
+        return {**super().fingerprint_fields(), **fields}
 
     async def respond(self, conversation: Conversation) -> Answer:
         recorder = Recorder()

@@ -101,6 +101,17 @@ class RAG(ZeroShot):
         self.source_format = source_format
         self.where = dict(where) if where else None
 
+    def fingerprint_fields(self) -> dict[str, Any]:
+        fields = {
+            "retriever": self.retriever,
+            "k": self.k,
+            "template": self.template,
+            "system": self.system,
+            "source_format": self.source_format,
+            "where": self.where,
+        }
+        return {**super().fingerprint_fields(), **fields}
+
     async def retrieve(self, conversation: Sequence[Message]) -> list[Hit]:
         return await self.retriever.retrieve(last_user_text(conversation), k=self.k, where=self.where)
 
@@ -196,6 +207,16 @@ class RagFineTuned(RAG):
         self.on_low_relevance = on_low_relevance
         self.handoff_message = handoff_message
         self.plain_system = system
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        fields = {
+            "threshold": self.threshold,
+            "threshold_on": self.threshold_on,
+            "on_low_relevance": self.on_low_relevance,
+            "handoff_message": self.handoff_message,
+            "plain_system": self.plain_system,
+        }
+        return {**super().fingerprint_fields(), **fields}
 
     async def respond(self, conversation: Conversation) -> Answer:
         messages = as_messages(conversation)
