@@ -5,7 +5,8 @@ the modules behind these names are private and may move. Importing this module i
 cheap as ``import tunewise``: each name loads its module on first access.
 
 - :class:`ProviderPlugin`: what the plugin's entry point names (how to create the
-  provider, its capabilities, the profiles and CLI commands it contributes);
+  provider, its capabilities, the profiles and CLI commands it contributes, and for a
+  plugin that runs models on this machine its :class:`LocalModels`);
 - :class:`BaseProvider`, :class:`Provider`, :data:`Capability`, :class:`ProviderConfig`,
   :class:`ProfileConfig`, :data:`FinishReason`: the provider's shape and inputs;
 - :func:`register_secret`, :func:`redact`, :func:`get_logger`: keeping API keys out of
@@ -26,11 +27,12 @@ if TYPE_CHECKING:
     from tunewise._settings import ProfileConfig, ProviderConfig
     from tunewise._suggest import did_you_mean
     from tunewise._types import FinishReason
-    from tunewise.interfaces.provider import BaseProvider, Capability, Provider, ProviderPlugin
+    from tunewise.interfaces.provider import BaseProvider, Capability, LocalModels, Provider, ProviderPlugin
 
 _EXPORTS: dict[str, str] = {
     "BaseProvider": "tunewise.interfaces.provider",
     "Capability": "tunewise.interfaces.provider",
+    "LocalModels": "tunewise.interfaces.provider",
     "Provider": "tunewise.interfaces.provider",
     "ProviderPlugin": "tunewise.interfaces.provider",
     "ProfileConfig": "tunewise._settings",
@@ -47,6 +49,7 @@ __all__ = [
     "BaseProvider",
     "Capability",
     "FinishReason",
+    "LocalModels",
     "ProfileConfig",
     "Provider",
     "ProviderConfig",

@@ -1,7 +1,7 @@
 """The demo's own model: a tiny Llama-style chat model trained here from the example's text.
 
 No pretrained chat model can be downloaded offline, so the demo builds one with
-``tunewise_local.tiny`` from the knowledge base and the *training* conversations only
+the local plugin's ``build_tiny_model`` from the knowledge base and the *training* conversations only
 (never dev or test, so the ladder's scores stay honest). It is cached in the demo's
 output folder: built into a temporary folder and renamed when complete, so a demo killed
 while building starts the build again and a finished one is reused.
@@ -15,8 +15,12 @@ import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tunewise._errors import DataError
+from tunewise._errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from tunewise.interfaces.provider import LocalModels
 
 MARKER = "tunewise_tiny.json"
 """Written last by ``build_tiny_model``: its presence means the model folder is complete."""
@@ -102,6 +106,16 @@ def _paragraphs(text: str, max_chars: int) -> Iterable[str]:
             block = block[max_chars:].strip()
 
 
+def local_models() -> LocalModels:
+    """The ``local`` plugin's :class:`~tunewise.plugin.LocalModels`: the demo builds and serves its model with them."""
+    from tunewise._registry import load_plugin
+
+    hook = load_plugin("local").local_models
+    if hook is None:
+        raise ConfigError("the demo needs the 'local' plugin's local models; install tunewise-local")
+    return hook()
+
+
 def _key(docs: list[list[dict[str, str]]], spec: TinyModelSpec) -> str:
     import hashlib
 
@@ -132,8 +146,7 @@ def ensure_tiny_model(
     key = _key(docs, spec)
     if is_built(directory, docs, spec):
         return directory, False
-    from tunewise_local.tiny import build_tiny_model
-
+    build_tiny_model = local_models().build_tiny_model
     partial = directory.with_name(directory.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     build_tiny_model(

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunewise._errors import ConfigError
-from tunewise.demo._model import TinyModelSpec, documents, ensure_tiny_model, is_built
+from tunewise.demo._model import TinyModelSpec, documents, ensure_tiny_model, is_built, local_models
 
 if TYPE_CHECKING:
     from tunewise.interfaces.provider import Provider
@@ -240,12 +240,11 @@ async def _prepare_local_model(model: str, home: Path, *, progress: bool, say: C
     the first use of a GGUF file (the demo's packaged model) dequantizes it once, about 30 s on 2 cores."""
     import anyio
 
-    from tunewise_local._resolve import resolve_model_dir
-
     name = model.split(":", 1)[1].partition("+")[0]
+    model_dir = local_models().model_dir
 
     def resolve() -> Path:
-        return resolve_model_dir(name, home)
+        return model_dir(name, home)
 
     if not progress:
         path = await anyio.to_thread.run_sync(resolve)
@@ -275,13 +274,14 @@ def _cpu_threads(count: int) -> None:
 def _local_provider(folder: Path, size: DemoSize) -> Provider:
     """The demo's local provider: batches of 16, and bfloat16 on a CPU that multiplies it natively
     (about 1.6-2x faster decoding than float32; fine-tuning stays float32)."""
-    from tunewise_local import LocalOptions, LocalProvider
-    from tunewise_local._devices import cpu_has_bf16
+    from tunewise._registry import load_plugin
+    from tunewise._settings import ProviderConfig
 
     options: dict[str, Any] = {"max_tokens": size.max_tokens, "max_batch_size": 16}
-    if not size.tiny and cpu_has_bf16():
+    if not size.tiny and local_models().cpu_has_bf16():
         options["dtype"] = "bfloat16"
-    return LocalProvider(name="local", home=folder / "home", options=LocalOptions.parse(options))
+    config = ProviderConfig(name="local", plugin="local", home=folder / "home", options=options)
+    return load_plugin("local").create(config)
 
 
 def _write_if_changed(path: Path, text: str) -> None:

@@ -10,6 +10,8 @@ from tunewise._errors import CapabilityError
 from tunewise._types import ChatChunk, ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import typer
 
     from tunewise._settings import ProviderConfig
@@ -68,6 +70,24 @@ class BaseProvider:
 
 
 @dataclass(frozen=True)
+class LocalModels:
+    """What a plugin that runs models on this machine offers besides its provider.
+
+    ``tunewise demo`` builds, prepares and serves its model with these, through
+    ``ProviderPlugin.local_models``, so the core needs no import of the plugin.
+    """
+
+    build_tiny_model: Callable[..., Path]
+    """``build_tiny_model(directory, texts, *, vocab_size, hidden_size, num_layers, num_heads,
+    max_position_embeddings, seed)``: write a tiny chat model to ``directory`` and return its path."""
+    model_dir: Callable[[str, Path], Path]
+    """``model_dir(name, home)``: the model folder a model name stands for, prepared (a packaged or
+    GGUF model converted under ``home``) on first use."""
+    cpu_has_bf16: Callable[[], bool]
+    """Whether this CPU multiplies bfloat16 natively (then ``dtype="bfloat16"`` decodes faster)."""
+
+
+@dataclass(frozen=True)
 class ProviderPlugin:
     """What a plugin's entry point names: how to create its provider, and what it can do.
 
@@ -91,3 +111,6 @@ class ProviderPlugin:
     commands: Callable[[], typer.Typer] | None = None
     """The plugin's own CLI commands, as a typer app that ``tunewise <plugin name> ...`` runs. Called only when
     those commands are used or listed, so import typer and the commands' module inside it."""
+    local_models: Callable[[], LocalModels] | None = None
+    """For a plugin that runs models on this machine: its :class:`LocalModels` (``tunewise demo`` uses the
+    ``local`` plugin's). Called only when needed."""

@@ -15,7 +15,7 @@ from tunewise_local._version import __version__
 if TYPE_CHECKING:
     import typer
 
-    from tunewise.plugin import Capability, Provider, ProviderConfig
+    from tunewise.plugin import Capability, LocalModels, Provider, ProviderConfig
     from tunewise_local._engine import EngineStats
     from tunewise_local._finetune import LocalFineTuneJob, LocalFineTuner
     from tunewise_local._hyper import Hyperparameters
@@ -50,12 +50,22 @@ def _commands() -> typer.Typer:
     return local_app
 
 
+def _local_models() -> LocalModels:
+    from tunewise.plugin import LocalModels
+    from tunewise_local._devices import cpu_has_bf16
+    from tunewise_local._resolve import resolve_model_dir
+    from tunewise_local.tiny import build_tiny_model
+
+    return LocalModels(build_tiny_model=build_tiny_model, model_dir=resolve_model_dir, cpu_has_bf16=cpu_has_bf16)
+
+
 plugin = ProviderPlugin(
     create=_create,
     capabilities=CAPABILITIES,
     description="Hugging Face transformers models on this machine; LoRA / full fine-tuning with peft",
     option_names=_option_names,
     commands=_commands,
+    local_models=_local_models,
 )
 
 _EXPORTS = {
