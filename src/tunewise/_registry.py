@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "tunewise.providers"
 
-_FIRST_PARTY = {"openai": "tunewise-openai", "local": "tunewise-local"}
-
 
 @dataclass(frozen=True, slots=True)
 class PluginInfo:
@@ -96,7 +94,7 @@ def load_plugin(name: str) -> ProviderPlugin:
 
 def _missing_plugin_message(name: str, ref: str | None = None) -> str:
     installed = ", ".join(p.name for p in providers()) or "none"
-    package = _FIRST_PARTY.get(name, f"a plugin that registers '{name}' (e.g. tunewise-{name})")
+    package = f"a plugin that registers '{name}' (e.g. tunewise-{name})"
     subject = f"model reference {ref!r}" if ref else f"prefix {name!r}"
     return f"no provider plugin for {subject}; installed plugins: {installed}; install {package}"
 

@@ -13,6 +13,7 @@ API keys are :class:`~pydantic.SecretStr`: they print as ``**********`` in every
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from tunewise._errors import ConfigError, MissingAPIKeyError
+from tunewise._errors import ConfigError, MissingAPIKeyError, TunewiseError
 from tunewise._secrets import register_secret
 
 
@@ -48,14 +49,36 @@ class ProfileConfig(BaseModel):
 
 
 def builtin_profiles() -> dict[str, ProfileConfig]:
-    """Profiles that work out of the box; users add or override them in settings."""
-    return {
-        "openai": ProfileConfig(plugin="openai", base_url="https://api.openai.com/v1", api_key_env="OPENAI_API_KEY"),
-        "ollama": ProfileConfig(plugin="openai", base_url="http://localhost:11434/v1"),
-        "vllm": ProfileConfig(plugin="openai", base_url="http://localhost:8000/v1"),
-        "llamacpp": ProfileConfig(plugin="openai", base_url="http://localhost:8080/v1"),
-        "lmstudio": ProfileConfig(plugin="openai", base_url="http://localhost:1234/v1"),
-    }
+    """Profiles that work out of the box: those the installed plugins contribute (``ProviderPlugin.profiles``).
+
+    Users add or override them in settings. A plugin that fails to import contributes none (using it
+    says what is wrong); two plugins offering one name: the first by plugin name wins.
+    """
+    return {name: profile.model_copy(deep=True) for name, profile in _plugin_profiles().items()}
+
+
+@functools.cache
+def _plugin_profiles() -> dict[str, ProfileConfig]:
+    """The installed plugins' profiles, read once per process (like the plugins themselves, loaded once)."""
+    from pydantic import ValidationError
+
+    from tunewise._config_error import config_error
+    from tunewise._registry import load_plugin, providers
+
+    found: dict[str, ProfileConfig] = {}
+    for info in providers():
+        try:
+            plugin = load_plugin(info.name)
+        except TunewiseError:
+            continue
+        for name, fields in plugin.profiles.items():
+            if name in found:
+                continue
+            try:
+                found[name] = ProfileConfig.model_validate({"plugin": info.name, **fields})
+            except ValidationError as exc:
+                raise config_error(exc, f"plugin {info.name!r}: profiles.{name}") from None
+    return found
 
 
 class ProviderConfig(BaseModel):

@@ -53,11 +53,21 @@ def _option_names() -> list[str]:
     return list(OpenAIOptions.model_fields)
 
 
+PROFILES = {
+    "openai": {"base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"},
+    "ollama": {"base_url": "http://localhost:11434/v1"},
+    "vllm": {"base_url": "http://localhost:8000/v1"},
+    "llamacpp": {"base_url": "http://localhost:8080/v1"},
+    "lmstudio": {"base_url": "http://localhost:1234/v1"},
+}
+"""The built-in profiles this plugin contributes: OpenAI itself, and OpenAI-compatible local servers."""
+
 plugin = ProviderPlugin(
     create=_create,
     capabilities=CAPABILITIES,
     description="OpenAI API and OpenAI-compatible servers (Ollama, vLLM, llama.cpp, LM Studio)",
     option_names=_option_names,
+    profiles=PROFILES,
 )
 
 
