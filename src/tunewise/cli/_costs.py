@@ -7,6 +7,7 @@ module turns flags into calls and results into a paragraph, a table or JSON.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -120,73 +121,111 @@ def breakeven_command(
     --price-per-1k 0.002 --finetune-cost 50), or with --model priced from the catalog
     using the measured mean --prompt-tokens and --completion-tokens of the prompt-heavy setup.
     """
-    from tunewise.costs import break_even_from_prices
-
-    _check_flags(
-        tokens_saved=tokens_saved,
-        requests_per_month=requests_per_month,
-        price_per_1k=price_per_1k,
-        finetune_cost=finetune_cost,
-        finetuned_price_per_1k=finetuned_price_per_1k,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        output_price_per_1k=output_price_per_1k,
-        finetuned_output_price_per_1k=finetuned_output_price_per_1k,
-        hosting_per_month=hosting_per_month,
-        hosting_per_hour=hosting_per_hour,
-        horizon_months=horizon_months,
-        training_tokens=training_tokens,
-        epochs=epochs,
+    result = _breakeven(
+        _BreakevenFlags(
+            tokens_saved=tokens_saved,
+            requests_per_month=requests_per_month,
+            price_per_1k=price_per_1k,
+            finetune_cost=finetune_cost,
+            finetuned_price_per_1k=finetuned_price_per_1k,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            output_price_per_1k=output_price_per_1k,
+            finetuned_output_price_per_1k=finetuned_output_price_per_1k,
+            hosting_per_month=hosting_per_month,
+            hosting_per_hour=hosting_per_hour,
+            horizon_months=horizon_months,
+            training_tokens=training_tokens,
+            epochs=epochs,
+            model=model,
+        )
     )
-    if tokens_saved is None:
-        raise ConfigError("--tokens-saved is required (prompt tokens per request the fine-tune no longer needs)")
-    if requests_per_month is None:
-        raise ConfigError("--requests-per-month is required (the expected request volume)")
-    if hosting_per_month is not None and hosting_per_hour is not None:
-        raise ConfigError("give --hosting-per-month or --hosting-per-hour, not both")
-    if hosting_per_hour is not None:
-        from tunewise.costs import HOURS_PER_MONTH
-
-        hosting_per_month = hosting_per_hour * HOURS_PER_MONTH
-    hosting_per_month = hosting_per_month or 0.0
-    try:
-        if model is not None:
-            result = _breakeven_for_model(
-                model,
-                tokens_saved=tokens_saved,
-                requests_per_month=requests_per_month,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                finetune_cost=finetune_cost,
-                training_tokens=training_tokens,
-                epochs=epochs,
-                hosting_per_month=hosting_per_month,
-                horizon_months=horizon_months,
-            )
-        else:
-            if price_per_1k is None:
-                raise ConfigError("give --price-per-1k (input price per 1K tokens), or --model to use the catalog")
-            if finetune_cost is None:
-                raise ConfigError("give --finetune-cost (the training cost in dollars)")
-            result = break_even_from_prices(
-                tokens_saved=tokens_saved,
-                requests_per_month=requests_per_month,
-                price_per_1k=price_per_1k,
-                finetune_cost=finetune_cost,
-                finetuned_price_per_1k=finetuned_price_per_1k,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                output_price_per_1k=output_price_per_1k,
-                finetuned_output_price_per_1k=finetuned_output_price_per_1k,
-                hosting_per_month=hosting_per_month,
-                horizon_months=horizon_months,
-            )
-    except ValueError as exc:
-        raise _flag_error(exc) from None
     if as_json:
         print_json(_breakeven_json(result))
         return
     _print_breakeven(result)
+
+
+@dataclass(frozen=True)
+class _BreakevenFlags:
+    """The numbers ``tunewise breakeven`` was given, in the order they are checked."""
+
+    tokens_saved: float | None
+    requests_per_month: float | None
+    price_per_1k: float | None
+    finetune_cost: float | None
+    finetuned_price_per_1k: float | None
+    prompt_tokens: float | None
+    completion_tokens: float
+    output_price_per_1k: float | None
+    finetuned_output_price_per_1k: float | None
+    hosting_per_month: float | None
+    hosting_per_hour: float | None
+    horizon_months: float
+    training_tokens: float | None
+    epochs: float | None
+    model: str | None
+
+
+def _breakeven(flags: _BreakevenFlags) -> BreakEven:
+    """Check the flags, then price both setups from the catalog (``--model``) or from the given prices."""
+    _check_flags(**{name: value for name, value in vars(flags).items() if name != "model"})
+    if flags.tokens_saved is None:
+        raise ConfigError("--tokens-saved is required (prompt tokens per request the fine-tune no longer needs)")
+    if flags.requests_per_month is None:
+        raise ConfigError("--requests-per-month is required (the expected request volume)")
+    hosting_per_month = _monthly_hosting(flags.hosting_per_month, flags.hosting_per_hour)
+    try:
+        if flags.model is not None:
+            return _breakeven_for_model(
+                flags.model,
+                tokens_saved=flags.tokens_saved,
+                requests_per_month=flags.requests_per_month,
+                prompt_tokens=flags.prompt_tokens,
+                completion_tokens=flags.completion_tokens,
+                finetune_cost=flags.finetune_cost,
+                training_tokens=flags.training_tokens,
+                epochs=flags.epochs,
+                hosting_per_month=hosting_per_month,
+                horizon_months=flags.horizon_months,
+            )
+        return _breakeven_for_prices(flags, flags.tokens_saved, flags.requests_per_month, hosting_per_month)
+    except ValueError as exc:
+        raise _flag_error(exc) from None
+
+
+def _monthly_hosting(per_month: float | None, per_hour: float | None) -> float:
+    if per_month is not None and per_hour is not None:
+        raise ConfigError("give --hosting-per-month or --hosting-per-hour, not both")
+    if per_hour is not None:
+        from tunewise.costs import HOURS_PER_MONTH
+
+        return per_hour * HOURS_PER_MONTH
+    return per_month or 0.0
+
+
+def _breakeven_for_prices(
+    flags: _BreakevenFlags, tokens_saved: float, requests_per_month: float, hosting_per_month: float
+) -> BreakEven:
+    from tunewise.costs import break_even_from_prices
+
+    if flags.price_per_1k is None:
+        raise ConfigError("give --price-per-1k (input price per 1K tokens), or --model to use the catalog")
+    if flags.finetune_cost is None:
+        raise ConfigError("give --finetune-cost (the training cost in dollars)")
+    return break_even_from_prices(
+        tokens_saved=tokens_saved,
+        requests_per_month=requests_per_month,
+        price_per_1k=flags.price_per_1k,
+        finetune_cost=flags.finetune_cost,
+        finetuned_price_per_1k=flags.finetuned_price_per_1k,
+        prompt_tokens=flags.prompt_tokens,
+        completion_tokens=flags.completion_tokens,
+        output_price_per_1k=flags.output_price_per_1k,
+        finetuned_output_price_per_1k=flags.finetuned_output_price_per_1k,
+        hosting_per_month=hosting_per_month,
+        horizon_months=flags.horizon_months,
+    )
 
 
 def _breakeven_for_model(
