@@ -194,22 +194,7 @@ async def evaluate(
         )
     if budget is not None and (cost is None or budget <= 0):
         raise ConfigError("a budget needs a positive amount and a cost function to measure spending")
-    case_list = load_cases(cases) if isinstance(cases, str | Path) else list(cases)
-    if not case_list:
-        raise ConfigError("no cases to evaluate")
-    ids = [c.id for c in case_list]
-    if len(set(ids)) != len(ids):
-        raise ConfigError("case ids must be unique")
-    metric_list: list[Metric] = [as_metric(m) for m in metrics]
-    names = [s.name for s in strategies]
-    if not names or len(set(names)) != len(names):
-        raise ConfigError(f"need at least one strategy, with unique names; got {names}")
-    metric_names = [m.name for m in metric_list]
-    if len(set(metric_names)) != len(metric_names):
-        raise ConfigError(f"metric names must be unique; got {metric_names}")
-    if group_by is not None:
-        check_group_by(case_list, group_by)
-
+    case_list, metric_list = _checked_inputs(strategies, cases, metrics, group_by)
     strategy_settings = [{"name": s.name, **settings_of(s)} for s in strategies]
     metric_settings = [{"name": m.name, "binary": m.binary, **settings_of(m)} for m in metric_list]
     fingerprint = config_hash(strategy_settings, metric_settings, case_list, dict(config or {}))
@@ -243,6 +228,31 @@ async def evaluate(
     finally:
         if owned:
             run_store.close()
+
+
+def _checked_inputs(
+    strategies: Sequence[Strategy],
+    cases: Sequence[Case] | str | Path,
+    metrics: Sequence[MetricLike],
+    group_by: str | None,
+) -> tuple[list[Case], list[Metric]]:
+    """The cases and metrics of a run, after a one-line ConfigError for anything that cannot make one."""
+    case_list = load_cases(cases) if isinstance(cases, str | Path) else list(cases)
+    if not case_list:
+        raise ConfigError("no cases to evaluate")
+    ids = [c.id for c in case_list]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("case ids must be unique")
+    metric_list: list[Metric] = [as_metric(m) for m in metrics]
+    names = [s.name for s in strategies]
+    if not names or len(set(names)) != len(names):
+        raise ConfigError(f"need at least one strategy, with unique names; got {names}")
+    metric_names = [m.name for m in metric_list]
+    if len(set(metric_names)) != len(metric_names):
+        raise ConfigError(f"metric names must be unique; got {metric_names}")
+    if group_by is not None:
+        check_group_by(case_list, group_by)
+    return case_list, metric_list
 
 
 async def _run(
@@ -300,20 +310,8 @@ async def _run(
         run_store.finish_run(run_id)
     left = len(jobs) - run.ok - run.errors
     run.raise_if_over_budget(skipped, left)
-    return RunSummary(
-        run_id=run_id,
-        store=run_store.path,
-        ran=run.ok + run.errors,
-        ok=run.ok,
-        errors=run.errors,
-        skipped=skipped,
-        cost=_sum_known(run.costs),
-        wall_s=time.perf_counter() - started,
-        cache_hits=(cache.hits - hits_before) if cache is not None else 0,
-        causes=tuple(error_causes(sorted(run.failed, key=lambda r: (r.case_index, r.strategy)))),
-        stopped=run.stopped,
-        not_run=left if run.stopped is not None else 0,
-    )
+    hits = (cache.hits - hits_before) if cache is not None else 0
+    return run.summary(skipped=skipped, left=left, wall_s=time.perf_counter() - started, cache_hits=hits)
 
 
 Job = tuple[int, Case, Strategy]
@@ -459,6 +457,23 @@ class _Run:
         self.spent += fresh + result.scoring_cost
         if self.spent >= self.budget:
             self.halt = self.halt or f"spent ${self.spent:.4g} of the ${self.budget:.4g} budget"
+
+    def summary(self, *, skipped: int, left: int, wall_s: float, cache_hits: int) -> RunSummary:
+        """What this call did, for :func:`evaluate` to return."""
+        return RunSummary(
+            run_id=self.run_id,
+            store=self.store.path,
+            ran=self.ok + self.errors,
+            ok=self.ok,
+            errors=self.errors,
+            skipped=skipped,
+            cost=_sum_known(self.costs),
+            wall_s=wall_s,
+            cache_hits=cache_hits,
+            causes=tuple(error_causes(sorted(self.failed, key=lambda r: (r.case_index, r.strategy)))),
+            stopped=self.stopped,
+            not_run=left if self.stopped is not None else 0,
+        )
 
     def raise_if_over_budget(self, skipped: int, left: int) -> None:
         """:class:`~tunewise.BudgetExceededError` when the budget stopped the run (not when it just finished)."""
