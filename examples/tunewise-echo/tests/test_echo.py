@@ -19,6 +19,18 @@ def test_options_come_from_the_profile() -> None:
     assert answer.text == "HELLO, PARROT"
 
 
+def test_its_commands_run_under_tunewise_echo() -> None:
+    from typer.testing import CliRunner
+
+    from tunewise.cli import app
+
+    result = CliRunner().invoke(app, ["echo", "models"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["chat   echo:parrot", "embed  echo:chars"]
+    listed = CliRunner().invoke(app, ["--help"])
+    assert listed.exit_code == 0 and "The echo plugin's own commands." in listed.output
+
+
 def test_an_unknown_option_is_a_one_line_config_error() -> None:
     with pytest.raises(tunewise.ConfigError) as caught:
         echo(options={"shuot": True})
