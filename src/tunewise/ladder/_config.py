@@ -330,21 +330,8 @@ def load_ladder_config(path: str | Path, *, model: str | None = None, out: str |
     the output folder (default: ``out`` in the file, else ``ladder-out`` beside it).
     """
     file = Path(path)
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: no such file") from None
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: {exc}") from None
+    data = _read_toml(file)
     base = file.parent.resolve()
-
-    def rel(value: Any) -> Any:
-        if isinstance(value, str):
-            p = Path(value).expanduser()
-            return p if p.is_absolute() else base / p
-        return value
-
-    data = dict(raw)
     if not isinstance(data.get("dataset", {}), dict):
         raise ConfigError(f"{file}: dataset: must be a table with train, dev and test")
     for section, keys in (
@@ -354,31 +341,11 @@ def load_ladder_config(path: str | Path, *, model: str | None = None, out: str |
     ):
         table = data.get(section)
         if isinstance(table, dict):
-            data[section] = {k: rel(v) if k in keys else v for k, v in table.items()}
+            data[section] = {k: _relative_to(base, v) if k in keys else v for k, v in table.items()}
     if model is not None:
-        try:
-            ModelRef.parse(model)
-        except ConfigError as exc:
-            raise ConfigError(f"--model: {exc}") from None
-        models = dict(data.get("models") or {})
-        models["base"] = model
-        models["fine_tune_base"] = model
-        data["models"] = models
-    named: dict[str, Any] = data["models"] if isinstance(data.get("models"), dict) else {}
-
-    def judged(metric: Any) -> Any:
-        """A judge metric table without a model gets ``models.judge`` (or ``models.base``)."""
-        if isinstance(metric, dict) and metric.get("type") in ("judge", "llm_judge") and "model" not in metric:
-            return {**metric, "model": named.get("judge") or named.get("base")}
-        return metric
-
-    target = data.get("target")
-    if isinstance(target, dict) and isinstance(target.get("metric"), dict):
-        data["target"] = {**target, "metric": judged(target["metric"])}
-    report = data.get("report")
-    if isinstance(report, dict) and isinstance(report.get("metrics"), list):
-        data["report"] = {**report, "metrics": [judged(m) for m in report["metrics"]]}
-    data["out"] = Path(out).resolve() if out is not None else rel(data.get("out", "ladder-out"))
+        _override_model(data, model)
+    _default_judges(data)
+    data["out"] = Path(out).resolve() if out is not None else _relative_to(base, data.get("out", "ladder-out"))
     data["path"] = file.resolve()
     try:
         config = LadderConfig.model_validate(data)
@@ -390,13 +357,73 @@ def load_ladder_config(path: str | Path, *, model: str | None = None, out: str |
         elif error["type"] == "missing":
             message = "missing (required)"
         raise ConfigError(f"{file}: {_where(error['loc'])}: {message}") from None
+    _check_files(config, file)
+    _check_metric_names(config, file)
+    kb = config.retrieval.knowledge_base
+    if kb is not None and not kb.exists():
+        raise ConfigError(f"{file}: retrieval.knowledge_base: no such file or folder {kb}")
+    return config
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        return dict(tomllib.loads(file.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such file") from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+
+
+def _relative_to(base: Path, value: Any) -> Any:
+    """A path written in the file, relative to the file's folder (``~`` expanded); other values as they are."""
+    if isinstance(value, str):
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else base / p
+    return value
+
+
+def _override_model(data: dict[str, Any], model: str) -> None:
+    """``--model``: one model for ``models.base`` and ``models.fine_tune_base``."""
+    try:
+        ModelRef.parse(model)
+    except ConfigError as exc:
+        raise ConfigError(f"--model: {exc}") from None
+    models = dict(data.get("models") or {})
+    models["base"] = model
+    models["fine_tune_base"] = model
+    data["models"] = models
+
+
+def _default_judges(data: dict[str, Any]) -> None:
+    """A judge metric table without a model gets ``models.judge`` (or ``models.base``)."""
+    named: dict[str, Any] = data["models"] if isinstance(data.get("models"), dict) else {}
+
+    def judged(metric: Any) -> Any:
+        if isinstance(metric, dict) and metric.get("type") in ("judge", "llm_judge") and "model" not in metric:
+            return {**metric, "model": named.get("judge") or named.get("base")}
+        return metric
+
+    target = data.get("target")
+    if isinstance(target, dict) and isinstance(target.get("metric"), dict):
+        data["target"] = {**target, "metric": judged(target["metric"])}
+    report = data.get("report")
+    if isinstance(report, dict) and isinstance(report.get("metrics"), list):
+        data["report"] = {**report, "metrics": [judged(m) for m in report["metrics"]]}
+
+
+def _check_files(config: LadderConfig, file: Path) -> None:
+    """The dataset files and the system prompt file exist."""
     for name in ("train", "dev", "test", "file"):
         given = getattr(config.dataset, name)
         if given is not None and not given.is_file():
             raise ConfigError(f"{file}: dataset.{name}: no such file {given}")
     if config.prompt.system_file is not None and not config.prompt.system_file.is_file():
         raise ConfigError(f"{file}: prompt.system_file: no such file {config.prompt.system_file}")
-    from tunewise.evaluation._metrics import as_metric
+
+
+def _check_metric_names(config: LadderConfig, file: Path) -> None:
+    """The target and report metrics are known and their names distinct."""
+    from tunewise.evaluation import as_metric
 
     try:
         names = [as_metric(config.target.metric).name]
@@ -412,7 +439,3 @@ def load_ladder_config(path: str | Path, *, model: str | None = None, out: str |
                 f"{file}: report.metrics[{i}]: a metric named {name!r} is already measured; give it another name"
             )
         names.append(name)
-    kb = config.retrieval.knowledge_base
-    if kb is not None and not kb.exists():
-        raise ConfigError(f"{file}: retrieval.knowledge_base: no such file or folder {kb}")
-    return config

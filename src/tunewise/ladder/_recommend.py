@@ -101,28 +101,7 @@ def recommend(config: LadderConfig, state: LadderState) -> Recommendation:
     reasons: list[str] = []
     next_steps: list[str] = []
     if chosen is not None:
-        cost = costs[chosen.rung]
-        reasons.append(
-            f"{chosen.rung} is the cheapest rung tried whose {level} lower bound on {metric} "
-            f"({chosen.ci_low:.3f}) reaches the target {config.target.threshold:g} "
-            f"(mean {chosen.mean:.3f}, CI {chosen.ci_low:.3f}..{chosen.ci_high:.3f}, {chosen.n} test cases)."
-        )
-        for r in (r for r in results if r is not chosen):
-            if r.status == "passed":  # measured on past the target (stop_at_target = false): a dearer rung
-                reasons.append(
-                    f"{r.rung} also reached the target (mean {r.mean:.3f}, lower bound {r.ci_low:.3f}) "
-                    f"but comes later on the ladder: {chosen.rung} is cheaper to build."
-                )
-                continue
-            reasons.append(
-                f"{r.rung} stayed below: mean {r.mean:.3f}, lower bound {r.ci_low:.3f} < {config.target.threshold:g}."
-            )
-        reasons.append(
-            f"It costs {_fmt_money(cost.per_1k_requests)} per 1k requests"
-            + (f" and {_fmt_money(cost.per_month, 2)} a month at {volume:,.0f} requests" if volume else "")
-            + (f"; mean latency {chosen.latency_mean_s:.2f}s" if chosen.latency_mean_s is not None else "")
-            + "."
-        )
+        reasons.extend(_chosen_reasons(config, results, chosen, costs[chosen.rung], metric))
     elif best is not None:
         reasons.append(
             f"No rung reached the target: the best, {best.rung}, has {metric} {best.mean:.3f} "
@@ -148,17 +127,7 @@ def recommend(config: LadderConfig, state: LadderState) -> Recommendation:
     if state.stopped and state.stopped.startswith("budget"):
         reasons.append(f"The ladder stopped early: {state.stopped.removeprefix('budget: ')}.")
         next_steps.append("Raise the budget (max_dollars / max_tokens) and run the same command again: it resumes.")
-    for rung, why in state.skipped.items():
-        if failure is not None and (rung == failure.rung or why.endswith(f"when {failure.rung} failed")):
-            continue  # said once above
-        if not (state.stopped and why in state.stopped):
-            reasons.append(f"{rung} was not run: {why}.")
-    if state.unknown_prices:
-        reasons.append(
-            "Unknown prices (costs shown as unknown, never zero): "
-            + ", ".join(state.unknown_prices)
-            + "; add them under [prices] in tunewise.toml."
-        )
+    reasons.extend(_skipped_reasons(state))
     breakeven, note = _break_even(config, state, results)
     return Recommendation(
         chosen=chosen.rung if chosen else None,
@@ -175,6 +144,54 @@ def recommend(config: LadderConfig, state: LadderState) -> Recommendation:
         requests_per_month=volume,
         failure=failure.summary() if failure is not None else None,
     )
+
+
+def _chosen_reasons(
+    config: LadderConfig, results: list[RungResult], chosen: RungResult, cost: RungCost, metric: str
+) -> list[str]:
+    """Why ``chosen`` is the pick: its lower bound against the target, the other rungs, what it costs."""
+    level = f"{config.target.confidence:.0%}"
+    volume = config.requests_per_month
+    reasons = [
+        f"{chosen.rung} is the cheapest rung tried whose {level} lower bound on {metric} "
+        f"({chosen.ci_low:.3f}) reaches the target {config.target.threshold:g} "
+        f"(mean {chosen.mean:.3f}, CI {chosen.ci_low:.3f}..{chosen.ci_high:.3f}, {chosen.n} test cases)."
+    ]
+    for r in (r for r in results if r is not chosen):
+        if r.status == "passed":  # measured on past the target (stop_at_target = false): a dearer rung
+            reasons.append(
+                f"{r.rung} also reached the target (mean {r.mean:.3f}, lower bound {r.ci_low:.3f}) "
+                f"but comes later on the ladder: {chosen.rung} is cheaper to build."
+            )
+            continue
+        reasons.append(
+            f"{r.rung} stayed below: mean {r.mean:.3f}, lower bound {r.ci_low:.3f} < {config.target.threshold:g}."
+        )
+    reasons.append(
+        f"It costs {_fmt_money(cost.per_1k_requests)} per 1k requests"
+        + (f" and {_fmt_money(cost.per_month, 2)} a month at {volume:,.0f} requests" if volume else "")
+        + (f"; mean latency {chosen.latency_mean_s:.2f}s" if chosen.latency_mean_s is not None else "")
+        + "."
+    )
+    return reasons
+
+
+def _skipped_reasons(state: LadderState) -> list[str]:
+    """The rungs not run and why (not repeating the stop or the failure), then the unknown prices."""
+    failure = state.failure
+    reasons = []
+    for rung, why in state.skipped.items():
+        if failure is not None and (rung == failure.rung or why.endswith(f"when {failure.rung} failed")):
+            continue  # said once above
+        if not (state.stopped and why in state.stopped):
+            reasons.append(f"{rung} was not run: {why}.")
+    if state.unknown_prices:
+        reasons.append(
+            "Unknown prices (costs shown as unknown, never zero): "
+            + ", ".join(state.unknown_prices)
+            + "; add them under [prices] in tunewise.toml."
+        )
+    return reasons
 
 
 def _target(result: RungResult, group: str, metric: str) -> MetricSummary | None:
@@ -195,7 +212,7 @@ def _weak_groups(
     clearly better (its interval entirely above, in a group of at least ``SMALL_GROUP`` cases) are
     news. Only figures: means, numbers of cases and a warning for a small group; no test is claimed.
     """
-    from tunewise.evaluation._groups import SMALL_GROUP
+    from tunewise.evaluation import SMALL_GROUP
 
     notes = []
     for group in shipped.groups:

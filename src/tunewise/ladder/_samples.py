@@ -14,11 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tunewise.evaluation._groups import group_of
-from tunewise.evaluation._runstore import CaseResult
+from tunewise.evaluation import CaseResult, group_of
 
 if TYPE_CHECKING:
-    from tunewise.evaluation._metrics import MustContain
+    from tunewise.evaluation import MustContain
 
 DISAGREEING = 2
 """Per group: the cases where the rungs disagree most (then one typical case)."""
@@ -100,7 +99,7 @@ class Samples:
 
 def must_contain_metric(specs: Sequence[str | Mapping[str, Any]]) -> MustContain | None:
     """The first ``must_contain`` metric among the ladder's metric specs (its key, case and folding rules)."""
-    from tunewise.evaluation._metrics import MustContain
+    from tunewise.evaluation import MustContain
 
     for spec in specs:
         table = {"type": spec} if isinstance(spec, str) else dict(spec)

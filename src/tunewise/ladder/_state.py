@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tunewise._errors import ConfigError
-from tunewise.evaluation._failures import ErrorCause
+from tunewise.evaluation import ErrorCause
 
 
 class MetricSummary(BaseModel):
