@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from tunewise._refs import ModelRef
 from tunewise._types import Message
+from tunewise.costs import MeanUsage, compute_cost, cost_of, quote, training_cost
 from tunewise.ladder._config import RungKind
 from tunewise.ladder._optimize import DEFAULT_INSTRUCTION
 
@@ -68,8 +69,6 @@ def training_price(
 ) -> float | None:
     """Dollars to train on ``billed_tokens`` (tokens x epochs): per token, or for a local model its
     measured training time (``record``) x the hourly rate, estimated before the job has run."""
-    from tunewise.costs import compute_cost, quote, training_cost
-
     found = quote(config.fine_tune_base)
     if found is None:
         return None
@@ -87,8 +86,6 @@ def training_price(
 
 
 def _price(state: LadderState, ref: str, prompt: float, completion: float, calls: float) -> float | None:
-    from tunewise.costs import MeanUsage, cost_of, quote
-
     found = quote(ref)
     if found is None:
         return None

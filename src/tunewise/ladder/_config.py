@@ -43,6 +43,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from tunewise._errors import ConfigError
 from tunewise._refs import ModelRef
+from tunewise.evaluation import as_metric
+from tunewise.strategies._call import ModelCaller
+from tunewise.strategies._factory import REQUEST_OPTIONS
 
 RungKind = Literal["zero_shot", "few_shot", "optimized_prompt", "rag", "fine_tune", "rag_fine_tuned"]
 RUNG_ORDER: tuple[RungKind, ...] = ("zero_shot", "few_shot", "optimized_prompt", "rag", "fine_tune", "rag_fine_tuned")
@@ -247,9 +250,6 @@ class LadderConfig(_Section):
     @field_validator("options")
     @classmethod
     def _options(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from tunewise.strategies._call import ModelCaller
-        from tunewise.strategies._factory import REQUEST_OPTIONS
-
         unknown = sorted(set(value) - REQUEST_OPTIONS)
         if unknown:
             raise ValueError(f"unknown request options {unknown}; allowed: {', '.join(sorted(REQUEST_OPTIONS))}")
@@ -423,8 +423,6 @@ def _check_files(config: LadderConfig, file: Path) -> None:
 
 def _check_metric_names(config: LadderConfig, file: Path) -> None:
     """The target and report metrics are known and their names distinct."""
-    from tunewise.evaluation import as_metric
-
     try:
         names = [as_metric(config.target.metric).name]
     except ConfigError as exc:

@@ -15,8 +15,11 @@ from tunewise._errors import ConfigError
 from tunewise._model import Model
 from tunewise._refs import ModelRef
 from tunewise._registry import Registry
+from tunewise.costs import cost_of, quote
+from tunewise.costs._cost import unknown_price_message, warn_unknown
 from tunewise.evaluation import Metric, RunStore, as_metric, evaluate, load_cases
 from tunewise.ladder._config import LadderConfig
+from tunewise.ladder._knowledge import build_retriever
 from tunewise.ladder._measure import RungFailed, Scoring, failure_of
 from tunewise.ladder._paths import STATE_FILE, STORE_FILE
 from tunewise.ladder._state import LadderState
@@ -152,8 +155,6 @@ class LadderContext:
     async def retriever(self) -> Retriever:
         """The knowledge base's retriever, built (and indexed) once."""
         if self._retriever is None:
-            from tunewise.ladder._knowledge import build_retriever
-
             self._retriever = await build_retriever(self.config, self.registry, self.embedder())
         return self._retriever
 
@@ -165,13 +166,9 @@ class LadderContext:
 
     def cost(self, ref: str, usage: Usage) -> float | None:
         """The evaluation cost function: the price catalog (with settings overrides); unknown said once per model."""
-        from tunewise.costs import cost_of, quote
-
         if quote(ref) is None:
             if ref not in self.state.unknown_prices:
                 self.state.unknown_prices.append(ref)
-                from tunewise.costs._cost import unknown_price_message, warn_unknown
-
                 warn_unknown(unknown_price_message(ref))
             return None
         with warnings.catch_warnings():

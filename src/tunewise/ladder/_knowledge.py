@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tunewise._errors import ConfigError
+from tunewise.strategies._factory import BuildContext, read_jsonl
 
 if TYPE_CHECKING:
     from tunewise._registry import Registry
@@ -32,8 +33,6 @@ def read_knowledge_base(path: Path) -> list[dict[str, Any]]:
         if not docs:
             raise ConfigError(f"{path}: no documents ({', '.join(DOCUMENT_SUFFIXES)}) in the knowledge base folder")
         return docs
-    from tunewise.strategies._factory import read_jsonl
-
     return read_jsonl(path)
 
 
@@ -52,7 +51,6 @@ async def build_retriever(config: LadderConfig, registry: Registry | None, embed
       ``tunewise.strategies.register_retriever``; it gets ``documents = <knowledge base>``
       unless it names its own.
     """
-    from tunewise.strategies._factory import BuildContext
     from tunewise.testing._retriever import InMemoryRetriever
 
     retrieval = config.retrieval

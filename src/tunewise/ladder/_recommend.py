@@ -11,6 +11,7 @@ import warnings
 from pydantic import BaseModel, ConfigDict, Field
 
 from tunewise.costs import BreakEven, CostEstimate, MeanUsage, break_even_from_usage, estimate, quote
+from tunewise.evaluation import SMALL_GROUP
 from tunewise.ladder._config import LadderConfig
 from tunewise.ladder._state import LadderState, MetricSummary, RungResult
 
@@ -212,8 +213,6 @@ def _weak_groups(
     clearly better (its interval entirely above, in a group of at least ``SMALL_GROUP`` cases) are
     news. Only figures: means, numbers of cases and a warning for a small group; no test is claimed.
     """
-    from tunewise.evaluation import SMALL_GROUP
-
     notes = []
     for group in shipped.groups:
         own = _target(shipped, group, metric)

@@ -12,12 +12,10 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tunewise.evaluation import CaseResult, group_of
-
-if TYPE_CHECKING:
-    from tunewise.evaluation import MustContain
+from tunewise.evaluation import CaseResult, MustContain, group_of
+from tunewise.evaluation._cases import case_from_mapping
 
 DISAGREEING = 2
 """Per group: the cases where the rungs disagree most (then one typical case)."""
@@ -99,8 +97,6 @@ class Samples:
 
 def must_contain_metric(specs: Sequence[str | Mapping[str, Any]]) -> MustContain | None:
     """The first ``must_contain`` metric among the ladder's metric specs (its key, case and folding rules)."""
-    from tunewise.evaluation import MustContain
-
     for spec in specs:
         table = {"type": spec} if isinstance(spec, str) else dict(spec)
         if table.pop("type", None) == "must_contain":
@@ -180,8 +176,6 @@ def _sample(
     metrics: Sequence[str],
     phrases_by: MustContain | None,
 ) -> SampleCase:
-    from tunewise.evaluation._cases import case_from_mapping
-
     try:
         case = case_from_mapping(result.case, default_id=result.case_id)
         phrases = tuple(phrases_by.phrases(case)) if phrases_by is not None else ()
