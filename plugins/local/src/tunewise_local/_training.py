@@ -29,6 +29,7 @@ import shutil
 import time
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -139,159 +140,239 @@ def _kept_logits(model: Any, batch: dict[str, Any], keep: Any, n_kept: int) -> A
 
 
 def _train(job: JobDir, events: EventWriter, should_stop: Callable[[], bool]) -> None:
-    import torch
-
     record = job.read_job()
     spec = FineTuneSpec.model_validate(record["spec"])
     hp = Hyperparameters.model_validate(record["hyperparameters"])
     if should_stop():
         raise Cancelled
+    run, checkpoint = _start(job, events, spec, hp)
+    if checkpoint is not None:
+        _resume(run, checkpoint)
+    else:
+        _announce(run)
+    _loop(run, should_stop)
+    if run.val_rows and run.history.get("val_step") != run.step:
+        _validation(run)
+    if should_stop():
+        raise Cancelled
+    _finish(run, spec, prefix=record.get("provider", "local"))
+
+
+@dataclass
+class _Run:
+    """One training run: its fixed parts, and its progress (what a checkpoint saves and a resume reads)."""
+
+    job: JobDir
+    events: EventWriter
+    hp: Hyperparameters
+    device: str
+    model: Any
+    tokenizer: Any
+    optimizer: Any
+    scheduler: Any
+    trainable: list[Any]
+    train_rows: list[Example]
+    val_rows: list[Example]
+    pad_id: int
+    total_steps: int
+    step: int
+    epoch: int
+    batch_in_epoch: int
+    history: dict[str, Any]
+    tokens_seen: int
+    compute_s: float  # wall-clock seconds of training steps over every resume: what prices a local fine-tune
+
+    def progress(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "metrics": self.history,
+            "tokens_seen": self.tokens_seen,
+            "compute_s": self.compute_s,
+        }
+
+
+def _start(job: JobDir, events: EventWriter, spec: FineTuneSpec, hp: Hyperparameters) -> tuple[_Run, Path | None]:
+    """Device, seed, model, data, optimizer and schedule; the progress of the latest checkpoint, if any."""
+    import torch
+
     device = resolve_device(hp.device)
     dtype = resolve_dtype(hp.dtype, device, full_training=hp.method == "full")
     checkpoint = job.latest_checkpoint()
-    trainer_state: dict[str, Any] = {}
+    state: dict[str, Any] = {}
     if checkpoint is not None:
-        trainer_state = json.loads((checkpoint / "trainer_state.json").read_text())
+        state = json.loads((checkpoint / "trainer_state.json").read_text())
     torch.manual_seed(hp.seed)
     if hp.num_threads is not None:
         torch.set_num_threads(hp.num_threads)
 
     model, tokenizer = _load_for_training(spec, hp, device, dtype, checkpoint)
     train_rows, val_rows = _dataset(spec, hp, tokenizer)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    micro = hp.batch_size
-    steps_per_epoch = math.ceil(len(train_rows) / (micro * hp.gradient_accumulation_steps))
+    steps_per_epoch = math.ceil(len(train_rows) / (hp.batch_size * hp.gradient_accumulation_steps))
     total_steps = steps_per_epoch * hp.n_epochs
     if hp.max_steps is not None:
         total_steps = min(total_steps, hp.max_steps)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=hp.learning_rate, weight_decay=hp.weight_decay)
-    warmup = int(total_steps * hp.warmup_ratio)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(total_steps, int(total_steps * hp.warmup_ratio)))
+    run = _Run(
+        job=job,
+        events=events,
+        hp=hp,
+        device=device,
+        model=model,
+        tokenizer=tokenizer,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        trainable=trainable,
+        train_rows=train_rows,
+        val_rows=val_rows,
+        pad_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+        total_steps=total_steps,
+        step=int(state.get("step", 0)),
+        epoch=int(state.get("epoch", 0)),
+        batch_in_epoch=int(state.get("batch_in_epoch", 0)),
+        history=state.get("metrics", {"initial_val_loss": None, "val_loss": None}),
+        tokens_seen=int(state.get("tokens_seen", 0)),
+        compute_s=float(state.get("compute_s", 0.0)),
+    )
+    return run, checkpoint
+
+
+def _schedule(total_steps: int, warmup: int) -> Callable[[int], float]:
+    """Linear warm-up over ``warmup`` steps, then linear decay to 0 at ``total_steps``."""
 
     def schedule(step: int) -> float:
         if step < warmup:
             return (step + 1) / (warmup + 1)
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    step = int(trainer_state.get("step", 0))
-    epoch = int(trainer_state.get("epoch", 0))
-    batch_in_epoch = int(trainer_state.get("batch_in_epoch", 0))
-    history: dict[str, Any] = trainer_state.get("metrics", {"initial_val_loss": None, "val_loss": None})
-    tokens_seen = int(trainer_state.get("tokens_seen", 0))
-    # wall-clock seconds of training steps over every resume: what prices a local fine-tune
-    compute_s = float(trainer_state.get("compute_s", 0.0))
-    if checkpoint is not None:
-        optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True))
-        scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
-        torch.set_rng_state(torch.load(checkpoint / "rng.pt", weights_only=True))
-        if (checkpoint / "cuda_rng.pt").is_file() and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(torch.load(checkpoint / "cuda_rng.pt", weights_only=True))
-        events.emit(f"Resumed from checkpoint at step {step}", type="resumed", step=step, checkpoint=str(checkpoint))
-    else:
-        events.emit(
-            f"Training {hp.method} on {len(train_rows)} examples ({len(val_rows)} held out) "
-            f"for {total_steps} steps on {device}",
-            type="started",
-            method=hp.method,
-            train_examples=len(train_rows),
-            val_examples=len(val_rows),
-            total_steps=total_steps,
-            device=device,
-            trainable_parameters=sum(p.numel() for p in trainable),
-        )
-        if val_rows:
-            history["initial_val_loss"] = _evaluate(model, val_rows, micro, pad_id, device)
-            history["val_loss"] = history["initial_val_loss"]
-            events.emit(
-                f"Step 0: validation loss={history['initial_val_loss']:.4f}",
-                type="metrics",
-                step=0,
-                val_loss=history["initial_val_loss"],
-            )
+    return schedule
 
-    def save_checkpoint() -> None:
-        _save_checkpoint(
-            job, model, optimizer, scheduler, hp,
-            {"step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch, "metrics": history,
-             "tokens_seen": tokens_seen, "compute_s": compute_s},
-        )  # fmt: skip
-        events.emit(f"Checkpoint at step {step}", type="checkpoint", step=step)
 
-    model.train()
+def _resume(run: _Run, checkpoint: Path) -> None:
+    """Optimizer, schedule and random state as the checkpoint left them."""
+    import torch
+
+    run.optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True))
+    run.scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
+    torch.set_rng_state(torch.load(checkpoint / "rng.pt", weights_only=True))
+    if (checkpoint / "cuda_rng.pt").is_file() and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(torch.load(checkpoint / "cuda_rng.pt", weights_only=True))
+    run.events.emit(
+        f"Resumed from checkpoint at step {run.step}", type="resumed", step=run.step, checkpoint=str(checkpoint)
+    )
+
+
+def _announce(run: _Run) -> None:
+    """The start of a fresh run, and the validation loss before any step."""
+    train, val = len(run.train_rows), len(run.val_rows)
+    run.events.emit(
+        f"Training {run.hp.method} on {train} examples ({val} held out) for {run.total_steps} steps on {run.device}",
+        type="started",
+        method=run.hp.method,
+        train_examples=train,
+        val_examples=val,
+        total_steps=run.total_steps,
+        device=run.device,
+        trainable_parameters=sum(p.numel() for p in run.trainable),
+    )
+    if run.val_rows:
+        loss = _evaluate(run.model, run.val_rows, run.hp.batch_size, run.pad_id, run.device)
+        run.history["initial_val_loss"] = run.history["val_loss"] = loss
+        run.events.emit(f"Step 0: validation loss={loss:.4f}", type="metrics", step=0, val_loss=loss)
+
+
+def _loop(run: _Run, should_stop: Callable[[], bool]) -> None:
+    """Optimizer steps until the step budget or the last epoch, with validation and checkpoints when due."""
+    hp = run.hp
+    run.model.train()
     started, cpu_started = time.perf_counter(), time.thread_time()
-    last_loss: float | None = history.get("train_loss")
-    windows = _windows(len(train_rows), micro, hp, epoch)
-    while step < total_steps and epoch < hp.n_epochs:
+    windows = _windows(len(run.train_rows), hp.batch_size, hp, run.epoch)
+    while run.step < run.total_steps and run.epoch < hp.n_epochs:
         if should_stop():
             raise Cancelled
-        step_started = time.perf_counter()
-        window = [[train_rows[i] for i in mb] for mb in windows[batch_in_epoch]]
-        n_tokens = sum(e.target_tokens for mb in window for e in mb)
-        loss_total = 0.0
-        step_tokens = 0
-        for mb in window:
-            batch = {k: v.to(device) for k, v in collate(mb, pad_id).items()}
-            loss = token_loss_sum(model, batch) / max(1, n_tokens)
-            loss.backward()
-            loss_total += float(loss.detach())
-            step_tokens += int(batch["attention_mask"].sum())
-        if hp.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(trainable, hp.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        batch_in_epoch += 1
-        tokens_seen += step_tokens
-        last_loss = loss_total
-        history["train_loss"] = last_loss
-        elapsed = time.perf_counter() - step_started
-        compute_s += elapsed
-        events.emit(
-            f"Step {step}/{total_steps}: training loss={last_loss:.4f}",
+        step_tokens, elapsed = _step(run, windows[run.batch_in_epoch])
+        run.events.emit(
+            f"Step {run.step}/{run.total_steps}: training loss={run.history['train_loss']:.4f}",
             type="step",
-            step=step,
-            total_steps=total_steps,
-            epoch=epoch + 1,
-            loss=last_loss,
-            learning_rate=scheduler.get_last_lr()[0],
+            step=run.step,
+            total_steps=run.total_steps,
+            epoch=run.epoch + 1,
+            loss=run.history["train_loss"],
+            learning_rate=run.scheduler.get_last_lr()[0],
             tokens=step_tokens,
             tokens_per_s=step_tokens / elapsed if elapsed > 0 else None,
             step_time_s=elapsed,
             elapsed_s=time.perf_counter() - started,
             cpu_s=time.thread_time() - cpu_started,
         )
-        epoch_end = batch_in_epoch >= len(windows)
+        epoch_end = run.batch_in_epoch >= len(windows)
         if epoch_end:
-            epoch, batch_in_epoch = epoch + 1, 0
-            windows = _windows(len(train_rows), micro, hp, epoch)
-        if val_rows and ((hp.eval_every and step % hp.eval_every == 0) or (not hp.eval_every and epoch_end)):
-            _validation_event(events, history, model, val_rows, micro, pad_id, device, step)
-        due = step % hp.checkpoint_every == 0 if hp.checkpoint_every else epoch_end
-        if due and step < total_steps and epoch < hp.n_epochs:
-            save_checkpoint()
+            run.epoch, run.batch_in_epoch = run.epoch + 1, 0
+            windows = _windows(len(run.train_rows), hp.batch_size, hp, run.epoch)
+        if run.val_rows and ((hp.eval_every and run.step % hp.eval_every == 0) or (not hp.eval_every and epoch_end)):
+            _validation(run)
+        due = run.step % hp.checkpoint_every == 0 if hp.checkpoint_every else epoch_end
+        if due and run.step < run.total_steps and run.epoch < hp.n_epochs:
+            _save_checkpoint(run.job, run.model, run.optimizer, run.scheduler, hp, run.progress())
+            run.events.emit(f"Checkpoint at step {run.step}", type="checkpoint", step=run.step)
 
-    if val_rows and history.get("val_step") != step:
-        _validation_event(events, history, model, val_rows, micro, pad_id, device, step)
-    if should_stop():
-        raise Cancelled
-    model.eval()
-    output = _output_dir(job, hp)
+
+def _step(run: _Run, window: list[list[int]]) -> tuple[int, float]:
+    """One optimizer step over a window of micro-batches; returns its tokens and its seconds."""
+    import torch
+
+    step_started = time.perf_counter()
+    batches = [[run.train_rows[i] for i in mb] for mb in window]
+    n_tokens = sum(e.target_tokens for mb in batches for e in mb)
+    loss_total = 0.0
+    step_tokens = 0
+    for mb in batches:
+        batch = {k: v.to(run.device) for k, v in collate(mb, run.pad_id).items()}
+        loss = token_loss_sum(run.model, batch) / max(1, n_tokens)
+        loss.backward()
+        loss_total += float(loss.detach())
+        step_tokens += int(batch["attention_mask"].sum())
+    if run.hp.max_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_(run.trainable, run.hp.max_grad_norm)
+    run.optimizer.step()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    run.step += 1
+    run.batch_in_epoch += 1
+    run.tokens_seen += step_tokens
+    run.history["train_loss"] = loss_total
+    elapsed = time.perf_counter() - step_started
+    run.compute_s += elapsed
+    return step_tokens, elapsed
+
+
+def _validation(run: _Run) -> None:
+    _validation_event(
+        run.events, run.history, run.model, run.val_rows, run.hp.batch_size, run.pad_id, run.device, run.step
+    )
+
+
+def _finish(run: _Run, spec: FineTuneSpec, *, prefix: str) -> None:
+    """Save the trained model with its metrics, drop the checkpoints, and mark the job succeeded."""
     from tunewise_local._clock import device_kind
 
+    run.model.eval()
+    output = _output_dir(run.job, run.hp)
     metrics = {
-        **history,
-        "steps": step,
-        "tokens_seen": tokens_seen,
-        "train_loss": last_loss,
-        "compute_s": compute_s,
-        "compute_device": device_kind(str(device)),
+        **run.history,
+        "steps": run.step,
+        "tokens_seen": run.tokens_seen,
+        "train_loss": run.history.get("train_loss"),
+        "compute_s": run.compute_s,
+        "compute_device": device_kind(str(run.device)),
     }
-    ref = _save_result(model, tokenizer, spec, hp, output, metrics, prefix=record.get("provider", "local"))
-    shutil.rmtree(job.checkpoints, ignore_errors=True)  # optimizer states are large; the result is saved
-    events.emit(f"Training finished; model saved to {output}", type="succeeded", model=ref, **metrics)
-    job.update_state(status="succeeded", result={"model": ref, "output_dir": str(output), "metrics": metrics})
+    ref = _save_result(run.model, run.tokenizer, spec, run.hp, output, metrics, prefix=prefix)
+    shutil.rmtree(run.job.checkpoints, ignore_errors=True)  # optimizer states are large; the result is saved
+    run.events.emit(f"Training finished; model saved to {output}", type="succeeded", model=ref, **metrics)
+    run.job.update_state(status="succeeded", result={"model": ref, "output_dir": str(output), "metrics": metrics})
 
 
 def _windows(n_rows: int, micro: int, hp: Hyperparameters, epoch: int) -> list[list[list[int]]]:
