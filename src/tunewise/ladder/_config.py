@@ -28,7 +28,7 @@ fine_tune_base = "openai:gpt-4o-mini-2024-07-18"   # default: base
 optimizer = "openai:gpt-4o-mini"                    # writes candidate instructions; default: base
 ```
 
-Every problem is a one-line :class:`~tunewise.ConfigError` naming the file and the field.
+Every problem is a one-line [`ConfigError`][tunewise.ConfigError] naming the file and the field.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A rung's results turned into its numbers: the target metric's mean and interval, spend, usage, groups.
 
-Pure functions over stored :class:`~tunewise.evaluation.CaseResult` rows; the ladder's context holds one
+Pure functions over stored [`CaseResult`][tunewise.evaluation.CaseResult] rows; the ladder's context holds one
 [`Scoring`][tunewise.ladder._measure.Scoring] with the metrics and the target.
 """
 
@@ -32,7 +32,7 @@ def failure_of(results: Sequence[CaseResult], cases: int, *, stopped: str | None
     """The failure of an evaluation whose cases mostly errored, else ``None``.
 
     Mostly: more than half of its ``cases`` failed with an error, or an error every case would hit
-    alike stopped the run early (``stopped``, from :class:`~tunewise.evaluation.RunSummary`).
+    alike stopped the run early (``stopped``, from [`RunSummary`][tunewise.evaluation.RunSummary]).
     A few failed cases (a prompt too long for the context) count as 0 and the rung is scored.
     """
     causes = error_causes(results)

@@ -1,8 +1,8 @@
 """Sample answers side by side: a few test cases per group, each rung's answer with its key phrases marked.
 
-The cases are chosen by a rule the report states (:data:`RULE`): per group, the cases where the
+The cases are chosen by a rule the report states (`RULE`): per group, the cases where the
 rungs' per-case scores on the target metric differ most, then one typical case. Answers are
-untrusted text: they are kept as plain :class:`Segment` strings (marked or not) and the templates
+untrusted text: they are kept as plain `Segment` strings (marked or not) and the templates
 escape every one of them.
 """
 
@@ -115,7 +115,7 @@ def choose(
     group_by: str | None,
     phrases_by: MustContain | None,
 ) -> list[SampleCase]:
-    """The sample cases of :func:`rule` with every rung's answer, in group order (test-file order)."""
+    """The sample cases of `rule` with every rung's answer, in group order (test-file order)."""
     by_rung = {rung: {r.case_id: r for r in rows} for rung, rows in results.items()}
     first: dict[str, CaseResult] = {}
     for rows in results.values():

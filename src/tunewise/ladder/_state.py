@@ -86,7 +86,7 @@ class RungFailure(BaseModel):
 
     rung: str
     cause: str
-    """The most frequent cause (see :class:`~tunewise.evaluation.ErrorCause`)."""
+    """The most frequent cause (see `tunewise.evaluation.ErrorCause`)."""
     errors: int
     cases: int
     split: str = "test"
