@@ -135,6 +135,18 @@ class Ladder:
         """The rung's expected cost: its test evaluation, plus dev scoring and writing, or training."""
         return estimate(self.ctx, rung)
 
+    def check_budget(self, rung: RungKind, expected: Estimate) -> str | None:
+        """Why ``rung`` must not start with the ``expected`` cost, or ``None`` when it fits the budget."""
+        return check_budget(self.ctx.config, self.ctx.state, rung, expected)
+
+    def training_tokens(self) -> int:
+        """Billed training tokens per epoch of the fine-tune rung's training set (counted by the data toolkit)."""
+        return self.ctx.training.tokens()
+
+    def epochs(self) -> int:
+        """The fine-tune's epochs: the configured number, else the data toolkit's choice."""
+        return self.ctx.training.epochs()
+
     def save(self) -> None:
         """Write ``state.json``."""
         self.ctx.save()
