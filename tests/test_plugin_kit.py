@@ -103,3 +103,13 @@ def test_plugin_commands_are_found_by_the_plugin_name_and_only_there() -> None:
     assert list(root.commands)[-1] == "local" and "eval" in root.commands  # built-ins first
     result = CliRunner().invoke(app, ["openai"])
     assert result.exit_code == 2 and "No such command 'openai'" in result.output
+
+
+def test_load_plugins_loads_every_installed_plugin_once() -> None:
+    from tunewise._registry import load_plugins
+
+    loaded = load_plugins()
+    assert sorted(loaded) == sorted(info.name for info in tunewise.providers())
+    assert {"openai", "local", "scripted"} <= set(loaded)
+    for name, plugin in loaded.items():
+        assert plugin is tunewise.load_plugin(name), name

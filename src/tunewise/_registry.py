@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
     from pydantic import SecretStr
 
+    from tunewise._errors import TunewiseError
     from tunewise._refs import ModelRef
     from tunewise._settings import Settings
     from tunewise.interfaces.provider import Provider, ProviderPlugin
@@ -69,8 +72,7 @@ def load_plugin(name: str) -> ProviderPlugin:
     """Import the plugin registered as ``name`` (once) and return its ProviderPlugin."""
     from importlib import metadata
 
-    from tunewise._errors import ConfigError, PluginNotFoundError
-    from tunewise.interfaces.provider import ProviderPlugin
+    from tunewise._errors import PluginNotFoundError
 
     with _lock:
         if name in _plugins:
@@ -78,18 +80,46 @@ def load_plugin(name: str) -> ProviderPlugin:
         matches = [ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
         if not matches:
             raise PluginNotFoundError(_missing_plugin_message(name))
-        ep = matches[0]
-        try:
-            plugin = ep.load()
-        except Exception as exc:  # a broken plugin must not look like a missing one
-            raise ConfigError(f"plugin {name!r} ({ep.value}) failed to import: {type(exc).__name__}: {exc}") from exc
-        if not isinstance(plugin, ProviderPlugin):
-            raise ConfigError(
-                f"plugin {name!r}: entry point {ep.value} must name a tunewise.ProviderPlugin, "
-                f"got {type(plugin).__name__}"
-            )
-        _plugins[name] = plugin
-        return plugin
+        return _load(matches[0])
+
+
+def load_plugins() -> dict[str, ProviderPlugin | TunewiseError]:
+    """Every installed plugin, loaded (once), by name: its ProviderPlugin, or the error that loading it raised.
+
+    One metadata scan for all of them; for what every plugin contributes (profiles, commands).
+    """
+    from importlib import metadata
+
+    from tunewise._errors import TunewiseError
+
+    loaded: dict[str, ProviderPlugin | TunewiseError] = {}
+    with _lock:
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+            if ep.name in loaded:
+                continue  # the first of a name serves it, as in load_plugin
+            try:
+                loaded[ep.name] = _plugins[ep.name] if ep.name in _plugins else _load(ep)
+            except TunewiseError as exc:
+                loaded[ep.name] = exc
+    return loaded
+
+
+def _load(ep: EntryPoint) -> ProviderPlugin:
+    """Import one entry point's plugin and remember it (the caller holds ``_lock``)."""
+    from tunewise._errors import ConfigError
+    from tunewise.interfaces.provider import ProviderPlugin
+
+    try:
+        plugin = ep.load()
+    except Exception as exc:  # a broken plugin must not look like a missing one
+        raise ConfigError(f"plugin {ep.name!r} ({ep.value}) failed to import: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(plugin, ProviderPlugin):
+        raise ConfigError(
+            f"plugin {ep.name!r}: entry point {ep.value} must name a tunewise.ProviderPlugin, "
+            f"got {type(plugin).__name__}"
+        )
+    _plugins[ep.name] = plugin
+    return plugin
 
 
 def _missing_plugin_message(name: str, ref: str | None = None) -> str:

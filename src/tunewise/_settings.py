@@ -63,21 +63,19 @@ def _plugin_profiles() -> dict[str, ProfileConfig]:
     from pydantic import ValidationError
 
     from tunewise._config_error import config_error
-    from tunewise._registry import load_plugin, providers
+    from tunewise._registry import load_plugins
 
     found: dict[str, ProfileConfig] = {}
-    for info in providers():
-        try:
-            plugin = load_plugin(info.name)
-        except TunewiseError:
+    for plugin_name, plugin in load_plugins().items():
+        if isinstance(plugin, TunewiseError):
             continue
         for name, fields in plugin.profiles.items():
             if name in found:
                 continue
             try:
-                found[name] = ProfileConfig.model_validate({"plugin": info.name, **fields})
+                found[name] = ProfileConfig.model_validate({"plugin": plugin_name, **fields})
             except ValidationError as exc:
-                raise config_error(exc, f"plugin {info.name!r}: profiles.{name}") from None
+                raise config_error(exc, f"plugin {plugin_name!r}: profiles.{name}") from None
     return found
 
 

@@ -15,7 +15,7 @@ import typer
 import typer.main
 
 from tunewise._errors import ConfigError, TunewiseError
-from tunewise._registry import load_plugin, providers
+from tunewise._registry import load_plugin, load_plugins, providers
 from tunewise.cli._command import CommandTree, prepare
 
 
@@ -46,15 +46,15 @@ class PluginCommands(MutableMapping[str, Any]):
 
     def __iter__(self) -> Iterator[str]:
         yield from self._builtin
-        for plugin in providers():
-            if plugin.name in self._builtin:
-                continue  # a built-in command wins over a plugin of the same name
+        for name, plugin in load_plugins().items():
+            if name in self._builtin or isinstance(plugin, TunewiseError):
+                continue  # a built-in command wins; a broken plugin must not break the listing (running it says why)
             try:
-                group = self._group(plugin.name)
+                group = self._group(name)
             except TunewiseError:
-                continue  # a broken plugin must not break the listing; running its commands says what is wrong
+                continue
             if group is not None:
-                yield plugin.name
+                yield name
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
