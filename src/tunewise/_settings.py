@@ -63,7 +63,7 @@ def _plugin_profiles() -> dict[str, ProfileConfig]:
     from pydantic import ValidationError
 
     from tunewise._config_error import config_error
-    from tunewise._registry import load_plugins
+    from tunewise._discovery import load_plugins
 
     found: dict[str, ProfileConfig] = {}
     for plugin_name, plugin in load_plugins().items():
