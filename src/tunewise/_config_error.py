@@ -1,4 +1,4 @@
-"""A pydantic ``ValidationError`` as the one-line :class:`~tunewise.ConfigError` a user reads."""
+"""A pydantic ``ValidationError`` as the one-line `ConfigError` a user reads."""
 
 from __future__ import annotations
 

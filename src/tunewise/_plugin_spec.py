@@ -59,5 +59,5 @@ class ProviderPlugin:
     """The plugin's own CLI commands, as a typer app that ``tunewise <plugin name> ...`` runs. Called only when
     those commands are used or listed, so import typer and the commands' module inside it."""
     local_models: Callable[[], LocalModels] | None = None
-    """For a plugin that runs models on this machine: its :class:`LocalModels` (``tunewise demo`` uses the
+    """For a plugin that runs models on this machine: its `LocalModels` (``tunewise demo`` uses the
     ``local`` plugin's). Called only when needed."""

@@ -1,4 +1,4 @@
-"""The registry: providers created from plugins (found by :mod:`tunewise._discovery`), one per prefix.
+"""The registry: providers created from plugins (found by `tunewise._discovery`), one per prefix.
 
 This module imports nothing but the standard library and ``tunewise._discovery`` at module
 level: ``import tunewise; tunewise.providers()`` stays cheap.

@@ -4,15 +4,15 @@ A plugin (first-party or third-party) imports only ``tunewise`` and ``tunewise.p
 the modules behind these names are private and may move. Importing this module is as
 cheap as ``import tunewise``: each name loads its module on first access.
 
-- :class:`ProviderPlugin`: what the plugin's entry point names (how to create the
+- `ProviderPlugin`: what the plugin's entry point names (how to create the
   provider, its capabilities, the profiles and CLI commands it contributes, and for a
-  plugin that runs models on this machine its :class:`LocalModels`);
-- :class:`BaseProvider`, :class:`Provider`, :data:`Capability`, :class:`ProviderConfig`,
-  :class:`ProfileConfig`, :data:`FinishReason`: the provider's shape and inputs;
-- :func:`register_secret`, :func:`redact`, :func:`get_logger`: keeping API keys out of
+  plugin that runs models on this machine its `LocalModels`);
+- `BaseProvider`, `Provider`, `Capability`, `ProviderConfig`,
+  `ProfileConfig`, `FinishReason`: the provider's shape and inputs;
+- `register_secret`, `redact`, `get_logger`: keeping API keys out of
   messages and logs;
-- :func:`config_error`, :func:`did_you_mean`: one-line errors for bad options;
-- :func:`lazy_getattr`: a light top-level module whose public names load on first use.
+- `config_error`, `did_you_mean`: one-line errors for bad options;
+- `lazy_getattr`: a light top-level module whose public names load on first use.
 """
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ def _paragraphs(text: str, max_chars: int) -> Iterable[str]:
 
 
 def local_models() -> LocalModels:
-    """The ``local`` plugin's :class:`~tunewise.plugin.LocalModels`: the demo builds and serves its model with them."""
+    """The ``local`` plugin's `LocalModels` (from `tunewise.plugin`): the demo builds and serves its model with them."""
     from tunewise._registry import load_plugin
 
     hook = load_plugin("local").local_models
