@@ -194,12 +194,12 @@ def model(
     api_key: str | SecretStr | None = None,
     **options: Any,
 ) -> Model:
-    """A :class:`Model` for a reference such as ``"openai:gpt-4o-mini"``.
+    """A [`Model`][tunewise.Model] for a reference such as ``"openai:gpt-4o-mini"``.
 
     Without arguments the model shares its prefix's provider, created once per process
     (the settings say where and with which key). ``base_url``, ``api_key`` and provider
     options (``timeout=30``, ``max_retries=2``...; a misspelt one is an
-    :class:`OptionError`) give the model a provider of its own, closed with it. The model
+    [`OptionError`][tunewise.OptionError]) give the model a provider of its own, closed with it. The model
     works from any event loop; ``model.sync`` calls it without ``await``; close it with
     ``await model.aclose()`` or ``async with``.
     """

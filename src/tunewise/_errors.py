@@ -3,7 +3,7 @@
 Every message is one line a user can act on. Errors about input name the file, line
 and field; errors from providers carry the HTTP status, the provider's request id and
 whether a retry may help. None of them ever holds an API key: messages built from
-server text pass through :func:`tunewise._secrets.redact` first.
+server text pass through [`redact()`][tunewise.plugin.redact] first.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Fine-tune data has its own streaming, fault-tolerant loader (``tunewise.data``); this one
 is for configuration-sized files, where the first bad line stops with a one-line
-:class:`DataError` naming the file and line.
+[`DataError`][tunewise.DataError] naming the file and line.
 """
 
 from __future__ import annotations

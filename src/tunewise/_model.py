@@ -35,11 +35,11 @@ CALL_OPTIONS: tuple[str, ...] = (
     "extra_body",
 )
 """Keyword options ``chat``, ``parse``, ``stream`` and ``request`` take. ``extra_body`` is a dict of
-vendor fields sent untouched (``{"logprobs": True}``); any other name is an :class:`~tunewise.OptionError`."""
+vendor fields sent untouched (``{"logprobs": True}``); any other name is an [`OptionError`][tunewise.OptionError]."""
 
 
 def request_fields(options: Mapping[str, Any], *, what: str = "chat option") -> dict[str, Any]:
-    """Call options as :class:`ChatRequest` fields; an unknown name is a one-line :class:`OptionError`.
+    """Call options as [`ChatRequest`][tunewise.ChatRequest] fields; an unknown name is a one-line `OptionError`.
 
     ``stop`` may be one string; ``extra_body`` becomes the request's ``extra``.
     """
@@ -69,7 +69,7 @@ def request_fields(options: Mapping[str, Any], *, what: str = "chat option") -> 
 def build_request(
     model: str, conversation: Conversation, options: Mapping[str, Any], *, what: str = "chat option"
 ) -> ChatRequest:
-    """The :class:`ChatRequest` for ``conversation`` and call options; every problem is one line.
+    """The [`ChatRequest`][tunewise.ChatRequest] for ``conversation`` and call options; every problem is one line.
 
     ``what`` names the options in messages (``chat option temperature: ...``).
     """
@@ -142,9 +142,9 @@ class Model:
         output_type: type[BaseModel] | None = None,
         **options: Any,
     ) -> ChatRequest:
-        """The exact :class:`ChatRequest` that :meth:`chat` would send.
+        """The exact [`ChatRequest`][tunewise.ChatRequest] that [`chat()`][tunewise.Model.chat] would send.
 
-        Options are those of :data:`CALL_OPTIONS`; a misspelt one is an :class:`~tunewise.OptionError`
+        Options are those of `CALL_OPTIONS`; a misspelt one is an [`OptionError`][tunewise.OptionError]
         that suggests the right name, and vendor fields go in ``extra_body={...}``.
         """
         if output_type is not None:

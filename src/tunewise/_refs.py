@@ -62,5 +62,5 @@ class ModelRef:
 
     @property
     def model(self) -> str:
-        """The name a provider receives in :class:`ChatRequest.model` (with any adapter)."""
+        """The name a provider receives in `ChatRequest.model` (with any adapter)."""
         return f"{self.name}+{self.adapter}" if self.adapter else self.name

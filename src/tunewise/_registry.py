@@ -34,9 +34,9 @@ class Registry:
             answer = await registry.model("openai:gpt-4o-mini").chat("Hello")
 
     Providers work from any event loop, so one registry may serve several ``asyncio.run``
-    calls. Each :meth:`model` holds its prefix's provider; closing the model gives up the
+    calls. Each [`model()`][tunewise.Registry.model] holds its prefix's provider; closing the model gives up the
     hold, and the provider closes when the last hold is given up, unless it was handed
-    out by :meth:`provider` (then it lives until the registry closes).
+    out by [`provider()`][tunewise.Registry.provider] (then it lives until the registry closes).
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -55,7 +55,7 @@ class Registry:
         return self._settings
 
     def provider(self, prefix: str) -> Provider:
-        """The provider for a prefix (a plugin name or a named profile), created once; kept until :meth:`aclose`."""
+        """The provider for a prefix (a plugin name or a named profile), created once; kept until `aclose()`."""
         with self._lock:
             provider = self._shared(prefix)
             self._pinned.add(prefix)
@@ -76,12 +76,12 @@ class Registry:
         api_key: str | SecretStr | None = None,
         **options: Any,
     ) -> Model:
-        """A :class:`Model` for ``ref`` (``"openai:gpt-4o-mini"``...).
+        """A [`Model`][tunewise.Model] for ``ref`` (``"openai:gpt-4o-mini"``...).
 
         With ``base_url``, ``api_key`` or provider options (``timeout=30``, ``max_retries=2``...),
         the model gets a provider of its own, made from the prefix's profile with these
         changes; it closes with the model. Options are checked against the plugin's options:
-        a misspelt one is a one-line :class:`~tunewise.OptionError` naming the closest.
+        a misspelt one is a one-line [`OptionError`][tunewise.OptionError] naming the closest.
         """
         from tunewise._model import Model
         from tunewise._refs import ModelRef

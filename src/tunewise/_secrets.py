@@ -1,8 +1,8 @@
 """Keeping API keys out of messages, logs and files.
 
-Keys live in :class:`pydantic.SecretStr` everywhere in tunewise, so reprs never show
+Keys live in `pydantic.SecretStr` everywhere in tunewise, so reprs never show
 them. Text that comes from elsewhere (a server's error body, a URL, an exception from a
-library) goes through :func:`redact` before it reaches a message or a log line.
+library) goes through [`redact()`][tunewise.plugin.redact] before it reaches a message or a log line.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _known: set[str] = set()
 
 
 def register_secret(secret: SecretStr | str | None) -> None:
-    """Remember a secret value so :func:`redact` removes it wherever it appears."""
+    """Remember a secret value so [`redact()`][tunewise.plugin.redact] removes it wherever it appears."""
     if secret is None:
         return
     value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret

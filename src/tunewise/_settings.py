@@ -2,13 +2,13 @@
 
 Where settings come from, first match wins:
 
-1. arguments passed to :class:`Settings` in code;
+1. arguments passed to [`Settings`][tunewise.Settings] in code;
 2. environment variables: ``TUNEWISE_HOME``, ``TUNEWISE_PROFILES__OLLAMA__BASE_URL``...,
    and the conventional ``OPENAI_API_KEY``;
 3. the TOML file named by ``TUNEWISE_CONFIG``, else ``./tunewise.toml``, else
    ``~/.config/tunewise/config.toml``.
 
-API keys are :class:`~pydantic.SecretStr`: they print as ``**********`` in every repr.
+API keys are `SecretStr`: they print as ``**********`` in every repr.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class ProviderConfig(BaseModel):
     home: Path
 
     def require_api_key(self) -> SecretStr:
-        """The API key, or a one-line :class:`MissingAPIKeyError` saying how to set one."""
+        """The API key, or a one-line [`MissingAPIKeyError`][tunewise.MissingAPIKeyError] saying how to set one."""
         if self.api_key is not None and self.api_key.get_secret_value():
             return self.api_key
         where = f"set {self.api_key_env} or " if self.api_key_env else ""
@@ -164,7 +164,7 @@ class Settings(BaseSettings):
     )
     profiles: dict[str, ProfileConfig] = Field(default_factory=dict)
     prices: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    """Price overrides and additions by model reference, checked by :mod:`tunewise.costs`:
+    """Price overrides and additions by model reference, checked by `tunewise.costs`:
     ``[prices."ollama:llama3.2"] input = 0`` (US dollars per 1M tokens)."""
     prices_file: Path | None = None
     """A TOML price file shaped like the shipped one (``[[prices]]`` tables), applied before ``prices``."""

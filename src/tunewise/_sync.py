@@ -1,4 +1,4 @@
-"""``model.sync``: the same calls as :class:`~tunewise.Model` without ``await``, for scripts and notebooks.
+"""``model.sync``: the same calls as [`Model`][tunewise.Model] without ``await``, for scripts and notebooks.
 
 Calls run on one private event loop in a daemon thread, started on first use and kept
 for the model (an anyio ``BlockingPortal``), so repeated calls reuse the provider's
@@ -38,7 +38,7 @@ _open: weakref.WeakSet[SyncModel] = weakref.WeakSet()
 
 
 class SyncModel:
-    """``model.sync``: ``chat``, ``parse`` and ``stream`` of a :class:`~tunewise.Model`, blocking.
+    """``model.sync``: ``chat``, ``parse`` and ``stream`` of a [`Model`][tunewise.Model], blocking.
 
     ``close()`` (or ``with model.sync as m:``) closes the model and stops the loop; a loop
     still running at exit is stopped then.
@@ -94,7 +94,7 @@ class SyncModel:
     # -- calls ------------------------------------------------------------------------------
 
     def request(self, conversation: Conversation, /, **options: Any) -> ChatRequest:
-        """The exact request :meth:`chat` would send."""
+        """The exact request `chat()` would send."""
         return self.model.request(conversation, **options)
 
     def chat(
@@ -117,7 +117,7 @@ class SyncModel:
     # -- closing ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the model (see :meth:`Model.aclose`) and stop the loop. Idempotent."""
+        """Close the model (see [`Model.aclose()`][tunewise.Model.aclose]) and stop the loop. Idempotent."""
         if self._portal is not None:
             self._call(self.model._close_provider)  # on the loop that holds the connections
         else:

@@ -82,9 +82,9 @@ class Message(BaseModel):
 
 
 def as_messages(conversation: str | Message | Iterable[Message | Mapping[str, Any]]) -> tuple[Message, ...]:
-    """Accept a plain string, dicts in OpenAI format, or :class:`Message` objects.
+    """Accept a plain string, dicts in OpenAI format, or [`Message`][tunewise.Message] objects.
 
-    Anything else is a one-line :class:`~tunewise.ConversationError` naming the message
+    Anything else is a one-line [`ConversationError`][tunewise.ConversationError] naming the message
     and field: ``conversation[2].role: expected one of system, developer, user, assistant,
     tool; got 'bot'``.
     """
@@ -281,7 +281,7 @@ class ChatResponse(BaseModel):
         ``id`` at an index already in use starts another call (Ollama streams every parallel
         call at index 0, told apart only by id). ``model`` names the
         model when no chunk does. A tool call left without an id or a name raises
-        :class:`~tunewise.ProviderError`: the provider streamed something that is not a call.
+        [`ProviderError`][tunewise.ProviderError]: the provider streamed something that is not a call.
         """
         text: list[str] = []
         calls: list[tuple[int, _CallParts]] = []  # (index, parts) in order of arrival
@@ -318,7 +318,7 @@ class ToolCallDelta(BaseModel):
     """A fragment of a tool call in a streamed answer (OpenAI's ``delta.tool_calls[]`` item).
 
     The first fragment of call ``index`` carries its ``id`` and ``name``; the following ones
-    add pieces of the JSON ``arguments``. :meth:`ChatResponse.from_chunks` joins them.
+    add pieces of the JSON ``arguments``. `ChatResponse.from_chunks()` joins them.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -362,7 +362,7 @@ class ChatChunk(BaseModel):
     """One piece of a streamed answer. The last chunk carries ``finish_reason`` and usage.
 
     ``tool_calls`` holds the tool-call fragments that arrived with this chunk, if any;
-    :meth:`ChatResponse.from_chunks` assembles a whole stream.
+    [`ChatResponse.from_chunks()`][tunewise._types.ChatResponse.from_chunks] assembles a whole stream.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -378,7 +378,7 @@ class ChatChunk(BaseModel):
 class ModelCall(BaseModel):
     """One model call a strategy made: which model, what was sent, what came back, and whether it was replayed.
 
-    A strategy's :class:`~tunewise.Answer` lists its calls in order in ``Answer.calls``, so
+    A strategy's [`Answer`][tunewise.Answer] lists its calls in order in ``Answer.calls``, so
     whoever prices or stores the answer reads each call's facts from the call itself.
     """
 

@@ -71,7 +71,7 @@ app.add_typer(demo_app)
 
 
 def main(args: Sequence[str] | None = None) -> NoReturn:
-    """Entry point: runs the app and exits with its status (see :func:`run`)."""
+    """Entry point: runs the app and exits with its status (see `run()`)."""
     # torch's OpenMP threads sleep instead of spinning when they wait: on a shared or busy CPU a spinning
     # thread steals the core its sibling needs (measured: 2 threads 3x slower than 1 at load 3; with
     # PASSIVE, 2 threads match or beat 1). Read once, when torch loads; a user's own setting wins.
@@ -103,7 +103,7 @@ def run(args: Sequence[str] | None = None) -> int:
 
 @functools.cache
 def command() -> Any:
-    """The click command tree of :data:`app`, built once per process (typer builds it anew on each call)."""
+    """The click command tree of `app`, built once per process (typer builds it anew on each call)."""
     return typer.main.get_command(app)
 
 

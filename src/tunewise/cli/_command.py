@@ -1,6 +1,6 @@
 """How every ``tunewise`` command checks and shows its parameters: one place for the whole command tree.
 
-The root app is built with :class:`CommandTree`; when typer assembles the commands, it walks
+The root app is built with `CommandTree`; when typer assembles the commands, it walks
 them all once and
 
 - checks values the same way for every option and argument, beyond the type and range typer

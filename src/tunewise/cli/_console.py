@@ -48,7 +48,7 @@ def show_warning(
     file: TextIO | None = None,
     line: str | None = None,
 ) -> None:
-    """:func:`warnings.showwarning` for the CLI: :func:`format_warning` to stderr, each distinct warning once.
+    """`warnings.showwarning()` for the CLI: `format_warning()` to stderr, each distinct warning once.
 
     (Python's own once-per-place rule forgets what it showed whenever a library enters
     ``warnings.catch_warnings``, as model loaders do: the same line would repeat.)

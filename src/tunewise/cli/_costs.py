@@ -1,6 +1,6 @@
 """``tunewise breakeven``, ``tunewise cost`` and ``tunewise prices``: the cost commands.
 
-The arithmetic lives in :mod:`tunewise.costs` (imported when a command runs); this
+The arithmetic lives in `tunewise.costs` (imported when a command runs); this
 module turns flags into calls and results into a paragraph, a table or JSON.
 """
 

@@ -1,6 +1,6 @@
 """``tunewise serve CONFIG_OR_MODEL``: strategies behind an OpenAI-compatible endpoint.
 
-The server itself is :mod:`tunewise.serve` (imported when the command runs); this module
+The server itself is `tunewise.serve` (imported when the command runs); this module
 turns flags and the config's ``[serve]`` table into one running uvicorn server.
 """
 

@@ -8,7 +8,7 @@
 Imported on first use (``import tunewise`` does not load it). Prices come from the
 ``prices.toml`` shipped here, each with its source and the date it was read, overlaid
 with ``prices_file`` and ``prices`` from settings. An unknown price is ``None`` plus an
-:class:`UnknownPriceWarning`: never a silent zero.
+[`UnknownPriceWarning`][tunewise.costs.UnknownPriceWarning]: never a silent zero.
 """
 
 from tunewise.costs._breakeven import (

@@ -252,7 +252,7 @@ def break_even_from_usage(
     price; a finished OpenAI job's ``trained_tokens`` counts all epochs (use ``epochs=1``). Hosting defaults to
     the difference between the two models' ``hosting_per_hour`` (x 730).
 
-    Returns ``None`` with an :class:`~tunewise.costs.UnknownPriceWarning` when a price or
+    Returns ``None`` with an [`UnknownPriceWarning`][tunewise.costs.UnknownPriceWarning] when a price or
     a token count is unknown.
     """
     from tunewise.costs._cost import default_catalog

@@ -1,6 +1,6 @@
 """The price catalog: dated, sourced prices per model, and prefix-aware lookup.
 
-A catalog is a list of :class:`PriceEntry`. The one shipped in the package
+A catalog is a list of [`PriceEntry`][tunewise.costs.PriceEntry]. The one shipped in the package
 (``prices.toml``) holds published prices with their source and the date they were read;
 users override or add entries in settings. Lookup understands what users type:
 ``openai:gpt-4o-mini``, the dated snapshot ``openai:gpt-4o-mini-2024-07-18``, and a
@@ -246,7 +246,7 @@ class PriceCatalog:
 
         A key naming a shipped entry changes only the fields given; any other key adds
         an entry (its ``source`` defaults to ``where``). Bad values raise a one-line
-        :class:`~tunewise.ConfigError` naming the key and field.
+        [`ConfigError`][tunewise.ConfigError] naming the key and field.
         """
         added: list[PriceEntry] = []
         for key, fields in overrides.items():
@@ -354,7 +354,7 @@ def _first_error(exc: ValidationError) -> str:
 def read_price_file(path: str | Path) -> list[PriceEntry]:
     """Entries from a TOML file shaped like the shipped ``prices.toml`` (``[[prices]]`` tables).
 
-    A bad file raises a one-line :class:`~tunewise.DataError` naming the file, the entry
+    A bad file raises a one-line [`DataError`][tunewise.DataError] naming the file, the entry
     and the field.
     """
     path = Path(path)

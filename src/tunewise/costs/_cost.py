@@ -1,8 +1,8 @@
 """What calls cost: pure arithmetic on token counts and rates, plus ``cost_of`` for callers.
 
 The arithmetic functions take numbers and return dollars, so they are checked against
-hand-worked examples. :func:`cost_of` is what evaluation and the ladder call with a
-model reference and a :class:`~tunewise.Usage`: it returns ``None`` (and warns) when the
+hand-worked examples. [`cost_of()`][tunewise.costs.cost_of] is what evaluation and the ladder call with a
+model reference and a [`Usage`][tunewise.Usage]: it returns ``None`` (and warns) when the
 price or the token counts are unknown, never a silent zero.
 """
 
@@ -240,7 +240,7 @@ def priced_breakdown(found: PriceQuote, usage: Usage | MeanUsage, *, batch: bool
 
 
 def warn_unknown(message: str) -> None:
-    """Say a cost is unknown: a :class:`UnknownPriceWarning` and a log line."""
+    """Say a cost is unknown: a [`UnknownPriceWarning`][tunewise.costs.UnknownPriceWarning] and a log line."""
     _log.warning(message)
     warnings.warn(message, UnknownPriceWarning, stacklevel=3)
 
@@ -253,11 +253,11 @@ def unknown_price_message(ref: str) -> str:
 
 
 FILE_CHECK_INTERVAL_S = 1.0
-"""How often :func:`default_catalog` looks at the settings files' modification times."""
+"""How often `default_catalog()` looks at the settings files' modification times."""
 
 
 FILE_CHECK_INTERVAL_S = 1.0
-"""How often :func:`default_catalog` looks at the settings files' modification times."""
+"""How often [`default_catalog()`][tunewise.costs.default_catalog] looks at the settings files' modification times."""
 
 
 def _mtime(path: str | None) -> int | None:
@@ -393,7 +393,7 @@ def estimate(
     batch: bool = False,
     catalog: PriceCatalog | None = None,
 ) -> CostEstimate | None:
-    """:func:`cost_of` with the details a report shows; ``None`` (and a warning) when unknown.
+    """[`cost_of()`][tunewise.costs.cost_of] with the details a report shows; ``None`` (and a warning) when unknown.
 
     The monthly projection adds the entry's hosting (``hosting_per_hour`` x 730) when it has one.
     """

@@ -30,7 +30,7 @@ IN_MEMORY = "<examples>"
 
 @dataclass
 class DataReport:
-    """What :func:`analyze` found. ``ok`` is true when there is no error (warnings allowed).
+    """What [`analyze()`][tunewise.data.analyze] found. ``ok`` is true when there is no error (warnings allowed).
 
     Token statistics, epochs and billed tokens cover the ``n_valid`` examples that
     passed every format check: the ones a fine-tune would train on.
@@ -63,7 +63,7 @@ class DataReport:
 
     @property
     def errors(self) -> list[Problem]:
-        """The error-severity problems kept in :attr:`problems`."""
+        """The error-severity problems kept in `problems`."""
         return [p for p in self.problems if p.severity == "error"]
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,7 +126,7 @@ def analyze(
         path: the JSONL file (OpenAI chat fine-tuning format), or examples already in
             memory (an iterable of dicts; problems then name ``<examples>`` and the
             1-based position as the line).
-        counter: a ready :class:`TokenCounter`; otherwise one is built from ``model``
+        counter: a ready [`TokenCounter`][tunewise.data.TokenCounter]; otherwise one is built from ``model``
             (an OpenAI model name picks its encoding), ``encoding`` (``cl100k_base`` or
             ``o200k_base``) or ``tokenizer`` (a local Hugging Face tokenizer directory).
         max_tokens: the per-example token limit of the target model; longer examples

@@ -32,7 +32,7 @@ class Duplicate:
 
 @dataclass
 class DedupReport:
-    """What :func:`dedup` kept and dropped."""
+    """What [`dedup()`][tunewise.data.dedup] kept and dropped."""
 
     path: str
     out: str | None

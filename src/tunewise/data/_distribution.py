@@ -37,7 +37,7 @@ class Summary:
 
 
 class Histogram:
-    """Streaming counts of non-negative integers; :meth:`summary` is exact."""
+    """Streaming counts of non-negative integers; `summary()` is exact."""
 
     def __init__(self) -> None:
         self._counts: Counter[int] = Counter()

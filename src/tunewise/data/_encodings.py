@@ -3,7 +3,7 @@
 ``tiktoken.get_encoding`` downloads its files on first use, which fails on air-gapped
 machines. tunewise ships ``cl100k_base`` and ``o200k_base`` as package data, checks
 their sha256 (the ``expected_hash`` from tiktoken's own ``tiktoken_ext/openai_public.py``)
-on load, and builds :class:`tiktoken.Encoding` with the same split pattern and special
+on load, and builds `tiktoken.Encoding` with the same split pattern and special
 tokens tiktoken uses.
 """
 

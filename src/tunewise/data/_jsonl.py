@@ -3,7 +3,7 @@
 A file is read line by line in binary, so memory stays constant however large the
 file is, and every failure a real-world file can have (invalid UTF-8, a byte-order
 mark, NUL bytes, a truncated last line, a 100 MB line, an empty file) becomes a
-:class:`Problem` naming the line, never a traceback.
+[`Problem`][tunewise.data.Problem] naming the line, never a traceback.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Example:
         return f"{self.path}:{self.line}"
 
     def messages(self) -> tuple[Message, ...]:
-        """The example's ``messages`` as core :class:`tunewise.Message` objects.
+        """The example's ``messages`` as core [`tunewise.Message`][tunewise.Message] objects.
 
         Raises:
             DataError: naming file, line and field when the example is not valid chat.
@@ -90,9 +90,9 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 def read_jsonl(path: str | Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Example | Problem]:
-    """Yield each non-blank line of a JSONL file as an :class:`Example` or a :class:`Problem`.
+    """Yield each non-blank line of a JSONL file as an [`Example`][tunewise.data.Example] or a `Problem`.
 
-    The file is opened at once (so a missing file raises :class:`tunewise.DataError`
+    The file is opened at once (so a missing file raises [`tunewise.DataError`][tunewise.DataError]
     here, not on first iteration) and read lazily. Blank lines are reported as
     warnings, a leading BOM as a warning (and skipped), an empty file as an error.
     """
@@ -181,11 +181,11 @@ def _lines(handle: IO[bytes], name: str, max_line_bytes: int) -> Iterator[Exampl
 
 
 def load_examples(path: str | Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Example]:
-    """Yield the examples of a JSONL file, raising :class:`tunewise.DataError` at the first unreadable line.
+    """Yield the examples of a JSONL file, raising `tunewise.DataError` at the first unreadable line.
 
     For tools that need every line readable (split, dedup, leakage); warnings such as
-    a BOM or blank lines are tolerated. Use :func:`read_jsonl` or
-    :func:`tunewise.data.analyze` to see every problem at once.
+    a BOM or blank lines are tolerated. Use [`read_jsonl()`][tunewise.data.read_jsonl] or
+    [`tunewise.data.analyze()`][tunewise.data.analyze] to see every problem at once.
     """
     for item in read_jsonl(path, max_line_bytes=max_line_bytes):
         if isinstance(item, Problem):

@@ -1,7 +1,7 @@
 """One problem found in a dataset, located by file, line and field.
 
 Validation reports every problem instead of stopping at the first, so problems are
-plain records; :class:`tunewise.DataError` stays for fatal file-level failures (a file
+plain records; [`tunewise.DataError`][tunewise.DataError] stays for fatal file-level failures (a file
 that cannot be opened, a strict loader meeting a bad line).
 """
 

@@ -67,7 +67,7 @@ def split(
     """Split a JSONL file into ``out_dir/<name>.jsonl`` files, one per ratio, deterministically by ``seed``.
 
     Lines are copied as they are (a BOM and blank lines dropped). Every line must be
-    readable JSON; a bad line raises :class:`tunewise.DataError` before anything is written.
+    readable JSON; a bad line raises [`tunewise.DataError`][tunewise.DataError] before anything is written.
     """
     names = list(ratios)
     if len(names) > 255:

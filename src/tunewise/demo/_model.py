@@ -58,7 +58,7 @@ def corpus(example: Path, train_file: Path, *, max_chars: int = 1200) -> list[st
 
     A knowledge-base article is split at blank lines; each user question and assistant
     answer of ``train_file`` (chat JSONL) is one passage. A bad line is a one-line
-    :class:`~tunewise.DataError` naming the file and line.
+    [`DataError`][tunewise.DataError] naming the file and line.
     """
     docs = documents(example, train_file, max_chars=max_chars)
     return [m["content"] for doc in docs for m in doc if m["content"] != KB_QUESTION]
@@ -66,7 +66,7 @@ def corpus(example: Path, train_file: Path, *, max_chars: int = 1200) -> list[st
 
 def documents(example: Path, train_file: Path, *, max_chars: int = 1200) -> list[list[dict[str, str]]]:
     """Chat conversations to pre-train on: each knowledge-base paragraph as the answer to
-    :data:`KB_QUESTION`, then each training conversation split into user/assistant pairs."""
+    `KB_QUESTION`, then each training conversation split into user/assistant pairs."""
     docs: list[list[dict[str, str]]] = []
     kb = example / "kb"
     for article in sorted(kb.glob("*.md")) if kb.is_dir() else []:

@@ -8,7 +8,7 @@ Steps, each resumable from the output folder (default ``.tunewise-demo/``):
    (Chroma + BM25 with the packaged MiniLM embedder) and, for the tiny model, settings
    that fit it (no dollar budget for an unpriced local model, a small instruction search,
    LoRA settings for a model this small);
-3. the ladder itself (:func:`tunewise.ladder.run_ladder`): zero-shot, few-shot, optimized
+3. the ladder itself ([`tunewise.ladder.run_ladder()`][tunewise.ladder.run_ladder]): zero-shot, few-shot, optimized
    prompt, LoRA fine-tune, RAG + fine-tuned, the recommendation and the HTML report. It
    resumes case by case and re-attaches to its fine-tune job after a kill.
 """
@@ -56,10 +56,10 @@ REAL_MODELS = ("openai:gpt-4o-mini", "ollama:llama3.2", "local:/path/to/model")
 
 @dataclass(frozen=True)
 class DemoSize:
-    """How much of the example the demo runs and how hard it trains; :data:`FULL` is ``make demo``."""
+    """How much of the example the demo runs and how hard it trains; [`FULL`][tunewise.demo.FULL] is ``make demo``."""
 
     tiny: bool = False
-    """Train a tiny model here (:class:`TinyModelSpec`) instead of using :data:`DEFAULT_MODEL`."""
+    """Train a tiny model here ([`TinyModelSpec`][tunewise.demo.TinyModelSpec]) instead of using `DEFAULT_MODEL`."""
     test_cases: int | None = None
     """Test cases measured per rung (``None``: all)."""
     dev_cases: int | None = None
@@ -101,7 +101,7 @@ QUICK = DemoSize(
 
 @dataclass
 class DemoOutcome:
-    """What :func:`run_demo` did and where everything is."""
+    """What [`run_demo()`][tunewise.demo.run_demo] did and where everything is."""
 
     out: Path
     config: Path
@@ -298,7 +298,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _datasets(root: Path, raw: dict[str, Any], data: Path, size: DemoSize) -> dict[str, Path]:
     """Train/dev/test files: the example's, or N of their lines copied under ``data`` for a reduced run
-    (spread over the groups of ``[report] group_by`` when the config has one, see :func:`_spread`)."""
+    (spread over the groups of ``[report] group_by`` when the config has one, see `_spread()`)."""
     dataset = raw.get("dataset")
     if not isinstance(dataset, dict):
         raise ConfigError(f"{root / 'ladder.toml'}: dataset: must be a table with train, dev and test")

@@ -6,10 +6,10 @@ run's cost figures stay what the calls really cost (never 0), and the run store 
 call as cached. Nothing is cached unless you pass ``cache=`` to the runner or enter
 ``use_cache(cache)`` yourself.
 
-The cache reaches strategies as a provider wrapper (:class:`CachingProvider`, in the spirit of
+The cache reaches strategies as a provider wrapper (`CachingProvider`, in the spirit of
 an httpx transport or pydantic-ai's ``WrapperModel``): ``use_cache`` installs it through
 ``tunewise.strategies``' provider-wrapping hook, and each call's record
-(:class:`~tunewise.ModelCall`) says whether it was replayed and what it first cost.
+([`ModelCall`][tunewise.ModelCall]) says whether it was replayed and what it first cost.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class ResponseCache:
         return CacheHit(key, ChatResponse.model_validate_json(row[0]), row[1])
 
     def put(self, key: str, response: ChatResponse, model_ref: str = "") -> None:
-        """Store a fresh response (its cost is filled in by :meth:`set_cost` once known)."""
+        """Store a fresh response (its cost is filled in by `set_cost()` once known)."""
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO responses (key, model_ref, response, cost, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -103,7 +103,7 @@ class ResponseCache:
 class CachingProvider:
     """A provider that answers from ``cache`` when it can and stores what ``inner`` answers otherwise.
 
-    One is made per model call (by :func:`use_cache`'s wrapper), so :meth:`annotate` can say
+    One is made per model call (by [`use_cache()`][tunewise.evaluation.use_cache]'s wrapper), so `annotate()` can say
     what happened to that call. Everything but ``chat`` is ``inner``'s.
     """
 
@@ -139,7 +139,7 @@ class CachingProvider:
 
 @dataclass(frozen=True)
 class _CacheWrapper:
-    """The provider wrapper :func:`use_cache` installs: each call goes through a fresh :class:`CachingProvider`."""
+    """The provider wrapper `use_cache()` installs: each call goes through a fresh `CachingProvider`."""
 
     cache: ResponseCache
 

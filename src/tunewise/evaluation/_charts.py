@@ -3,7 +3,7 @@
 Shared by evaluation and ladder reports. Every chart uses the Okabe-Ito palette (told apart by
 readers with any common colour-vision deficiency) and a marker shape per series as well, fits the
 reports' 1100-pixel column at 100% zoom, and writes no text smaller than 9 points. Each
-:class:`Chart` carries its ``layout``: the data it plotted and where, so tests (and anyone curious)
+`Chart` carries its ``layout``: the data it plotted and where, so tests (and anyone curious)
 can check what a reader sees without looking at pixels.
 """
 
@@ -29,7 +29,7 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 TARGET_COLOUR = "#D55E00"
 DPI = 110
 WIDTH_IN = 8.8
-"""968 pixels at :data:`DPI` (about 990 with the margin): inside the reports' 1100-pixel column, at its natural size."""
+"""968 pixels at `DPI` (about 990 with the margin): inside the reports' 1100-pixel column, at its natural size."""
 FONT_PT = 10.0
 SMALLEST_PT = 9.0
 """No text in a chart is smaller (tick labels, legends, notes)."""
@@ -76,7 +76,7 @@ def marker(i: int) -> str:
 
 @contextmanager
 def chart_style() -> Iterator[None]:
-    """The reports' matplotlib settings: sizes in points, no text below :data:`SMALLEST_PT`."""
+    """The reports' matplotlib settings: sizes in points, no text below `SMALLEST_PT`."""
     import matplotlib
 
     with matplotlib.rc_context(
@@ -150,7 +150,7 @@ def overlapping(boxes: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
 
 
 CHAR_IN = 0.08
-"""A generous width of one character at :data:`SMALLEST_PT`, in inches: what label fitting assumes."""
+"""A generous width of one character at `SMALLEST_PT`, in inches: what label fitting assumes."""
 LABEL_CHARS = 48
 """A label longer than this (in a legend) keeps its ends around an ellipsis."""
 
@@ -203,7 +203,7 @@ ALT_CHARS = 1000
 
 
 def _brief(head: str, entries: Sequence[str], rest: str) -> str:
-    """``head`` and as many ``entries`` as fit in :data:`ALT_CHARS`, then ``rest`` if some were left out."""
+    """``head`` and as many ``entries`` as fit in `ALT_CHARS`, then ``rest`` if some were left out."""
     text = head
     for i, entry in enumerate(entries):
         sep = "" if i == 0 else "; "

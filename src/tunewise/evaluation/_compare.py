@@ -47,7 +47,7 @@ def _adjusted(correction: Correction | None, family: int, raw: float) -> str:
 
 
 class _Corrected(BaseModel):
-    """A test's p-value, and what a family-wise correction made of it (see :func:`apply_correction`)."""
+    """A test's p-value, and what a family-wise correction made of it (see `apply_correction()`)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -295,7 +295,7 @@ def compare_runs(
     correction: Correction | None = None,
     group_by: str | None = None,
 ) -> list[Comparison]:
-    """Compare two selections (see :func:`resolve`) on every shared metric, paired by case id.
+    """Compare two selections (see `resolve()`) on every shared metric, paired by case id.
 
     ``correction`` (``"holm"`` or ``"bonferroni"``) corrects the metrics' p-values for being
     tested together; by default none is applied (one pair, usually one metric that matters).
@@ -397,7 +397,7 @@ def _compare_pairs(
     target: float,
     seed: int,
 ) -> Comparison | None:
-    """:func:`compare_scores` over the pairs where both sides have a ``metric`` score; ``None`` if none do."""
+    """`compare_scores()` over the pairs where both sides have a ``metric`` score; ``None`` if none do."""
     scored = [(a.scores[metric], b.scores[metric]) for a, b in pairs if metric in a.scores and metric in b.scores]
     if not scored:
         return None

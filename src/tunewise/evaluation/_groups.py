@@ -30,7 +30,7 @@ def group_of(case: Mapping[str, Any], key: str) -> str:
 
 
 def group_names(cases: Iterable[Mapping[str, Any]], key: str) -> list[str]:
-    """The groups in order of first appearance, :data:`NO_GROUP` last."""
+    """The groups in order of first appearance, `NO_GROUP` last."""
     seen: dict[str, None] = {}
     for case in cases:
         seen.setdefault(group_of(case, key), None)
@@ -39,7 +39,7 @@ def group_names(cases: Iterable[Mapping[str, Any]], key: str) -> list[str]:
 
 
 def split_by_group(results: Sequence[CaseResult], key: str) -> dict[str, list[CaseResult]]:
-    """Results per group, groups in order of first appearance (:data:`NO_GROUP` last)."""
+    """Results per group, groups in order of first appearance (`NO_GROUP` last)."""
     out: dict[str, list[CaseResult]] = {name: [] for name in group_names((r.case for r in results), key)}
     for result in results:
         out[group_of(result.case, key)].append(result)

@@ -1,4 +1,4 @@
-"""Metrics: how good is one answer to one case? Each returns a :class:`Score` in [0, 1].
+"""Metrics: how good is one answer to one case? Each returns a [`Score`][tunewise.evaluation.Score] in [0, 1].
 
 A metric is ``binary`` when it is pass/fail (its comparisons use McNemar's exact test)
 or graded (a paired permutation test of the mean difference). A metric that does not apply
@@ -69,7 +69,7 @@ def normalize(text: str) -> str:
 
 
 def token_f1(prediction: str, reference: str) -> float:
-    """Harmonic mean of token precision and recall after :func:`normalize` (SQuAD's F1)."""
+    """Harmonic mean of token precision and recall after [`normalize()`][tunewise.evaluation.normalize] (SQuAD's F1)."""
     pred, ref = normalize(prediction).split(), normalize(reference).split()
     if not pred or not ref:
         return float(pred == ref)
@@ -90,7 +90,7 @@ def _reference(case: Case, metric: str) -> str:
 
 
 class ExactMatch:
-    """The answer equals the reference (after :func:`normalize` unless ``normalized=False``)."""
+    """The answer equals the reference (after `normalize()` unless ``normalized=False``)."""
 
     binary = True
 
@@ -282,7 +282,7 @@ class TokenF1:
 
 
 class EmbeddingCosine:
-    """Cosine similarity of answer and reference embeddings, with any :class:`~tunewise.Embedder`.
+    """Cosine similarity of answer and reference embeddings, with any [`Embedder`][tunewise.Embedder].
 
     Negative similarities are clipped to 0 so scores stay in [0, 1]. With ``threshold`` the
     metric becomes pass/fail (similarity >= threshold).
@@ -309,7 +309,7 @@ class EmbeddingCosine:
 class FunctionMetric:
     """A plain function as a metric: ``fn(answer_text, case)``, sync or async, returning bool, number or Score.
 
-    ``None`` means the metric does not apply to this case (no score, see :class:`Score`).
+    ``None`` means the metric does not apply to this case (no score, see [`Score`][tunewise.evaluation.Score]).
     """
 
     def __init__(

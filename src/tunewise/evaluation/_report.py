@@ -106,7 +106,7 @@ class GroupSummary:
 
 @dataclass(frozen=True)
 class Report:
-    """Everything a report shows; :meth:`markdown` and :meth:`html` render it."""
+    """Everything a report shows; `markdown()` and `html()` render it."""
 
     run: RunInfo
     metrics: dict[str, bool]

@@ -129,7 +129,7 @@ def _sum_known(prices: Sequence[float | None]) -> float | None:
 
 
 def _not_applicable(detail: str | None) -> str:
-    """The ``details`` entry of a metric that does not apply: always starts with :data:`NOT_APPLICABLE`."""
+    """The ``details`` entry of a metric that does not apply: always starts with `NOT_APPLICABLE`."""
     if not detail:
         return NOT_APPLICABLE
     return detail if detail.startswith(NOT_APPLICABLE) else f"{NOT_APPLICABLE}: {detail}"
@@ -174,10 +174,10 @@ async def evaluate(
     ``retry_delay`` are deprecated and ignored. ``cache`` replays
     identical requests with their original usage and cost. With ``budget`` (dollars, needs
     ``cost``), no new case starts once this call has spent it (answers and judging; replays
-    from the cache are free), and :class:`~tunewise.BudgetExceededError` says how far it got;
+    from the cache are free), and [`BudgetExceededError`][tunewise.BudgetExceededError] says how far it got;
     an unknown price stops the run the same way, since the budget could not be kept.
     An error that every case would hit alike (bad credentials, a model, plugin or key that does not
-    exist: see :func:`~tunewise.evaluation.stops_run`) stops the run after the cases in flight;
+    exist: see `stops_run()`) stops the run after the cases in flight;
     the summary's ``stopped`` says why and ``causes`` groups the errors. Errors about one case
     (a prompt too long for the model's context, a refusal, a timeout) fail that case only.
     Cancelling the calling scope stops the run; finished cases stay. ``group_by`` (a case
@@ -272,7 +272,7 @@ async def _run(
     progress: bool,
     on_result: Callable[[CaseResult], None] | None,
 ) -> RunSummary:
-    """The body of :func:`evaluate`, once inputs are checked and the store is open."""
+    """The body of [`evaluate()`][tunewise.evaluation.evaluate], once inputs are checked and the store is open."""
     names = [s.name for s in strategies]
     run_store.begin_run(run_id, config=run_config, config_hash=fingerprint, strategies=names, n_cases=len(case_list))
     done = run_store.completed(run_id)
@@ -459,7 +459,7 @@ class _Run:
             self.halt = self.halt or f"spent ${self.spent:.4g} of the ${self.budget:.4g} budget"
 
     def summary(self, *, skipped: int, left: int, wall_s: float, cache_hits: int) -> RunSummary:
-        """What this call did, for :func:`evaluate` to return."""
+        """What this call did, for [`evaluate()`][tunewise.evaluation.evaluate] to return."""
         return RunSummary(
             run_id=self.run_id,
             store=self.store.path,
@@ -476,7 +476,7 @@ class _Run:
         )
 
     def raise_if_over_budget(self, skipped: int, left: int) -> None:
-        """:class:`~tunewise.BudgetExceededError` when the budget stopped the run (not when it just finished)."""
+        """`BudgetExceededError` when the budget stopped the run (not when it just finished)."""
         if self.halt is not None and self.stopped is None and (left > 0 or self.price_unknown):
             raise BudgetExceededError(
                 f"run {self.run_id}: stopped, {self.halt}; {self.ok + skipped} results stored, {left} not run; "

@@ -29,7 +29,7 @@ class Embedder(Protocol):
 
 
 def check_texts(texts: Sequence[str]) -> None:
-    """A one-line :class:`~tunewise.DataError` unless ``texts`` is a sequence of strings (not one string).
+    """A one-line [`DataError`][tunewise.DataError] unless ``texts`` is a sequence of strings (not one string).
 
     Every embedder calls it first: ``embed("one text")`` would otherwise embed each character.
     """

@@ -58,7 +58,7 @@ class FineTuneJob(Protocol):
 
     @property
     def status(self) -> FineTuneStatus:
-        """The last status seen (call :meth:`refresh` to ask again)."""
+        """The last status seen (call `refresh()` to ask again)."""
         ...
 
     @property
@@ -76,7 +76,7 @@ class FineTuneJob(Protocol):
         ...
 
     async def wait(self, *, poll_interval: float = 5.0, timeout: float | None = None) -> ModelRef:
-        """Wait for the end; the model ref, or :class:`FineTuneError` if it failed."""
+        """Wait for the end; the model ref, or [`FineTuneError`][tunewise.FineTuneError] if it failed."""
         ...
 
     async def cancel(self) -> None: ...

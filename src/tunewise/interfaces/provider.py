@@ -34,11 +34,11 @@ class Provider(Protocol):
         ...
 
     def embedder(self, model: str) -> Embedder:
-        """An :class:`Embedder` for ``model`` (needs the ``embed`` capability)."""
+        """An [`Embedder`][tunewise.Embedder] for ``model`` (needs the ``embed`` capability)."""
         ...
 
     def fine_tuner(self) -> FineTuner:
-        """This provider's :class:`FineTuner` (needs the ``fine_tune`` capability)."""
+        """This provider's [`FineTuner`][tunewise.FineTuner] (needs the ``fine_tune`` capability)."""
         ...
 
     async def aclose(self) -> None:

@@ -16,7 +16,7 @@ class Answer(BaseModel):
 
     ``requests`` lists every request sent, in order (a chain-of-thought strategy may
     send more than one); ``response`` is the final one's answer. ``calls`` holds one typed
-    :class:`~tunewise.ModelCall` per model call (model reference, request, response, and
+    [`ModelCall`][tunewise.ModelCall] per model call (model reference, request, response, and
     whether a cache replayed it), which is what the evaluation runner prices and stores.
     """
 

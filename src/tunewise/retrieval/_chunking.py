@@ -2,7 +2,7 @@
 
 A chunk is always an exact slice of its document's text (``start``/``end`` are
 character offsets), so what was retrieved can be shown in context. Token spans come
-from a :class:`Tokenizer`; the default splits words and punctuation with a regex, which
+from a [`Tokenizer`][tunewise.retrieval.Tokenizer]; the default splits words and punctuation with a regex, which
 is fast and dependency-free and tracks subword counts closely enough for sizing.
 """
 

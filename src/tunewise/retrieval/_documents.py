@@ -1,8 +1,8 @@
 """Documents and the loaders that read them from Markdown, text, HTML, JSONL and CSV files.
 
-A :class:`Document` is one unit of source text (a file, or one row of a JSONL/CSV file)
+A [`Document`][tunewise.retrieval.Document] is one unit of source text (a file, or one row of a JSONL/CSV file)
 with the metadata that travels with every chunk cut from it. Loaders never guess
-silently: a malformed row is a one-line :class:`~tunewise.DataError` naming file, line
+silently: a malformed row is a one-line [`DataError`][tunewise.DataError] naming file, line
 and field.
 """
 
@@ -247,7 +247,7 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def discover_sources(paths: Iterable[str | Path], skipped: dict[str, int] | None = None) -> dict[Path, str]:
-    """:func:`discover`'s files, each with the name its documents are cited by: its path
+    """[`discover()`][tunewise.retrieval.discover]'s files, each with the name its documents are cited by: its path
     relative to the directory given (its file name when the file itself was given).
 
     ``skipped``, when given, receives the number of files a directory walk passed over

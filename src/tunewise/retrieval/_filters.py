@@ -3,7 +3,7 @@
 Chroma applies ``where`` itself; BM25 has no filter language, so the same expression is
 evaluated here against each chunk's metadata. Supported: equality shorthand
 (``{"lang": "en"}``), ``$eq $ne $gt $gte $lt $lte $in $nin`` and ``$and``/``$or``.
-:func:`check_where` rejects anything else in one line before a store sees it, and
+`check_where()` rejects anything else in one line before a store sees it, and
 rewrites the shorthands Chroma does not take (several fields in one object, several
 operators on one field, ``$and`` of one expression) into the form it does.
 """

@@ -58,8 +58,8 @@ def default_location() -> Path:
 class Index:
     """A searchable knowledge base: vectors in Chroma, terms in BM25, kept in step.
 
-    Open one with :meth:`open`; add files with :meth:`add`; search through
-    :meth:`retriever` (``"hybrid"``, ``"dense"`` or ``"bm25"``).
+    Open one with [`open()`][tunewise.retrieval._index.Index.open]; add files with `add()`; search through
+    [`retriever()`][tunewise.retrieval._index.Index.retriever] (``"hybrid"``, ``"dense"`` or ``"bm25"``).
     """
 
     def __init__(
@@ -101,15 +101,15 @@ class Index:
             location: a directory for an embedded index (default ``<home>/indexes``), or
                 the ``http://host:port`` URL of a Chroma server.
             collection: the collection name (3-512 characters: letters, digits, ``._-``).
-            embedder: an :class:`Embedder` or a spec such as ``sentence-transformers:all-MiniLM-L6-v2``;
+            embedder: an [`Embedder`][tunewise.Embedder] or a spec such as ``sentence-transformers:all-MiniLM-L6-v2``;
                 default: the one the collection was built with, else MiniLM.
             bm25_path: where the BM25 side lives; default next to the vectors for a
                 directory, ``<home>/indexes/servers/<host>-<port>`` for a server.
-            refresh_every: seconds; when set, this index's retrievers :meth:`refresh` before
+            refresh_every: seconds; when set, this index's retrievers `refresh()` before
                 a search once that long has passed since the last check (0: before every
                 search), so a long-lived process sees what other processes add.
             create: ``False`` to open only an index and collection that exist: a missing one
-                raises :class:`ConfigError` and nothing is created on disk (for reading,
+                raises [`ConfigError`][tunewise.ConfigError] and nothing is created on disk (for reading,
                 listing and deleting; a typo in a path must not make an empty index).
         """
         if not _COLLECTION_NAME.match(collection) or ".." in collection:
@@ -176,7 +176,7 @@ class Index:
             return True
 
     async def refresh_if_due(self) -> None:
-        """:meth:`refresh` if ``refresh_every`` is set and that many seconds have passed since the last check."""
+        """`refresh()` if ``refresh_every`` is set and that many seconds have passed since the last check."""
         if self.refresh_every is None or time.monotonic() - self._checked < self.refresh_every:
             return
         self._checked = time.monotonic()  # concurrent searches do not queue up behind one refresh
@@ -250,7 +250,7 @@ class Index:
         normalization: Normalization = "minmax",
         candidates: int | None = None,
     ) -> Retriever:
-        """A :class:`Retriever` over this index: ``dense``, ``bm25`` or their ``hybrid`` fusion.
+        """A [`Retriever`][tunewise.Retriever] over this index: ``dense``, ``bm25`` or their ``hybrid`` fusion.
 
         The hybrid default is relative score fusion (min-max normalised scores) weighted
         0.75 dense / 0.25 BM25, the defaults Weaviate ships; ``fusion="rrf"`` gives

@@ -6,7 +6,7 @@ and nothing else is touched. Chroma is the source of truth; before it is modifie
 collection's generation stamp is set to a fresh "pending" value, and only once the BM25
 side has been saved does the stamp become final. A process killed half way therefore
 leaves a collection without duplicates (ids are deterministic) and a BM25 index that
-the next :meth:`Index.open` sees is stale and rebuilds from Chroma.
+the next [`Index.open()`][tunewise.retrieval._index.Index.open] sees is stale and rebuilds from Chroma.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ async def ingest(
     """Bring ``store`` and ``bm25`` in line with the files under ``paths``.
 
     Embedding of batch *n+1* overlaps with writing batch *n* to Chroma. Bad input raises
-    a one-line :class:`~tunewise.DataError` before anything is written.
+    a one-line [`DataError`][tunewise.DataError] before anything is written.
     """
     started = time.perf_counter()
     check_embedder(store, embedder)

@@ -1,6 +1,6 @@
 """Retrievers: dense (Chroma + an embedder), lexical (BM25) and hybrid (fusion of any set).
 
-Each implements :class:`tunewise.Retriever`. Blocking work (Chroma calls, BM25 scoring)
+Each implements [`tunewise.Retriever`][tunewise.Retriever]. Blocking work (Chroma calls, BM25 scoring)
 runs in worker threads, and the hybrid retriever queries its members concurrently.
 """
 
@@ -33,7 +33,7 @@ Before = Callable[[], Awaitable[object]]
 
 
 def check_query(k: int, where: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """``k`` must be a whole number >= 1; ``where`` is checked (see :func:`check_where`). One-line errors."""
+    """``k`` must be a whole number >= 1; ``where`` is checked (see `check_where()`). One-line errors."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"k must be a whole number >= 1, got {k!r}")
     return check_where(where)
@@ -83,7 +83,7 @@ class DenseRetriever:
         return await anyio.to_thread.run_sync(self.search, vector, k, where)
 
     def search(self, vector: Sequence[float], k: int, where: Mapping[str, Any] | None = None) -> list[Hit]:
-        """The blocking part of :meth:`retrieve`, for an already embedded query."""
+        """The blocking part of `retrieve()`, for an already embedded query."""
         return [_hit(*row, r, self.name) for r, row in enumerate(self.rows(vector, k, where), start=1)]
 
     def rows(self, vector: Sequence[float], k: int, where: Mapping[str, Any] | None = None) -> list[_Row]:
@@ -105,7 +105,7 @@ class BM25Retriever:
         return await anyio.to_thread.run_sync(self.search, query, k, where)
 
     def search(self, query: str, k: int, where: Mapping[str, Any] | None = None) -> list[Hit]:
-        """The blocking part of :meth:`retrieve`."""
+        """The blocking part of `retrieve()`."""
         return [_hit(*row, r, self.name) for r, row in enumerate(self.rows(query, k, where), start=1)]
 
     def rows(self, query: str, k: int, where: Mapping[str, Any] | None = None) -> list[_Row]:

@@ -1,15 +1,15 @@
 """The Chroma vector store: embedded (``PersistentClient``) or a server (``HttpClient``).
 
 Both go through the same code. Vectors are always computed by a tunewise
-:class:`~tunewise.Embedder` and passed in; Chroma's own default embedding function
+[`Embedder`][tunewise.Embedder] and passed in; Chroma's own default embedding function
 (which downloads a model) is never used. The collection's metadata records the
 embedder's name and dimension, and a *generation* stamp that the BM25 side compares
 against to know whether it is in step.
 
 An embedded directory gets one client per process, shared by every store on it (Chroma's
 advice). chromadb keeps the vectors of a directory in memory per process, so dense search
-never sees vectors another process wrote after they were loaded; :meth:`ChromaStore.reload`
-notices from the generation stamp and reopens that client (see :class:`Embedded`).
+never sees vectors another process wrote after they were loaded; `ChromaStore.reload()`
+notices from the generation stamp and reopens that client (see `Embedded`).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Embedded:
     chromadb caches one ``System`` per directory per process, and with it each collection's
     vector index as loaded from disk; a new client of the same directory gets the same
     cache. Writes by another process reach the SQLite side (``get``, ``count``, metadata) but
-    not that in-memory index, so dense search misses them. :meth:`reopen` closes the client
+    not that in-memory index, so dense search misses them. `reopen()` closes the client
     (the last one closed stops the System) and opens a fresh one, which loads the vectors
     again. ``seen`` holds, per collection, the generation stamp read before this client
     first used the collection (or the one this process last wrote): a different stamp in
@@ -123,7 +123,7 @@ _EMBEDDED_LOCK = threading.Lock()
 
 
 def embedded(location: str | Path) -> Embedded:
-    """The process's shared :class:`Embedded` client of a directory."""
+    """The process's shared `Embedded` client of a directory."""
     path = Path(location).expanduser().resolve()
     with _EMBEDDED_LOCK:
         if path not in _EMBEDDED:
@@ -143,7 +143,7 @@ class ChromaStore:
 
     @classmethod
     def open(cls, location: str | Path, name: str) -> ChromaStore:
-        """The collection ``name`` at ``location``; it is created on first :meth:`create`."""
+        """The collection ``name`` at ``location``; it is created on first `create()`."""
         if is_url(location):
             client = connect(location)
             return cls(client, name, cls._get(client, name))

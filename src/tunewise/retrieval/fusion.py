@@ -1,6 +1,6 @@
 """Fusing ranked lists from several retrievers: reciprocal rank and weighted scores.
 
-Pure functions over ``{retriever name: ranked hits}``. Every fused :class:`~tunewise.Hit`
+Pure functions over ``{retriever name: ranked hits}``. Every fused [`Hit`][tunewise.Hit]
 records in ``found_by`` which retrievers returned it and at what (1-based) rank, and in
 ``scores`` the raw score each of them gave it (fused scores are rescaled per query; a
 member's raw score, such as a cosine, keeps its absolute meaning). The

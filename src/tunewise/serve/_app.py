@@ -1,4 +1,4 @@
-"""The ASGI app: any :class:`~tunewise.Strategy` behind OpenAI's chat-completions API (starlette).
+"""The ASGI app: any `Strategy` behind OpenAI's chat-completions API (starlette).
 
 ``POST /v1/chat/completions`` picks the strategy by the body's ``model``; ``GET /v1/models``
 lists them; ``GET /health`` (liveness) and ``GET /health/ready`` (readiness: every served
@@ -145,7 +145,7 @@ def create_app(
 def models_of(name: str, strategy: Strategy) -> list[Model]:
     """The models ``strategy`` calls, their providers created now: a missing plugin or key is a ConfigError.
 
-    Built-in strategies hold one :class:`~tunewise.strategies._call.ModelCaller`; a strategy of
+    Built-in strategies hold one `ModelCaller`; a strategy of
     your own that holds none is served as it is (its models are its business).
     """
     caller = getattr(strategy, "caller", None)

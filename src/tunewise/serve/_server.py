@@ -47,7 +47,7 @@ def warn_if_exposed(host: str, authenticated: bool) -> None:
 
 
 def bind(host: str, port: int, *, where: str = "--host/--port") -> socket.socket:
-    """A socket listening on ``host:port``, or a one-line :class:`ConfigError` naming ``where`` they came from.
+    """A socket listening on ``host:port``, or a one-line `ConfigError` naming ``where`` they came from.
 
     Binding before the server starts turns an unknown host, an address of another machine or
     a port in use into one clear line, and lets the caller check everything else first.
@@ -84,7 +84,7 @@ async def serve(
     log_level: str = "info",
     sock: socket.socket | None = None,
 ) -> None:
-    """Serve ``app`` until interrupted (Ctrl-C stops it gracefully); on ``sock`` when given (see :func:`bind`)."""
+    """Serve ``app`` until interrupted (Ctrl-C stops it gracefully); on ``sock`` when given (see `bind()`)."""
     import uvicorn
 
     listening = sock if sock is not None else bind(host, port)

@@ -106,9 +106,9 @@ def _finite_float(text: str) -> float:
 
 def parse_json(raw: bytes) -> Any:
     """``raw`` as strict JSON (RFC 8259): UTF-8, no ``NaN``/``Infinity``, finite numbers,
-    at most :data:`MAX_JSON_DEPTH` levels deep, no lone surrogates in strings.
+    at most `MAX_JSON_DEPTH` levels deep, no lone surrogates in strings.
 
-    Every problem is a 400 :class:`ApiError` (``invalid_json``); nothing here can raise anything else.
+    Every problem is a 400 `ApiError` (``invalid_json``); nothing here can raise anything else.
     """
     if not raw.strip():
         raise ApiError(400, "the request body is empty; send a JSON object", code="invalid_json")
@@ -182,7 +182,7 @@ def _flag(data: Mapping[str, Any], key: str, param: str | None = None) -> bool:
 
 
 def parse_body(raw: bytes) -> CompletionRequest:
-    """Check a request body; every problem is an :class:`ApiError` naming the field (``param``)."""
+    """Check a request body; every problem is an [`ApiError`][tunewise.serve.ApiError] naming the field (``param``)."""
     data = parse_json(raw)
     if not isinstance(data, dict):
         raise ApiError(400, "the request body must be a JSON object", code="invalid_json")
@@ -237,7 +237,7 @@ def _missing(name: str) -> ApiError:
 
 
 def parse_messages(value: Any) -> tuple[Message, ...]:
-    """OpenAI messages to :class:`Message` s; text content parts are joined, other parts refused."""
+    """OpenAI messages to [`Message`][tunewise.Message]s; text content parts are joined, other parts refused."""
     if not isinstance(value, list):
         raise ApiError(400, "messages must be an array of message objects", param="messages", code="invalid_type")
     if not value:
@@ -322,7 +322,7 @@ def _number(data: Mapping[str, Any], key: str, low: float, high: float, *, low_o
 
 
 def _options(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The sampling options of a body, checked against the same bounds as :class:`~tunewise.ChatRequest`."""
+    """The sampling options of a body, checked against the same bounds as [`ChatRequest`][tunewise.ChatRequest]."""
     options: dict[str, Any] = {}
     temperature = _number(data, "temperature", 0, 2)
     if temperature is not None:

@@ -1,8 +1,8 @@
-"""Every technique as a :class:`~tunewise.Strategy`: ``await strategy.respond(conversation)``.
+"""Every technique as a `Strategy`: ``await strategy.respond(conversation)``.
 
 Each strategy takes a ``tunewise.Model`` or a model reference string (plus an optional
-``Registry``), records exactly the requests it sent in the :class:`~tunewise.Answer`, and
-can be built from config with :func:`build_strategy`.
+``Registry``), records exactly the requests it sent in the [`Answer`][tunewise.Answer], and
+can be built from config with [`build_strategy()`][tunewise.strategies.build_strategy].
 """
 
 from tunewise.strategies._call import ProviderWrapper, wrap_providers

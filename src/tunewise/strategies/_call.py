@@ -1,7 +1,7 @@
 """How every strategy reaches its model: a ``Model`` or a model-ref string, sent one request at a time.
 
 Strategies accept ``tunewise.Model`` objects or strings such as ``"openai:gpt-4o-mini"``
-(resolved through an optional :class:`~tunewise.Registry`, else the process-wide one), so
+(resolved through an optional [`Registry`][tunewise.Registry], else the process-wide one), so
 swapping the scripted provider for OpenAI or a local model is a one-word change.
 """
 
@@ -104,7 +104,7 @@ class ModelCaller:
         return self.model.request(list(messages), **{**self.options, **ambient, **overrides})
 
     async def send(self, request: ChatRequest) -> ModelCall:
-        """Send ``request`` through the active provider wrappers (see :func:`wrap_providers`) and record the call."""
+        """Send ``request`` through the active provider wrappers (see `wrap_providers()`) and record the call."""
         from tunewise.strategies._streaming import active_tap, collect_stream
 
         ref = str(self.ref)
@@ -134,7 +134,7 @@ class Recorder:
         return call.response
 
     def answer(self, strategy: str, response: ChatResponse | None = None, **fields: Any) -> Answer:
-        """An :class:`Answer` holding exactly the calls recorded; ``response`` overrides the last one."""
+        """An [`Answer`][tunewise.Answer] holding exactly the calls recorded; ``response`` overrides the last one."""
         final = response if response is not None else self.calls[-1].response
         return Answer(
             strategy=strategy,

@@ -51,7 +51,7 @@ class ZeroShot:
         return tuple(conversation)
 
     def fingerprint(self) -> dict[str, Any]:
-        """What identifies this strategy in a run id: its class and :meth:`fingerprint_fields`, as JSON.
+        """What identifies this strategy in a run id: its class and `fingerprint_fields()`, as JSON.
 
         Declared, not derived from attributes, so renaming an attribute keeps run ids (and resume).
         A subclass defined outside tunewise also counts the public attributes it adds.

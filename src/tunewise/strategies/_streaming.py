@@ -1,9 +1,9 @@
 """Streaming a strategy's model calls while it answers, without changing how strategies are written.
 
-Strategies return whole :class:`~tunewise.Answer` s. Inside :func:`stream_calls`, every model
+Strategies return whole [`Answer`][tunewise.Answer]s. Inside `stream_calls()`, every model
 call a strategy makes goes through the provider's ``stream`` instead of ``chat``: each chunk
 is handed to ``on_chunk`` as it arrives, and the strategy still receives the assembled
-:class:`~tunewise.ChatResponse`, so its answer is the same. ``tunewise serve`` and
+[`ChatResponse`][tunewise.ChatResponse], so its answer is the same. ``tunewise serve`` and
 ``tunewise chat`` use it to show tokens as the model writes them. The same block can carry
 request options (``temperature``, ``max_tokens``...) that override the strategy's own.
 """
@@ -25,7 +25,7 @@ ChunkSink = Callable[[ChatChunk], Awaitable[None]]
 
 @dataclass(frozen=True)
 class CallTap:
-    """What :func:`stream_calls` set: where chunks go, and the request options that override the strategy's."""
+    """What `stream_calls()` set: where chunks go, and the request options that override the strategy's."""
 
     on_chunk: ChunkSink | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -56,7 +56,7 @@ def stream_calls(on_chunk: ChunkSink | None = None, *, options: Mapping[str, Any
 
 
 async def collect_stream(chunks: AsyncIterator[ChatChunk], request: ChatRequest, on_chunk: ChunkSink) -> ChatResponse:
-    """Forward each chunk to ``on_chunk`` and assemble the :class:`ChatResponse` ``chat`` would have returned."""
+    """Forward each chunk to ``on_chunk`` and assemble the `ChatResponse` ``chat`` would have returned."""
     import anyio
 
     started = time.perf_counter()

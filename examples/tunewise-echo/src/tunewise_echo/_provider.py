@@ -45,7 +45,7 @@ class EchoOptions(BaseModel):
 
     @classmethod
     def parse(cls, options: Mapping[str, Any], *, profile: str) -> EchoOptions:
-        """Validate options from settings; a bad one is a one-line :class:`ConfigError`."""
+        """Validate options from settings; a bad one is a one-line [`ConfigError`][tunewise.ConfigError]."""
         try:
             return cls.model_validate(dict(options))
         except ValidationError as exc:

@@ -31,14 +31,14 @@ class ComputeClock:
         return self._share
 
     def start(self) -> float:
-        """A request enters; keep the returned mark for :meth:`stop`."""
+        """A request enters; keep the returned mark for `stop()`."""
         with self._lock:
             mark = self._advance()
             self._in_flight += 1
             return mark
 
     def stop(self, mark: float) -> float:
-        """The request ``mark`` leaves; its share of the machine's time since :meth:`start`, in seconds."""
+        """The request ``mark`` leaves; its share of the machine's time since `start()`, in seconds."""
         with self._lock:
             share = self._advance() - mark
             self._in_flight = max(0, self._in_flight - 1)

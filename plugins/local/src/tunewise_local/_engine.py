@@ -723,7 +723,7 @@ GROWTH_ROOM = 64
 def _dynamic_cache(model: Any) -> Any:
     """An empty cache for ``model`` whose layers we can reshape (plain dynamic ones), else None.
 
-    Its layers are :func:`_growing_layer` ones: a step writes the new token's key and value
+    Its layers are `_growing_layer()` ones: a step writes the new token's key and value
     into spare room rather than concatenating (copying) the whole cache, as
     ``DynamicLayer`` does on every step.
     """
@@ -743,7 +743,7 @@ def _dynamic_cache(model: Any) -> Any:
 
 
 def _layers(cache: Any, *, strict: bool = True) -> Any:
-    """The per-layer key/value holders of ``cache`` when it is one of :func:`_dynamic_cache`'s, else None."""
+    """The per-layer key/value holders of ``cache`` when it is one of `_dynamic_cache()`'s, else None."""
     layers = getattr(cache, "layers", None)
     growing = _growing_layer()
     if not layers or any(type(layer) is not growing or not layer.is_initialized for layer in layers):

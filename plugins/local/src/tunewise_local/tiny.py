@@ -1,6 +1,6 @@
 """Build a tiny chat model from text, with no download: for tests, demos and offline CI.
 
-:func:`build_tiny_model` trains a byte-level BPE tokenizer on the given texts (the
+[`build_tiny_model()`][tunewise_local.build_tiny_model] trains a byte-level BPE tokenizer on the given texts (the
 ``tokenizers`` library), writes a small Llama-style config and a Jinja chat template,
 optionally pre-trains the weights for a few steps on the same texts, and saves it all
 as safetensors in a directory that works as ``local:<dir>``. It takes seconds on a CPU.
@@ -84,7 +84,7 @@ def build_tokenizer(texts: Iterable[str], directory: str | Path, *, vocab_size: 
 
 
 MAX_SIZE = {"vocab_size": 262_144, "hidden_size": 4096, "num_layers": 64, "num_heads": 64}
-"""Upper bounds of :func:`build_tiny_model`'s shape: a tiny model, built on a CPU in seconds."""
+"""Upper bounds of `build_tiny_model()`'s shape: a tiny model, built on a CPU in seconds."""
 
 
 def check_shape(
@@ -98,7 +98,7 @@ def check_shape(
     pretrain_steps: int = 0,
     seed: int = 0,
 ) -> None:
-    """Raise :class:`tunewise.ConfigError` (one line naming the setting) for a shape no model can have."""
+    """Raise `tunewise.ConfigError` (one line naming the setting) for a shape no model can have."""
     from tunewise import ConfigError
 
     smallest = 256 + len(SPECIAL_TOKENS)  # the byte alphabet and the special tokens
@@ -144,7 +144,7 @@ def build_tiny_model(
     Args:
         directory: where to write (created); use it as ``local:<directory>``.
         texts: the corpus for the tokenizer and the optional pre-training
-            (default :data:`DEFAULT_CORPUS`).
+            (default [`DEFAULT_CORPUS`][tunewise_local.tiny.DEFAULT_CORPUS]).
         vocab_size: BPE vocabulary size, special tokens included.
         hidden_size, num_layers, num_heads, intermediate_size: the shape
             (``intermediate_size`` defaults to ``4 * hidden_size``).
@@ -154,7 +154,7 @@ def build_tiny_model(
         seed: makes the weights and the pre-training reproducible.
 
     Raises:
-        ConfigError: for a shape no model can have (see :func:`check_shape`), before anything is written.
+        ConfigError: for a shape no model can have (see `check_shape()`), before anything is written.
     """
     check_shape(
         vocab_size=vocab_size,

@@ -3,9 +3,9 @@
 This module stays light (no httpx import) so that listing plugins is cheap; the
 provider is built on first use of an ``openai:`` (or profile) model reference.
 
-Public names (imported on first access): :class:`OpenAIProvider`, :class:`OpenAIOptions`,
-:class:`OpenAIEmbedder`, :class:`OpenAIFineTuner`, :class:`OpenAIFineTuneJob`,
-:class:`Files`, :class:`FileObject`, :class:`Batches`, :class:`BatchResult`.
+Public names (imported on first access): [`OpenAIProvider`][tunewise_openai.OpenAIProvider], `OpenAIOptions`,
+[`OpenAIEmbedder`][tunewise_openai.OpenAIEmbedder], `OpenAIFineTuner`, `OpenAIFineTuneJob`,
+[`Files`][tunewise_openai.Files], [`FileObject`][tunewise_openai.FileObject], `Batches`, `BatchResult`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``await provider.batches.run(requests)`` writes the JSONL (one line per request, each
 with a ``custom_id``), uploads it, creates the batch, polls it, downloads the output
-and error files and returns one :class:`BatchResult` per request, in request order.
+and error files and returns one [`BatchResult`][tunewise_openai.BatchResult] per request, in request order.
 The lower-level steps (``submit``, ``wait``, ``results``) let a long batch be resumed
 from its id in another process.
 
@@ -94,7 +94,7 @@ def parse_result_line(line: dict[str, Any], *, provider: str) -> ChatResponse | 
 
 
 def check_requests(requests: Sequence[ChatRequest], *, provider: str) -> None:
-    """A one-line :class:`BadRequestError` unless ``requests`` is a sequence of :class:`ChatRequest`."""
+    """A one-line [`BadRequestError`][tunewise.BadRequestError] unless ``requests`` is a sequence of `ChatRequest`."""
     if isinstance(requests, str | bytes) or not isinstance(requests, Sequence):
         raise BadRequestError(f"a batch takes a list of ChatRequest, not {type(requests).__name__}", provider=provider)
     for index, request in enumerate(requests):
@@ -274,7 +274,7 @@ class Batches:
     ) -> list[BatchResult]:
         """Submit, wait for and collect ``requests`` (split into batches of 50,000), in order.
 
-        Running the same requests again re-attaches to their batch (see :meth:`submit`).
+        Running the same requests again re-attaches to their batch (see `submit()`).
         """
         check_requests(requests, provider=self._provider)
         chunks = [requests[i : i + MAX_REQUESTS_PER_BATCH] for i in range(0, len(requests), MAX_REQUESTS_PER_BATCH)]

@@ -1,4 +1,4 @@
-"""Chat completions: a :class:`ChatRequest` to OpenAI's request body, and the answer back.
+"""Chat completions: a [`ChatRequest`][tunewise.ChatRequest] to OpenAI's request body, and the answer back.
 
 Pure functions on dicts, so the shapes are tested without a server.
 """
@@ -74,7 +74,7 @@ def chat_body(
 
 
 def parse_usage(raw: Any) -> Usage:
-    """OpenAI's ``usage`` as :class:`Usage`; a count the server did not send stays ``None``."""
+    """OpenAI's ``usage`` as [`Usage`][tunewise.Usage]; a count the server did not send stays ``None``."""
     if not isinstance(raw, dict):
         return Usage()
     details = raw.get("prompt_tokens_details")
@@ -103,10 +103,10 @@ def parse_tool_calls(raw: Any) -> tuple[ToolCall, ...] | None:
 def parse_completion(
     data: Any, *, provider: str, request_id: str | None = None, latency_s: float | None = None
 ) -> ChatResponse:
-    """A ``chat.completion`` object as :class:`ChatResponse`; a refusal is a :class:`StructuredOutputError`.
+    """A ``chat.completion`` object as [`ChatResponse`][tunewise.ChatResponse]; a refusal is a `StructuredOutputError`.
 
     An answer of the wrong shape (no choices, a field of the wrong type) is a retryable
-    :class:`ServerError`.
+    [`ServerError`][tunewise.ServerError].
     """
     try:
         choice = data["choices"][0]

@@ -1,4 +1,4 @@
-"""Embeddings as a :class:`tunewise.Embedder`, batched to the API's per-request limits."""
+"""Embeddings as a [`tunewise.Embedder`][tunewise.Embedder], batched to the API's per-request limits."""
 
 from __future__ import annotations
 

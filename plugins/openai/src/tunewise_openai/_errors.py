@@ -111,8 +111,8 @@ def error_from_transport(exc: httpx.TransportError, *, provider: str, action: st
 def error_from_http(exc: httpx.HTTPError, *, provider: str, action: str) -> ProviderError:
     """The tunewise error for anything httpx raises while sending or reading.
 
-    Transport failures are retryable (see :func:`error_from_transport`); an answer httpx
-    cannot decode (a bad ``Content-Encoding``) is a retryable :class:`ServerError`; the
+    Transport failures are retryable (see `error_from_transport()`); an answer httpx
+    cannot decode (a bad ``Content-Encoding``) is a retryable [`ServerError`][tunewise.ServerError]; the
     rest (too many redirects...) fail at once.
     """
     if isinstance(exc, httpx.TransportError):
@@ -126,7 +126,7 @@ def error_from_http(exc: httpx.HTTPError, *, provider: str, action: str) -> Prov
 def unexpected_answer(
     data: Any, *, provider: str, action: str, request_id: str | None = None, cause: BaseException | None = None
 ) -> ServerError:
-    """A retryable :class:`ServerError` for a 2xx answer of the wrong shape (a list for an object, a missing field)."""
+    """A retryable `ServerError` for a 2xx answer of the wrong shape (a list for an object, a missing field)."""
     why = f" ({type(cause).__name__}: {one_line(str(cause), 80)})" if cause is not None else ""
     shown = f": {one_line(str(data), 80)!r}" if data not in (None, "") else ""
     return ServerError(
@@ -142,11 +142,11 @@ R = TypeVar("R")
 
 
 def shaped(action: str) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], Callable[P, Coroutine[Any, Any, R]]]:
-    """Turn a ``KeyError`` / ``TypeError``... from reading a server's answer into :func:`unexpected_answer`.
+    """Turn a ``KeyError`` / ``TypeError``... from reading a server's answer into `unexpected_answer()`.
 
     For methods (of objects with a ``_provider``) that read fields out of answers after
     the request returned: a server that sends a list, or leaves a field out, gets a
-    one-line :class:`ServerError`, not a traceback. tunewise's own errors pass as they are.
+    one-line [`ServerError`][tunewise.ServerError], not a traceback. tunewise's own errors pass as they are.
     """
 
     def wrap(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:

@@ -1,4 +1,4 @@
-"""Fine-tuning jobs as tunewise's :class:`FineTuner` / :class:`FineTuneJob`.
+"""Fine-tuning jobs as tunewise's [`FineTuner`][tunewise.FineTuner] / [`FineTuneJob`][tunewise.FineTuneJob].
 
 Starting is idempotent: the hash of (server, base model, training and validation file
 bytes, hyperparameters, suffix, seed) names the job. It is recorded on disk under
@@ -57,7 +57,7 @@ _LEVELS: dict[str, Literal["info", "warn", "error"]] = {
 
 
 def check_training_file(path: Path) -> bytes:
-    """The file's bytes, after checking each line is a chat example (one-line :class:`DataError` otherwise)."""
+    """The file's bytes, after checking each line is a chat example (one-line `DataError` otherwise)."""
     try:
         content = path.read_bytes()
     except OSError as exc:

@@ -10,7 +10,7 @@ cut off before its first chunk is re-opened out of the same budget, not with a f
 
 Connections, pools and the throttle's semaphores and limiters belong to the event loop
 that made them. They are built lazily for the running loop, closed when that loop shuts
-down (or on :meth:`HTTPClient.aclose`), so one provider works from any number of
+down (or on `HTTPClient.aclose()`), so one provider works from any number of
 ``asyncio.run`` / ``anyio.run`` calls and inside an already running loop (Jupyter).
 """
 
@@ -40,7 +40,7 @@ from tunewise_openai._version import __version__
 T = TypeVar("T")
 log = get_logger("tunewise.openai")
 _END: Any = object()
-"""What :meth:`HTTPClient.stream` gets for a stream that yields nothing at all."""
+"""What `HTTPClient.stream()` gets for a stream that yields nothing at all."""
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -48,7 +48,7 @@ def _retryable(exc: BaseException) -> bool:
 
 
 def json_body(response: httpx.Response, *, provider: str, action: str) -> Any:
-    """The response's JSON; a garbled body is a retryable :class:`ServerError`."""
+    """The response's JSON; a garbled body is a retryable [`ServerError`][tunewise.ServerError]."""
     try:
         return json.loads(response.content)
     except (ValueError, RecursionError):
@@ -63,7 +63,7 @@ def json_body(response: httpx.Response, *, provider: str, action: str) -> Any:
 
 
 def json_object(response: httpx.Response, *, provider: str, action: str) -> dict[str, Any]:
-    """The response's JSON object; JSON that is not an object is a retryable :class:`ServerError`."""
+    """The response's JSON object; JSON that is not an object is a retryable [`ServerError`][tunewise.ServerError]."""
     data = json_body(response, provider=provider, action=action)
     if not isinstance(data, dict):
         raise unexpected_answer(data, provider=provider, action=action, request_id=response.headers.get("x-request-id"))
@@ -254,7 +254,7 @@ class HTTPClient:
         At most ``max_retries + 1`` HTTP attempts. ``retry=False`` makes one attempt only,
         for calls whose caller checks what a lost answer did before trying again
         (creating a fine-tune job). An answer ``parse`` cannot read (a missing field, a
-        wrong type) is a retryable :class:`ServerError`.
+        wrong type) is a retryable [`ServerError`][tunewise.ServerError].
         """
         action = f"{method} {path}"
         tokens = estimate_tokens(json) if self.options.rpm or self.options.tpm else 1

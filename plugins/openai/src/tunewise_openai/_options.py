@@ -55,7 +55,7 @@ class OpenAIOptions(BaseModel):
 
     @classmethod
     def parse(cls, options: Mapping[str, Any] | OpenAIOptions | None, *, profile: str = "openai") -> OpenAIOptions:
-        """Validate options from settings; a bad one is a one-line :class:`ConfigError`."""
+        """Validate options from settings; a bad one is a one-line [`ConfigError`][tunewise.ConfigError]."""
         if isinstance(options, OpenAIOptions):
             return options
         try:

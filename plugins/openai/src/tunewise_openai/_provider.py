@@ -46,11 +46,11 @@ class OpenAIProvider(BaseProvider):
         api_key: the key, sent as a bearer token; None for servers that need none.
         name: the prefix this provider serves (``openai``, ``ollama``...), used in model
             refs of fine-tuned models and in error messages.
-        options: :class:`OpenAIOptions` or the same as a mapping (from tunewise.toml).
+        options: [`OpenAIOptions`][tunewise_openai.OpenAIOptions] or the same as a mapping (from tunewise.toml).
         home: tunewise's data directory, for fine-tune idempotency records (default:
             the settings' ``home``).
 
-    The key is kept as a :class:`~pydantic.SecretStr`; it appears in no repr, log or error.
+    The key is kept as a `SecretStr`; it appears in no repr, log or error.
     """
 
     capabilities: frozenset[Capability] = CAPABILITIES
@@ -133,7 +133,7 @@ class OpenAIProvider(BaseProvider):
 
         Opening the stream, and a stream cut off before its first chunk reached you, are
         retried out of one budget of ``max_retries + 1`` attempts; a stream cut off later
-        raises :class:`StreamInterruptedError` (a partial answer is never passed off as whole).
+        raises `StreamInterruptedError` (a partial answer is never passed off as whole).
         """
         body = self._body(request, stream=True)
         name = self.name
@@ -145,7 +145,7 @@ class OpenAIProvider(BaseProvider):
     # -- the rest of the API --------------------------------------------------------------------
 
     def embedder(self, model: str = "text-embedding-3-small", *, dimensions: int | None = None) -> OpenAIEmbedder:
-        """An :class:`~tunewise.Embedder` for ``model`` (``dimensions`` shortens text-embedding-3 vectors)."""
+        """An [`Embedder`][tunewise.Embedder] for ``model`` (``dimensions`` shortens text-embedding-3 vectors)."""
         from tunewise_openai._embeddings import OpenAIEmbedder
 
         return OpenAIEmbedder(

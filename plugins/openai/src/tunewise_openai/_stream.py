@@ -1,4 +1,4 @@
-"""Streamed chat completions: SSE events (parsed by httpx-sse) to :class:`ChatChunk` s.
+"""Streamed chat completions: SSE events (parsed by httpx-sse) to [`ChatChunk`][tunewise.ChatChunk]s.
 
 OpenAI ends a stream with a chunk carrying ``finish_reason``, then (with
 ``stream_options.include_usage``) a chunk with ``usage`` and no choices, then
@@ -6,8 +6,8 @@ OpenAI ends a stream with a chunk carrying ``finish_reason``, then (with
 ``finish_reason`` and usage, so the tail is held back and merged into one final chunk.
 Tool calls arrive as ``delta.tool_calls`` fragments (the first with ``id`` and
 ``function.name``, then pieces of ``function.arguments``) and pass through as
-:class:`ToolCallDelta` s; :meth:`ChatResponse.from_chunks` joins them.
-A stream that ends before ``[DONE]`` raises :class:`StreamInterruptedError`: a partial
+[`ToolCallDelta`][tunewise.ToolCallDelta]s; `ChatResponse.from_chunks()` joins them.
+A stream that ends before ``[DONE]`` raises [`StreamInterruptedError`][tunewise.StreamInterruptedError]: a partial
 answer is never returned as if it were whole.
 """
 

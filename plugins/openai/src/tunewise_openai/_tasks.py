@@ -13,8 +13,8 @@ from tunewise_openai._errors import one_line
 async def run_all(jobs: Iterable[Callable[[], Awaitable[None]]], *, provider: str, action: str) -> None:
     """Run ``jobs`` concurrently; the first to fail cancels the others and its error is raised alone.
 
-    A :class:`TunewiseError` is raised as it is; anything else becomes a one-line
-    :class:`ProviderError` (the original is kept as its ``__cause__``).
+    A [`TunewiseError`][tunewise.TunewiseError] is raised as it is; anything else becomes a one-line
+    [`ProviderError`][tunewise.ProviderError] (the original is kept as its ``__cause__``).
     """
     failures: list[Exception] = []
 

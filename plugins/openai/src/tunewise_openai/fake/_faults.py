@@ -1,6 +1,6 @@
 """Switchable fault injection for the fake server: which requests fail, and how.
 
-One :class:`Faults` object is shared by the server and the test that drives it (or set
+One [`Faults`][tunewise_openai.fake.Faults] object is shared by the server and the test that drives it (or set
 over HTTP through ``POST /_fake/faults``), so a test can turn faults on, off or change
 their rate while the server runs. Draws come from a seeded generator: the same seed
 gives the same sequence of faults for the same sequence of requests.

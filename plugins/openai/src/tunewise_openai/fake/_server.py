@@ -68,7 +68,7 @@ def _config(app: Any, *, fast: bool = False) -> uvicorn.Config:
 def run_fake_openai(
     faults: Faults | None = None, *, api_key: str | None = None, host: str = "127.0.0.1", port: int = 0
 ) -> Iterator[FakeServer]:
-    """Serve a :class:`FakeOpenAI` on a random loopback port for the ``with`` block.
+    """Serve a [`FakeOpenAI`][tunewise_openai.fake.FakeOpenAI] on a random loopback port for the ``with`` block.
 
     ::
 
