@@ -1,6 +1,6 @@
 """The provider conformance suite: proof that a provider keeps the protocol's promises.
 
-Subclass :class:`ProviderConformance` in a test module of your plugin; pytest collects
+Subclass [`ProviderConformance`][tunewise.testing.ProviderConformance] in a test module of your plugin; pytest collects
 it through your ``Test...`` subclass and runs every check as its own test::
 
     from tunewise.testing import ProviderConformance

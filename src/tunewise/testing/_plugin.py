@@ -1,4 +1,4 @@
-"""The ``scripted:`` prefix: a :class:`ScriptedProvider` reachable by model reference.
+"""The ``scripted:`` prefix: a [`ScriptedProvider`][tunewise.testing.ScriptedProvider] reachable by model reference.
 
 Handy in configs and docs (``scripted:echo``): with no options it echoes; a profile can
 script it, e.g. ``[profiles.bot] plugin = "scripted"`` with
