@@ -318,7 +318,8 @@ class ToolCallDelta(BaseModel):
     """A fragment of a tool call in a streamed answer (OpenAI's ``delta.tool_calls[]`` item).
 
     The first fragment of call ``index`` carries its ``id`` and ``name``; the following ones
-    add pieces of the JSON ``arguments``. `ChatResponse.from_chunks()` joins them.
+    add pieces of the JSON ``arguments``. [`ChatResponse.from_chunks()`][tunewise._types.ChatResponse.from_chunks] joins
+    them.
     """
 
     model_config = ConfigDict(frozen=True)

@@ -6,8 +6,8 @@ run's cost figures stay what the calls really cost (never 0), and the run store 
 call as cached. Nothing is cached unless you pass ``cache=`` to the runner or enter
 ``use_cache(cache)`` yourself.
 
-The cache reaches strategies as a provider wrapper (`CachingProvider`, in the spirit of
-an httpx transport or pydantic-ai's ``WrapperModel``): ``use_cache`` installs it through
+The cache reaches strategies as a provider wrapper ([`CachingProvider`][tunewise.evaluation._cache.CachingProvider], in
+the spirit of an httpx transport or pydantic-ai's ``WrapperModel``): ``use_cache`` installs it through
 ``tunewise.strategies``' provider-wrapping hook, and each call's record
 ([`ModelCall`][tunewise.ModelCall]) says whether it was replayed and what it first cost.
 """
@@ -103,8 +103,9 @@ class ResponseCache:
 class CachingProvider:
     """A provider that answers from ``cache`` when it can and stores what ``inner`` answers otherwise.
 
-    One is made per model call (by [`use_cache()`][tunewise.evaluation.use_cache]'s wrapper), so `annotate()` can say
-    what happened to that call. Everything but ``chat`` is ``inner``'s.
+    One is made per model call (by [`use_cache()`][tunewise.evaluation.use_cache]'s wrapper), so
+    [`annotate()`][tunewise.evaluation._cache.CachingProvider.annotate] can say what happened to that call. Everything
+    but ``chat`` is ``inner``'s.
     """
 
     def __init__(self, inner: Provider, cache: ResponseCache, model_ref: str) -> None:

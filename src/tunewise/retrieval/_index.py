@@ -58,7 +58,8 @@ def default_location() -> Path:
 class Index:
     """A searchable knowledge base: vectors in Chroma, terms in BM25, kept in step.
 
-    Open one with [`open()`][tunewise.retrieval._index.Index.open]; add files with `add()`; search through
+    Open one with [`open()`][tunewise.retrieval._index.Index.open]; add files with
+    [`add()`][tunewise.retrieval._index.Index.add]; search through
     [`retriever()`][tunewise.retrieval._index.Index.retriever] (``"hybrid"``, ``"dense"`` or ``"bm25"``).
     """
 
@@ -105,9 +106,9 @@ class Index:
                 default: the one the collection was built with, else MiniLM.
             bm25_path: where the BM25 side lives; default next to the vectors for a
                 directory, ``<home>/indexes/servers/<host>-<port>`` for a server.
-            refresh_every: seconds; when set, this index's retrievers `refresh()` before
-                a search once that long has passed since the last check (0: before every
-                search), so a long-lived process sees what other processes add.
+            refresh_every: seconds; when set, this index's retrievers
+                [`refresh()`][tunewise.retrieval._index.Index.refresh] before a search once that long has passed since
+                the last check (0: before every search), so a long-lived process sees what other processes add.
             create: ``False`` to open only an index and collection that exist: a missing one
                 raises [`ConfigError`][tunewise.ConfigError] and nothing is created on disk (for reading,
                 listing and deleting; a typo in a path must not make an empty index).

@@ -8,8 +8,9 @@ against to know whether it is in step.
 
 An embedded directory gets one client per process, shared by every store on it (Chroma's
 advice). chromadb keeps the vectors of a directory in memory per process, so dense search
-never sees vectors another process wrote after they were loaded; `ChromaStore.reload()`
-notices from the generation stamp and reopens that client (see `Embedded`).
+never sees vectors another process wrote after they were loaded;
+[`ChromaStore.reload()`][tunewise.retrieval._store.ChromaStore.reload] notices from the generation stamp and reopens
+that client (see `Embedded`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Any `Strategy` as an OpenAI-compatible HTTP endpoint.
 
 ``create_app`` builds a starlette ASGI app (``POST /v1/chat/completions`` with and without
-streaming, ``GET /v1/models``, ``GET /health`` and ``GET /health/ready``); `serve()` runs it with uvicorn and
-[`BackgroundServer`][tunewise.serve.BackgroundServer] runs it on a thread. Needs the ``serve`` extra
+streaming, ``GET /v1/models``, ``GET /health`` and ``GET /health/ready``); [`serve()`][tunewise.serve.serve] runs it
+with uvicorn and [`BackgroundServer`][tunewise.serve.BackgroundServer] runs it on a thread. Needs the ``serve`` extra
 (``pip install 'tunewise[serve]'``). Names load on first use, so the loaders that
 ``tunewise chat`` uses do not import starlette.
 """

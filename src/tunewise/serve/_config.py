@@ -1,9 +1,9 @@
 """What ``tunewise serve`` and ``tunewise chat`` answer with: a strategies TOML, or one model reference.
 
-A TOML file needs ``[[strategies]]`` tables (see `tunewise.strategies.build_strategy()`)
-and may name shared retrievers in ``[retrievers]`` and server settings in ``[serve]``.
-Other top-level keys are left alone, so an evaluation config can be served as it is.
-A bare model reference (``openai:gpt-4o-mini``) is served zero-shot under its own name.
+A TOML file needs ``[[strategies]]`` tables (see
+[`tunewise.strategies.build_strategy()`][tunewise.strategies.build_strategy]) and may name shared retrievers in
+``[retrievers]`` and server settings in ``[serve]``. Other top-level keys are left alone, so an evaluation config can be
+served as it is. A bare model reference (``openai:gpt-4o-mini``) is served zero-shot under its own name.
 """
 
 from __future__ import annotations

@@ -108,7 +108,8 @@ def parse_json(raw: bytes) -> Any:
     """``raw`` as strict JSON (RFC 8259): UTF-8, no ``NaN``/``Infinity``, finite numbers,
     at most `MAX_JSON_DEPTH` levels deep, no lone surrogates in strings.
 
-    Every problem is a 400 `ApiError` (``invalid_json``); nothing here can raise anything else.
+    Every problem is a 400 [`ApiError`][tunewise.serve.ApiError] (``invalid_json``); nothing here can raise anything
+    else.
     """
     if not raw.strip():
         raise ApiError(400, "the request body is empty; send a JSON object", code="invalid_json")

@@ -1,7 +1,7 @@
 """Streaming a strategy's model calls while it answers, without changing how strategies are written.
 
-Strategies return whole [`Answer`][tunewise.Answer]s. Inside `stream_calls()`, every model
-call a strategy makes goes through the provider's ``stream`` instead of ``chat``: each chunk
+Strategies return whole [`Answer`][tunewise.Answer]s. Inside [`stream_calls()`][tunewise.strategies.stream_calls], every
+model call a strategy makes goes through the provider's ``stream`` instead of ``chat``: each chunk
 is handed to ``on_chunk`` as it arrives, and the strategy still receives the assembled
 [`ChatResponse`][tunewise.ChatResponse], so its answer is the same. ``tunewise serve`` and
 ``tunewise chat`` use it to show tokens as the model writes them. The same block can carry

@@ -3,9 +3,11 @@
 This module stays light (no httpx import) so that listing plugins is cheap; the
 provider is built on first use of an ``openai:`` (or profile) model reference.
 
-Public names (imported on first access): [`OpenAIProvider`][tunewise_openai.OpenAIProvider], `OpenAIOptions`,
-[`OpenAIEmbedder`][tunewise_openai.OpenAIEmbedder], `OpenAIFineTuner`, `OpenAIFineTuneJob`,
-[`Files`][tunewise_openai.Files], [`FileObject`][tunewise_openai.FileObject], `Batches`, `BatchResult`.
+Public names (imported on first access): [`OpenAIProvider`][tunewise_openai.OpenAIProvider],
+[`OpenAIOptions`][tunewise_openai.OpenAIOptions], [`OpenAIEmbedder`][tunewise_openai.OpenAIEmbedder],
+[`OpenAIFineTuner`][tunewise_openai.OpenAIFineTuner], [`OpenAIFineTuneJob`][tunewise_openai.OpenAIFineTuneJob],
+[`Files`][tunewise_openai.Files], [`FileObject`][tunewise_openai.FileObject], [`Batches`][tunewise_openai.Batches],
+[`BatchResult`][tunewise_openai.BatchResult].
 """
 
 from __future__ import annotations

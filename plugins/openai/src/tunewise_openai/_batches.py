@@ -274,7 +274,8 @@ class Batches:
     ) -> list[BatchResult]:
         """Submit, wait for and collect ``requests`` (split into batches of 50,000), in order.
 
-        Running the same requests again re-attaches to their batch (see `submit()`).
+        Running the same requests again re-attaches to their batch (see
+        [`submit()`][tunewise_openai._batches.Batches.submit]).
         """
         check_requests(requests, provider=self._provider)
         chunks = [requests[i : i + MAX_REQUESTS_PER_BATCH] for i in range(0, len(requests), MAX_REQUESTS_PER_BATCH)]

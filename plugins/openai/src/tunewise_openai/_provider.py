@@ -133,7 +133,8 @@ class OpenAIProvider(BaseProvider):
 
         Opening the stream, and a stream cut off before its first chunk reached you, are
         retried out of one budget of ``max_retries + 1`` attempts; a stream cut off later
-        raises `StreamInterruptedError` (a partial answer is never passed off as whole).
+        raises [`StreamInterruptedError`][tunewise.StreamInterruptedError] (a partial answer is never passed off as
+        whole).
         """
         body = self._body(request, stream=True)
         name = self.name
