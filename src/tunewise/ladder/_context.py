@@ -24,6 +24,7 @@ from tunewise.ladder._measure import RungFailed, Scoring, failure_of
 from tunewise.ladder._paths import STATE_FILE, STORE_FILE
 from tunewise.ladder._state import LadderState
 from tunewise.ladder._training import TrainingSet
+from tunewise.retrieval import build_embedder
 
 if TYPE_CHECKING:
     from tunewise._types import Usage
@@ -131,25 +132,10 @@ class LadderContext:
         (packaged, offline) or ``PREFIX:MODEL`` served by a provider; used by few-shot selection and retrieval."""
         if self._embedder is None:
             spec = self.config.retrieval.embedder
-            if spec == "hashing" or spec.startswith("hashing-"):
-                from tunewise.testing import HashingEmbedder
-
-                size = spec.removeprefix("hashing").lstrip("-")
-                if size and not size.isdigit():
-                    raise ConfigError(
-                        f"{self.config.path}: retrieval.embedder: write hashing or hashing-N, got {spec!r}"
-                    )
-                self._embedder = HashingEmbedder(int(size) if size else 64)
-            elif spec.partition(":")[0] in self._providers:
-                prefix, _, name = spec.partition(":")
-                self._embedder = self._providers[prefix].embedder(name)
-            else:
-                from tunewise.retrieval import resolve_embedder
-
-                try:
-                    self._embedder = resolve_embedder(spec, registry=self.registry)
-                except ConfigError as exc:
-                    raise ConfigError(f"{self.config.path}: retrieval.embedder: {exc}") from None
+            try:
+                self._embedder = build_embedder(spec, registry=self._registry, providers=self._providers)
+            except ConfigError as exc:
+                raise ConfigError(f"{self.config.path}: retrieval.embedder: {exc}") from None
         return self._embedder
 
     async def retriever(self) -> Retriever:

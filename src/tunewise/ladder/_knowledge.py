@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tunewise._errors import ConfigError
+from tunewise.retrieval import InMemoryRetriever
 from tunewise.strategies._factory import BuildContext, read_jsonl
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ INDEX_KINDS = ("hybrid", "dense", "bm25")
 async def build_retriever(config: LadderConfig, registry: Registry | None, embedder: Embedder) -> Retriever:
     """The RAG rung's retriever over the knowledge base.
 
-    - ``"memory"``: exact cosine over the documents (``tunewise.testing.InMemoryRetriever``);
+    - ``"memory"``: exact cosine over the documents (``tunewise.retrieval.InMemoryRetriever``);
     - ``"hybrid"``, ``"dense"``, ``"bm25"``: a ``tunewise.retrieval.Index`` (Chroma + BM25,
       chunked) built once in ``<out>/index`` from the knowledge base; re-running adds nothing
       for unchanged files;
@@ -51,8 +52,6 @@ async def build_retriever(config: LadderConfig, registry: Registry | None, embed
       ``tunewise.strategies.register_retriever``; it gets ``documents = <knowledge base>``
       unless it names its own.
     """
-    from tunewise.testing._retriever import InMemoryRetriever
-
     retrieval = config.retrieval
     where = f"{config.path}: retrieval.retriever"
     if retrieval.retriever == "memory":

@@ -23,16 +23,29 @@ from tunewise.retrieval._chunking import (
     chunk_id,
 )
 from tunewise.retrieval._documents import SUPPORTED_SUFFIXES, Document, FieldMap, discover, discover_sources, load_file
-from tunewise.retrieval._embedders import SentenceTransformerEmbedder, resolve_embedder
+from tunewise.retrieval._embedders import (
+    EmbedderSpec,
+    SentenceTransformerEmbedder,
+    build_embedder,
+    parse_embedder_spec,
+    resolve_embedder,
+)
 from tunewise.retrieval._evaluation import LabeledQuery, RetrievalScores, evaluate_retriever, load_labeled_queries
 from tunewise.retrieval._filters import matches
+from tunewise.retrieval._hashing import HashingEmbedder
 from tunewise.retrieval._index import Index, IndexStats
 from tunewise.retrieval._ingest import IngestReport, ingest
+from tunewise.retrieval._memory import InMemoryRetriever
 from tunewise.retrieval._retrievers import BM25Retriever, DenseRetriever, HybridRetriever
 from tunewise.retrieval._store import ChromaStore
 from tunewise.retrieval.fusion import normalize_scores, reciprocal_rank_fusion, weighted_score_fusion
 
 __all__ = [
+    "build_embedder",
+    "parse_embedder_spec",
+    "InMemoryRetriever",
+    "HashingEmbedder",
+    "EmbedderSpec",
     "SUPPORTED_SUFFIXES",
     "BM25Index",
     "BM25Retriever",

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
 from tunewise._errors import ConfigError
 from tunewise.interfaces.embedder import Embedder, check_texts
+from tunewise.retrieval._hashing import HashingEmbedder
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
     from tunewise._registry import Registry
+    from tunewise.interfaces.provider import Provider
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _PACKAGED = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
@@ -118,25 +121,110 @@ class SentenceTransformerEmbedder:
         return result
 
 
-def resolve_embedder(spec: str | Embedder | None = None, *, registry: Registry | None = None) -> Embedder:
-    """An :class:`Embedder` from a string users can type, or the default MiniLM.
+_SENTENCE_TRANSFORMERS = ("sentence-transformers", "st")
 
-    - ``None`` or ``sentence-transformers`` -> packaged ``all-MiniLM-L6-v2``;
-    - ``sentence-transformers:<name or local path>``;
-    - ``<prefix>:<model>`` (``openai:text-embedding-3-small``) ->
-      ``Registry().provider(prefix).embedder(model)``.
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    """What an embedder string names, parsed but not built.
+
+    - `kind="hashing"`: the [`HashingEmbedder`][tunewise.retrieval.HashingEmbedder] of `dimension`;
+    - `kind="sentence-transformers"`: a local model (`model`: a name or a directory);
+    - `kind="provider"`: `model` served by the provider of `prefix`.
+    """
+
+    kind: Literal["hashing", "sentence-transformers", "provider"]
+    model: str = ""
+    prefix: str = ""
+    dimension: int = 64
+
+
+def parse_embedder_spec(spec: object) -> EmbedderSpec:
+    """Parse `hashing`, `hashing-N`, `sentence-transformers[:MODEL]` (or `st[:MODEL]`) or `PREFIX:MODEL`.
+
+    Raises:
+        ConfigError: one line saying what is wrong, for any other value.
+    """
+    if not isinstance(spec, str):
+        raise ConfigError(f"embedder must be a string, got {type(spec).__name__}")
+    if spec == "hashing" or spec.startswith("hashing-"):
+        if spec == "hashing":
+            return EmbedderSpec("hashing")
+        size = spec.removeprefix("hashing-")
+        if not (size.isascii() and size.isdigit()) or int(size) < 1:
+            raise ConfigError(f"embedder {spec!r}: write hashing or hashing-N with N a positive whole number")
+        return EmbedderSpec("hashing", dimension=int(size))
+    prefix, sep, model = spec.partition(":")
+    if prefix in _SENTENCE_TRANSFORMERS:
+        return EmbedderSpec("sentence-transformers", model=model or DEFAULT_MODEL)
+    if not sep or not prefix or not model or prefix != prefix.strip() or not model.strip():
+        raise ConfigError(
+            f"unknown embedder {spec!r}: expected 'sentence-transformers:<model>' or '<provider>:<model>' "
+            "(or 'hashing', 'hashing-N')"
+        )
+    return EmbedderSpec("provider", model=model, prefix=prefix)
+
+
+def resolve_embedder(spec: str | Embedder | None = None, *, registry: Registry | None = None) -> Embedder:
+    """An [`Embedder`][tunewise.Embedder] from a string users can type, or the default MiniLM.
+
+    - `None` or `sentence-transformers` -> packaged `all-MiniLM-L6-v2`;
+    - `sentence-transformers:<name or local path>` (or `st:...`);
+    - `<prefix>:<model>` (`openai:text-embedding-3-small`) ->
+      `Registry().provider(prefix).embedder(model)`.
+
+    This is what an index records and reopens by name. Configs (strategies, retrievers, the
+    ladder) also accept `hashing` / `hashing-N` and names of their own: see
+    [`build_embedder`][tunewise.retrieval.build_embedder].
+
+    Raises:
+        ConfigError: one line, for any other string.
     """
     if spec is None:
         return SentenceTransformerEmbedder()
     if not isinstance(spec, str):
         return spec
-    prefix, sep, model = spec.partition(":")
-    if prefix in ("sentence-transformers", "st"):
-        return SentenceTransformerEmbedder(model or DEFAULT_MODEL)
-    if not sep or not model:
-        raise ConfigError(f"embedder {spec!r}: expected 'sentence-transformers:<model>' or '<provider>:<model>'")
+    parsed = parse_embedder_spec(spec)
+    if parsed.kind == "hashing":
+        raise ConfigError(
+            f"embedder {spec!r}: expected 'sentence-transformers:<model>' or '<provider>:<model>' "
+            f"(pass HashingEmbedder({parsed.dimension}) itself)"
+        )
+    return build_embedder(spec, registry=registry)
+
+
+def build_embedder(
+    spec: object,
+    *,
+    registry: Registry | Callable[[], Registry] | None = None,
+    providers: Mapping[str, Provider] | None = None,
+    named: Mapping[str, Embedder] | None = None,
+) -> Embedder:
+    """The embedder a config names: every config that names one (strategies, retrievers, the ladder) comes here.
+
+    - a key of `named` -> that embedder;
+    - `hashing` or `hashing-N` -> [`HashingEmbedder`][tunewise.retrieval.HashingEmbedder] (64 or N dimensions);
+    - `sentence-transformers[:<name or local path>]` (or `st:...`) -> a local model;
+    - `<prefix>:<model>` -> `providers[prefix]` if given, else `registry.provider(prefix)` (a
+      registry, or a function returning one when first needed; default `Registry()`), then its
+      `.embedder(model)`.
+
+    Raises:
+        ConfigError: one line naming the spec, for anything else (the caller adds where it is written).
+    """
+    if isinstance(spec, str) and named and spec in named:
+        return named[spec]
+    parsed = parse_embedder_spec(spec)
+    if parsed.kind == "hashing":
+        return HashingEmbedder(parsed.dimension)
+    if parsed.kind == "sentence-transformers":
+        return SentenceTransformerEmbedder(parsed.model)
+    if providers and parsed.prefix in providers:
+        return providers[parsed.prefix].embedder(parsed.model)
+    if callable(registry):
+        registry = registry()
     if registry is None:
         from tunewise._registry import Registry
 
         registry = Registry()
-    return registry.provider(prefix).embedder(model)
+    return registry.provider(parsed.prefix).embedder(parsed.model)

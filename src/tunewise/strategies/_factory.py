@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunewise._errors import ConfigError
 from tunewise._jsonl import iter_jsonl_objects
+from tunewise.retrieval import InMemoryRetriever, build_embedder, parse_embedder_spec
 
 if TYPE_CHECKING:
     from tunewise._registry import Registry
@@ -44,33 +45,22 @@ class BuildContext:
         return path if path.is_absolute() else self.base_dir / path
 
     def embedder(self, value: Any, where: str) -> Embedder:
-        """``"hashing"``, a name given in ``embedders``, ``"sentence-transformers:MODEL"`` (offline MiniLM, needs
-        ``tunewise[rag]``), or ``"PREFIX:MODEL"`` served by that provider."""
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: embedder must be a string, got {type(value).__name__}")
-        if value in self.embedders:
+        """``"hashing"`` or ``"hashing-N"``, a name given in ``embedders``, ``"sentence-transformers:MODEL"`` (offline
+        MiniLM, needs ``tunewise[rag]``), or ``"PREFIX:MODEL"`` served by that provider (see ``build_embedder``)."""
+        if isinstance(value, str) and value in self.embedders:
             return self.embedders[value]
-        if value == "hashing" or value.startswith("hashing-"):
-            from tunewise.testing._scripted import HashingEmbedder
+        try:
+            parse_embedder_spec(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        return build_embedder(value, registry=self._registry)  # a provider's errors stay its own
 
-            size = value.removeprefix("hashing").lstrip("-")
-            return HashingEmbedder(int(size) if size else 64)
-        if ":" not in value:
-            raise ConfigError(
-                f"{where}: unknown embedder {value!r}; use 'hashing', PREFIX:MODEL or a name passed as embedders="
-            )
-        if value.partition(":")[0] in ("sentence-transformers", "st"):
-            from tunewise.retrieval import resolve_embedder  # the packaged MiniLM, offline
-
-            return resolve_embedder(value)
-        from tunewise._refs import ModelRef
-
-        ref = ModelRef.parse(value)
+    def _registry(self) -> Registry:
         if self.registry is None:
             from tunewise._registry import Registry
 
             self.registry = Registry()
-        return self.registry.provider(ref.prefix).embedder(ref.model)
+        return self.registry
 
     def retriever(self, value: Any, where: str) -> Retriever:
         """A name given in ``retrievers``, or a table ``{type = KIND, ...}`` of a registered kind.
@@ -103,8 +93,6 @@ def register_retriever(kind: str, builder: RetrieverBuilder) -> None:
 
 
 def _memory_retriever(spec: dict[str, Any], ctx: BuildContext, where: str) -> Retriever:
-    from tunewise.testing._retriever import InMemoryRetriever
-
     unknown = set(spec) - {"documents", "embedder", "name"}
     if unknown:
         raise ConfigError(f"{where}: memory retriever has unknown keys {sorted(unknown)}")

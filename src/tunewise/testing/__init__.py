@@ -1,15 +1,15 @@
 """Tools for testing code built on tunewise, and for testing provider plugins.
 
-- :class:`ScriptedProvider`: an in-memory provider with scripted answers (chat,
-  streaming, embeddings, fine-tune jobs), like ``httpx.MockTransport``.
-- :class:`ProviderConformance`: the checks every provider plugin should pass.
-- :class:`InMemoryRetriever`: exact cosine retrieval over any embedder.
+- `ScriptedProvider`: an in-memory provider with scripted answers (chat, streaming,
+  embeddings, fine-tune jobs), like `httpx.MockTransport`.
+- `ProviderConformance`: the checks every provider plugin should pass.
+- `HashingEmbedder` and `InMemoryRetriever`: re-exported from `tunewise.retrieval`, where
+  they live (production code uses them too).
 """
 
+from tunewise.retrieval import HashingEmbedder, InMemoryRetriever
 from tunewise.testing._conformance import ProviderConformance
-from tunewise.testing._retriever import InMemoryRetriever
 from tunewise.testing._scripted import (
-    HashingEmbedder,
     ScriptedFineTuner,
     ScriptedJob,
     ScriptedProvider,

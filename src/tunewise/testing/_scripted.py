@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import itertools
-import math
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -23,7 +22,6 @@ import anyio
 from tunewise._errors import BadRequestError, FineTuneError, NotFoundError
 from tunewise._refs import ModelRef
 from tunewise._types import ChatChunk, ChatRequest, ChatResponse, FinishReason, ToolCall, ToolCallDelta, Usage
-from tunewise.interfaces.embedder import check_texts
 from tunewise.interfaces.finetune import (
     TERMINAL_STATUSES,
     FineTuneEvent,
@@ -31,6 +29,7 @@ from tunewise.interfaces.finetune import (
     FineTuneStatus,
 )
 from tunewise.interfaces.provider import BaseProvider, Capability
+from tunewise.retrieval import HashingEmbedder
 
 Reply = str | ChatResponse
 Handler = Callable[[ChatRequest], Reply | Awaitable[Reply]]
@@ -188,34 +187,6 @@ def _apply_limits(text: str, request: ChatRequest) -> tuple[str, FinishReason]:
         if len(words) > request.max_tokens:
             text, finish = "".join(words[: request.max_tokens]), "length"
     return text, finish
-
-
-class HashingEmbedder:
-    """A deterministic bag-of-words embedder (feature hashing, L2-normalised).
-
-    Real enough for tests of retrieval plumbing: texts sharing words are close.
-    """
-
-    def __init__(self, dimension: int = 64) -> None:
-        self.name = f"hashing-{dimension}"
-        self._dimension = dimension
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    def embed_one(self, text: str) -> list[float]:
-        vector = [0.0] * self._dimension
-        for word in re.findall(r"\w+", text.lower()):
-            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
-            index = int.from_bytes(digest[:4], "little") % self._dimension
-            vector[index] += 1.0 if digest[4] & 1 else -1.0
-        norm = math.sqrt(sum(v * v for v in vector)) or 1.0
-        return [v / norm for v in vector]
-
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        check_texts(texts)
-        return [self.embed_one(t) for t in texts]
 
 
 _PROGRESSION: tuple[FineTuneStatus, ...] = ("validating_files", "queued", "running", "running", "succeeded")

@@ -1,8 +1,8 @@
-"""An exact, in-memory vector retriever over any :class:`~tunewise.Embedder`.
+"""The ``memory`` retriever: exact, in-memory cosine retrieval over any [`Embedder`][tunewise.Embedder].
 
 Real retrieval (cosine similarity, exact top-k, metadata filters), small enough for tests,
-examples and knowledge bases of a few thousand passages; ``tunewise.retrieval`` has the
-persistent and hybrid ones.
+examples and knowledge bases of a few thousand passages; `Index` is the persistent and
+hybrid one.
 """
 
 from __future__ import annotations
