@@ -19,16 +19,6 @@ SOURCE_ROOTS = [ROOT / "src", *sorted(ROOT.glob("plugins/*/src")), *sorted(ROOT.
 ROLE = re.compile(r":(?:py:)?(?:class|meth|func|data|attr|exc|mod|obj|const|ref|term):`[^`\n]*`")
 CROSS_REF = re.compile(r"\]\[((?:tunewise|tunewise_[a-z]+)(?:\.\w+)+)\]")
 
-# TODO issue 16: these files are being moved by another part of issue 16; their roles are converted once
-# the move is committed. A listed file that no longer has a role fails below: take it off the list.
-ALLOWED: set[str] = {
-    "src/tunewise/testing/__init__.py",
-    "src/tunewise/testing/_retriever.py",
-    "src/tunewise/testing/_scripted.py",
-    "src/tunewise/retrieval/_embedders.py",
-    "src/tunewise/strategies/_factory.py",
-}
-
 
 def source_files() -> list[Path]:
     return sorted(path for root in SOURCE_ROOTS for path in root.rglob("*.py"))
@@ -64,22 +54,10 @@ def test_the_scanner_finds_roles_and_only_roles(text: str, found: int) -> None:
 def test_no_sphinx_role_in_the_sources() -> None:
     files = source_files()
     assert len(files) > 100  # the scan sees the whole tree (src, plugins, examples)
-    found = [
-        f"{relative(path)}:{role}"
-        for path in files
-        if relative(path) not in ALLOWED
-        for role in roles_in(path.read_text(encoding="utf-8"))
-    ]
+    found = [f"{relative(path)}:{role}" for path in files for role in roles_in(path.read_text(encoding="utf-8"))]
     assert not found, "Sphinx roles render literally in the API reference; write [`Name`][tunewise.Name]:\n" + (
         "\n".join(found)
     )
-
-
-def test_the_allow_list_holds_only_files_that_still_have_roles() -> None:
-    stale = [
-        name for name in sorted(ALLOWED) if (ROOT / name).exists() and not roles_in((ROOT / name).read_text("utf-8"))
-    ]
-    assert not stale, f"no Sphinx role left in {stale}: take them off ALLOWED"
 
 
 def member(owner: Any, name: str) -> Any:

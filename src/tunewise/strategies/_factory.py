@@ -1,7 +1,7 @@
 """Strategies from configuration: plain dicts, or ``[[strategies]]`` tables of a TOML file.
 
 The eval CLI and the ladder build strategies here, so a typo in a config is a one-line
-:class:`~tunewise.ConfigError` naming the strategy and the key, never a silent default.
+[`ConfigError`][tunewise.ConfigError] naming the strategy and the key, never a silent default.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def build_strategy(
     """A strategy from a dict such as ``{"type": "few_shot", "model": "openai:gpt-4o-mini", "examples": [...]}``.
 
     Keys are the strategy's constructor arguments, plus the request options in
-    :data:`REQUEST_OPTIONS`. ``examples_file``/``documents`` paths are relative to ``base_dir``.
+    `REQUEST_OPTIONS`. ``examples_file``/``documents`` paths are relative to ``base_dir``.
     """
     ctx = context or BuildContext(registry, retrievers, embedders, Path(base_dir) if base_dir else None)
     data = dict(spec)

@@ -1,6 +1,6 @@
 """A scripted, in-memory provider for tests: tunewise's ``httpx.MockTransport``.
 
-It implements the whole :class:`~tunewise.Provider` protocol for real (chat, streaming,
+It implements the whole [`Provider`][tunewise.Provider] protocol for real (chat, streaming,
 stop sequences, max_tokens, embeddings, fine-tune jobs) with answers you script, so
 code built on tunewise is tested through its public API without a network or a model.
 Token counts are whitespace words plus OpenAI's per-message overhead: an approximation
@@ -49,10 +49,10 @@ class ScriptedProvider(BaseProvider):
     - a function ``request -> str | ChatResponse`` (sync or async), for answers that
       depend on the request, e.g. on ``request.model`` to tell a fine-tuned model apart.
 
-    A :class:`ChatResponse` reply is returned as is, so it can carry ``tool_calls``;
-    ``stream`` sends them as :class:`~tunewise.ToolCallDelta` fragments.
+    A [`ChatResponse`][tunewise.ChatResponse] reply is returned as is, so it can carry ``tool_calls``;
+    ``stream`` sends them as [`ToolCallDelta`][tunewise.ToolCallDelta] fragments.
 
-    Every request received is kept in :attr:`requests`.
+    Every request received is kept in `requests`.
     """
 
     def __init__(
@@ -70,7 +70,7 @@ class ScriptedProvider(BaseProvider):
         self.known_models = set(known_models) if known_models is not None else None
         self.requests: list[ChatRequest] = []
         self.closed = False
-        """Whether :meth:`aclose` was called (to test who closes a provider, and when)."""
+        """Whether `aclose()` was called (to test who closes a provider, and when)."""
         self._handler: Handler
         if script is None:
             self._handler = _echo
@@ -265,7 +265,7 @@ class ScriptedJob:
 
 
 class ScriptedFineTuner:
-    """Starts :class:`ScriptedJob` s; ``attach`` finds them again by id."""
+    """Starts [`ScriptedJob`][tunewise.testing.ScriptedJob]s; ``attach`` finds them again by id."""
 
     def __init__(self, provider: ScriptedProvider) -> None:
         self.provider = provider
