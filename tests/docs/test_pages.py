@@ -263,6 +263,17 @@ def check_plugins(run: PageRun, tmp_path: Path, out: str) -> None:
     assert "loud: no API key configured; set ECHO_API_KEY" in out
 
 
+def check_architecture(run: PageRun, tmp_path: Path, out: str) -> None:
+    """The page's layer diagram is the import-linter contract `make lint` holds, layer for layer."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    (layers,) = [c["layers"] for c in config["contracts"] if c.get("type") == "layers"]
+    diagram = blocks("docs/architecture.md")[0].body.splitlines()
+    written = [line.split("  ")[0].strip() for line in diagram if line.strip()]
+    assert written == [layer.replace("(", "").replace(")", "") for layer in layers]
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert len(config["contracts"]) == 4 and "The four contracts `make lint` runs" in page
+
+
 def check_concepts(run: PageRun, tmp_path: Path, out: str) -> None:
     assert run.executed == 1 and "Question: When are refunds paid?" in run.output
 
@@ -356,6 +367,7 @@ CHECKS: dict[str, Callable[[PageRun, Path, str], None]] = {
     "docs/demo.md": check_demo,
     "docs/plugins.md": check_plugins,
     "docs/concepts.md": check_concepts,
+    "docs/architecture.md": check_architecture,
     "docs/guides/statistics.md": check_statistics,
     "docs/guides/support-bot.md": check_guide_support_bot,
     "docs/guides/fine-tuning.md": check_guide_fine_tuning,
