@@ -18,7 +18,7 @@ from pathlib import Path, PurePath
 from typing import Any, get_args
 
 import typer
-from typer.core import TyperArgument, TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperGroup, TyperOption, _TyperParameter
 
 INT_LIMIT = 2**63 - 1
 """The largest integer an option takes: beyond it SQLite, numpy and C libraries overflow."""
@@ -83,7 +83,11 @@ def _label(param: TyperArgument | TyperOption) -> str:
     return _LABELS.get(annotation, "TEXT") if isinstance(annotation, type) else "TEXT"
 
 
-class _Argument(TyperArgument):
+class _Checked(_TyperParameter):
+    """The same checks for every argument and option: before click converts a value, and after."""
+
+    __slots__ = ()  # no layout of its own: parameters change class in place (`param.__class__ = _Option`)
+
     def process_value(self, ctx: Any, value: Any) -> Any:
         _check_given(value, path=self.type_descriptor.is_path)
         value = super().process_value(ctx, value)
@@ -91,18 +95,13 @@ class _Argument(TyperArgument):
         _check_path(value)
         return value
 
+
+class _Argument(_Checked, TyperArgument):
     def display_type_rich(self, ctx: Any) -> str | None:
         return _label(self) + ("..." if self.nargs != 1 else "")
 
 
-class _Option(TyperOption):
-    def process_value(self, ctx: Any, value: Any) -> Any:
-        _check_given(value, path=self.type_descriptor.is_path)
-        value = super().process_value(ctx, value)
-        _check_converted(value)
-        _check_path(value)
-        return value
-
+class _Option(_Checked, TyperOption):
     def display_type_rich(self, ctx: Any) -> str | None:
         if self.is_flag or self.count:
             return None  # a flag takes no value: nothing to show
