@@ -255,76 +255,20 @@ def by_group_chart(
         fig = Figure(figsize=(WIDTH_IN, 0.8 + nrows * 2.7), layout="constrained", dpi=DPI)
         axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
         points: list[dict[str, Any]] = []
-        spread = 0.5 / max(len(groups), 1)
         handles: dict[str, Any] = {}  # the legend: one entry per group, from the first panel it is in
         for index, metric in enumerate(metrics):
             ax: Axes = axes[index // ncols][index % ncols]
-            for g, group in enumerate(groups):
-                found = values.get(metric, {}).get(group, {})
-                xs, shown = [], []
-                for c, column in enumerate(columns):
-                    if column in found:
-                        xs.append(c + (g - (len(groups) - 1) / 2) * spread)
-                        shown.append(found[column])
-                        points.append(
-                            {
-                                "metric": metric,
-                                "group": group,
-                                "column": column,
-                                "x": xs[-1],
-                                "mean": found[column].mean,
-                                "low": found[column].low,
-                                "high": found[column].high,
-                            }
-                        )
-                if not xs:
-                    continue
-                line = ax.errorbar(
-                    xs,
-                    [v.mean for v in shown],
-                    yerr=_whiskers(shown),
-                    fmt=marker(g) + ("-" if connect else ""),
-                    color=colour(g),
-                    markersize=6,
-                    linewidth=1.2,
-                    elinewidth=1.2,
-                    capsize=3,
-                    label=ellipsize(group, LABEL_CHARS),
-                )
+            panel = _group_lines(ax, metric, columns, groups, values.get(metric, {}), connect=connect)
+            points += panel.points
+            for group, line in panel.handles.items():
                 handles.setdefault(group, line)
             if metric == target and threshold is not None:
-                ax.axhline(threshold, color=TARGET_COLOUR, linestyle="--", linewidth=1)
-                ax.annotate(
-                    f"target {threshold:g}",
-                    (1, threshold),
-                    xycoords=("axes fraction", "data"),
-                    xytext=(-4, 3),
-                    textcoords="offset points",
-                    ha="right",
-                    color=TARGET_COLOUR,
-                    fontsize=SMALLEST_PT,
-                )
+                _target_line(ax, threshold)
             title = f"{metric} (the target)" if metric == target else metric
-            ax.set_title(ellipsize(title, int(WIDTH_IN / ncols / (CHAR_IN * 1.2))))
-            per_column = (WIDTH_IN / ncols - 0.8) / len(columns)
-            ax.set_xticks(range(len(columns)), [wrap_label(c, int(per_column / CHAR_IN)) for c in columns])
-            ax.set_xlim(-0.6, len(columns) - 0.4)
-            ax.set_ylim(-0.03, 1.05)
-            ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
-            ax.grid(axis="y", color="#e5e5e5", linewidth=0.8)
-            if index % ncols == 0:
-                ax.set_ylabel(f"mean, {level} CI")
+            _style_group_panel(ax, title, columns, ncols, level if index % ncols == 0 else None)
         for extra in range(len(metrics), nrows * ncols):
             axes[extra // ncols][extra % ncols].set_visible(False)
-        names = [ellipsize(g, LABEL_CHARS) for g in groups if g in handles]
-        fig.legend(
-            handles=[handles[g] for g in groups if g in handles],
-            labels=names,
-            loc="outside upper center",
-            ncols=legend_columns(names, 6),
-            title=ellipsize(group_by, LABEL_CHARS),
-            frameon=False,
-        )
+        _group_legend(fig, groups, handles, group_by)
         boxes = text_boxes(fig)
         image = png(fig)
     alt = _by_group_alt(metrics, columns, groups, values, group_by, column_kind, level, target, threshold)
@@ -339,6 +283,102 @@ def by_group_chart(
     }
     title = f"Per {group_by}: each {column_kind}'s scores"
     return Chart(key=key, title=title, png=image, alt=alt, layout=layout)
+
+
+@dataclass
+class _Panel:
+    """What one per-group panel drew: a layout entry per point, and the line of each group (for the legend)."""
+
+    points: list[dict[str, Any]] = field(default_factory=list)
+    handles: dict[str, Any] = field(default_factory=dict)
+
+
+def _group_lines(
+    ax: Axes,
+    metric: str,
+    columns: Sequence[str],
+    groups: Sequence[str],
+    values: Mapping[str, Mapping[str, Interval]],
+    *,
+    connect: bool,
+) -> _Panel:
+    """One panel's dots: a line per group across the columns, groups set a little apart so none hides another."""
+    panel = _Panel()
+    spread = 0.5 / max(len(groups), 1)
+    for g, group in enumerate(groups):
+        found = values.get(group, {})
+        xs, shown = [], []
+        for c, column in enumerate(columns):
+            if column in found:
+                xs.append(c + (g - (len(groups) - 1) / 2) * spread)
+                shown.append(found[column])
+                panel.points.append(
+                    {
+                        "metric": metric,
+                        "group": group,
+                        "column": column,
+                        "x": xs[-1],
+                        "mean": found[column].mean,
+                        "low": found[column].low,
+                        "high": found[column].high,
+                    }
+                )
+        if not xs:
+            continue
+        panel.handles[group] = ax.errorbar(
+            xs,
+            [v.mean for v in shown],
+            yerr=_whiskers(shown),
+            fmt=marker(g) + ("-" if connect else ""),
+            color=colour(g),
+            markersize=6,
+            linewidth=1.2,
+            elinewidth=1.2,
+            capsize=3,
+            label=ellipsize(group, LABEL_CHARS),
+        )
+    return panel
+
+
+def _target_line(ax: Axes, threshold: float) -> None:
+    """The target as a dashed line, named at the panel's right edge."""
+    ax.axhline(threshold, color=TARGET_COLOUR, linestyle="--", linewidth=1)
+    ax.annotate(
+        f"target {threshold:g}",
+        (1, threshold),
+        xycoords=("axes fraction", "data"),
+        xytext=(-4, 3),
+        textcoords="offset points",
+        ha="right",
+        color=TARGET_COLOUR,
+        fontsize=SMALLEST_PT,
+    )
+
+
+def _style_group_panel(ax: Axes, title: str, columns: Sequence[str], ncols: int, level: str | None) -> None:
+    """A panel's title, its column names wrapped to fit, the 0..1 scale; the y label on the first of a row."""
+    ax.set_title(ellipsize(title, int(WIDTH_IN / ncols / (CHAR_IN * 1.2))))
+    per_column = (WIDTH_IN / ncols - 0.8) / len(columns)
+    ax.set_xticks(range(len(columns)), [wrap_label(c, int(per_column / CHAR_IN)) for c in columns])
+    ax.set_xlim(-0.6, len(columns) - 0.4)
+    ax.set_ylim(-0.03, 1.05)
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ax.grid(axis="y", color="#e5e5e5", linewidth=0.8)
+    if level is not None:
+        ax.set_ylabel(f"mean, {level} CI")
+
+
+def _group_legend(fig: Figure, groups: Sequence[str], handles: Mapping[str, Any], group_by: str) -> None:
+    """One legend above the panels naming every group drawn, in as many columns as fit."""
+    names = [ellipsize(g, LABEL_CHARS) for g in groups if g in handles]
+    fig.legend(
+        handles=[handles[g] for g in groups if g in handles],
+        labels=names,
+        loc="outside upper center",
+        ncols=legend_columns(names, 6),
+        title=ellipsize(group_by, LABEL_CHARS),
+        frameon=False,
+    )
 
 
 def _by_group_alt(
@@ -389,98 +429,24 @@ def quality_cost_chart(
     if not points:
         return None
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
-    from matplotlib.transforms import ScaledTranslation
 
     known = [(i, p) for i, p in enumerate(points) if p.cost is not None]
     unknown = [(i, p) for i, p in enumerate(points) if p.cost is None]
     costs = [p.cost for _, p in known if p.cost is not None]
     log_x = bool(costs) and min(costs) > 0 and max(costs) / min(costs) > 20
+    y_label = f"{ellipsize(metric, 32)} (mean, {level} CI)"
     with chart_style():
         fig = Figure(figsize=(WIDTH_IN, 4.4), layout="constrained", dpi=DPI)
-        if known and unknown:
-            main, strip = fig.subplots(
-                1, 2, sharey=True, gridspec_kw={"width_ratios": [4, max(1, len(unknown)) * 0.55]}
-            )
-        elif known:
-            main, strip = fig.subplots(), None
-        else:
-            main, strip = None, fig.subplots()
+        main, strip = _cost_axes(fig, known, unknown)
         placed: dict[str, Any] = {"known": [], "unknown": []}
         handles: dict[int, Any] = {}
         if main is not None:
-            order = sorted(known, key=lambda item: item[1].cost or 0.0)
-            dodge = _dodge([p.cost or 0.0 for _, p in order], log_x)
-            for (i, p), step in zip(order, dodge, strict=True):
-                shift = ScaledTranslation(step * 9 / 72, 0, fig.dpi_scale_trans)
-                handles[i] = main.errorbar(
-                    [p.cost],
-                    [p.quality.mean],
-                    yerr=_whiskers([p.quality]),
-                    fmt=marker(i),
-                    color=colour(i),
-                    markersize=9 if p.highlight else 7,
-                    markeredgecolor="black" if p.highlight else colour(i),
-                    capsize=4,
-                    transform=main.transData + shift,
-                    label=p.label,
-                )
-                placed["known"].append({"label": p.label, "cost": p.cost, "mean": p.quality.mean, "dodge_pt": step * 9})
-            if log_x:
-                main.set_xscale("log")
-            else:
-                main.set_xlim(left=0, right=max(costs) * 1.15 if max(costs) > 0 else 1.0)
-            main.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))  # $0.00025, not 0.00000
-            main.set_xlabel(cost_label)
-            main.set_ylabel(f"{ellipsize(metric, 32)} (mean, {level} CI)")
-            main.grid(color="#e5e5e5", linewidth=0.8)
+            placed["known"] = _plot_known_costs(fig, main, known, log_x, handles)
+            _style_cost_axis(main, costs, log_x, cost_label, y_label)
         if strip is not None:
-            for slot, (i, p) in enumerate(unknown):
-                handles[i] = strip.errorbar(
-                    [slot],
-                    [p.quality.mean],
-                    yerr=_whiskers([p.quality]),
-                    fmt=marker(i),
-                    color=colour(i),
-                    markersize=9 if p.highlight else 7,
-                    markeredgecolor="black" if p.highlight else colour(i),
-                    capsize=4,
-                    label=p.label,
-                )
-                placed["unknown"].append({"label": p.label, "slot": slot, "mean": p.quality.mean})
-            strip.set_facecolor("#f2f2f2")
-            strip.set_xlim(-0.6, len(unknown) - 0.4)
-            strip.set_xticks([])
-            strip.set_title("cost unknown", fontsize=FONT_PT)
-            strip.set_xlabel("no price (not 0)", fontsize=SMALLEST_PT)
-            strip.grid(axis="y", color="#e0e0e0", linewidth=0.8)
-            if main is None:
-                strip.set_ylabel(f"{ellipsize(metric, 32)} (mean, {level} CI)")
-        tops = [p.quality.high for p in points]
-        for ax in (a for a in (main, strip) if a is not None):
-            ax.set_ylim(-0.03, 1.05 if all(t <= 1 for t in tops) else max(tops) * 1.05)
-            if threshold is not None:
-                ax.axhline(threshold, color=TARGET_COLOUR, linestyle="--", linewidth=1)
-        if threshold is not None:
-            first = main if main is not None else strip
-            assert first is not None
-            first.annotate(
-                f"target {threshold:g}",
-                (0, threshold),
-                xycoords=("axes fraction", "data"),
-                xytext=(4, 3),
-                textcoords="offset points",
-                color=TARGET_COLOUR,
-                fontsize=SMALLEST_PT,
-            )
-        ordered = [handles[i] for i in range(len(points))]
-        fig.legend(
-            handles=ordered,
-            labels=[ellipsize(p.label, LABEL_CHARS) for p in points],
-            loc="outside lower center",
-            ncols=legend_columns([ellipsize(p.label, LABEL_CHARS) for p in points], 3),
-            frameon=False,
-        )
+            placed["unknown"] = _plot_unknown_costs(strip, unknown, handles, y_label if main is None else None)
+        _cost_scale(main, strip, points, threshold)
+        _cost_legend(fig, points, handles)
         boxes = text_boxes(fig)
         image = png(fig)
     placed.update(
@@ -499,6 +465,119 @@ def quality_cost_chart(
         png=image,
         alt=_cost_alt(points, metric, level, cost_label, threshold),
         layout=placed,
+    )
+
+
+_Indexed = Sequence[tuple[int, CostPoint]]
+"""Series with their index among all the chart's series (which fixes their colour and marker)."""
+
+
+def _cost_axes(fig: Figure, known: _Indexed, unknown: _Indexed) -> tuple[Axes | None, Axes | None]:
+    """The cost axis for series with a cost, the grey strip for those without: one or both, sharing y."""
+    if known and unknown:
+        main, strip = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [4, max(1, len(unknown)) * 0.55]})
+        return main, strip
+    if known:
+        return fig.subplots(), None
+    return None, fig.subplots()
+
+
+def _cost_point(ax: Axes, i: int, p: CostPoint, x: float, **where: Any) -> Any:
+    """One series' mean and interval at ``x``; the highlighted one larger, edged in black."""
+    return ax.errorbar(
+        [x],
+        [p.quality.mean],
+        yerr=_whiskers([p.quality]),
+        fmt=marker(i),
+        color=colour(i),
+        markersize=9 if p.highlight else 7,
+        markeredgecolor="black" if p.highlight else colour(i),
+        capsize=4,
+        label=p.label,
+        **where,
+    )
+
+
+def _plot_known_costs(
+    fig: Figure, main: Axes, known: _Indexed, log_x: bool, handles: dict[int, Any]
+) -> list[dict[str, Any]]:
+    """The series with a cost at their cost, those of (nearly) the same cost stepped sideways; their layout."""
+    from matplotlib.transforms import ScaledTranslation
+
+    placed = []
+    order = sorted(known, key=lambda item: item[1].cost or 0.0)
+    dodge = _dodge([p.cost or 0.0 for _, p in order], log_x)
+    for (i, p), step in zip(order, dodge, strict=True):
+        assert p.cost is not None
+        shift = ScaledTranslation(step * 9 / 72, 0, fig.dpi_scale_trans)
+        handles[i] = _cost_point(main, i, p, p.cost, transform=main.transData + shift)
+        placed.append({"label": p.label, "cost": p.cost, "mean": p.quality.mean, "dodge_pt": step * 9})
+    return placed
+
+
+def _style_cost_axis(main: Axes, costs: Sequence[float], log_x: bool, cost_label: str, y_label: str) -> None:
+    """The cost axis: log when costs are far apart (and none is free), else from 0; dollars as written."""
+    from matplotlib.ticker import FuncFormatter
+
+    if log_x:
+        main.set_xscale("log")
+    else:
+        main.set_xlim(left=0, right=max(costs) * 1.15 if max(costs) > 0 else 1.0)
+    main.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))  # $0.00025, not 0.00000
+    main.set_xlabel(cost_label)
+    main.set_ylabel(y_label)
+    main.grid(color="#e5e5e5", linewidth=0.8)
+
+
+def _plot_unknown_costs(
+    strip: Axes, unknown: _Indexed, handles: dict[int, Any], y_label: str | None
+) -> list[dict[str, Any]]:
+    """The series of unknown cost, one slot each in the grey "cost unknown" strip (never at 0); their layout."""
+    placed = []
+    for slot, (i, p) in enumerate(unknown):
+        handles[i] = _cost_point(strip, i, p, slot)
+        placed.append({"label": p.label, "slot": slot, "mean": p.quality.mean})
+    strip.set_facecolor("#f2f2f2")
+    strip.set_xlim(-0.6, len(unknown) - 0.4)
+    strip.set_xticks([])
+    strip.set_title("cost unknown", fontsize=FONT_PT)
+    strip.set_xlabel("no price (not 0)", fontsize=SMALLEST_PT)
+    strip.grid(axis="y", color="#e0e0e0", linewidth=0.8)
+    if y_label is not None:
+        strip.set_ylabel(y_label)
+    return placed
+
+
+def _cost_scale(main: Axes | None, strip: Axes | None, points: Sequence[CostPoint], threshold: float | None) -> None:
+    """The quality scale (0..1 unless a series goes above), and the target as a dashed line named once."""
+    tops = [p.quality.high for p in points]
+    for ax in (a for a in (main, strip) if a is not None):
+        ax.set_ylim(-0.03, 1.05 if all(t <= 1 for t in tops) else max(tops) * 1.05)
+        if threshold is not None:
+            ax.axhline(threshold, color=TARGET_COLOUR, linestyle="--", linewidth=1)
+    if threshold is not None:
+        first = main if main is not None else strip
+        assert first is not None
+        first.annotate(
+            f"target {threshold:g}",
+            (0, threshold),
+            xycoords=("axes fraction", "data"),
+            xytext=(4, 3),
+            textcoords="offset points",
+            color=TARGET_COLOUR,
+            fontsize=SMALLEST_PT,
+        )
+
+
+def _cost_legend(fig: Figure, points: Sequence[CostPoint], handles: Mapping[int, Any]) -> None:
+    """One legend below the axes naming every series in their order, in as many columns as fit."""
+    labels = [ellipsize(p.label, LABEL_CHARS) for p in points]
+    fig.legend(
+        handles=[handles[i] for i in range(len(points))],
+        labels=labels,
+        loc="outside lower center",
+        ncols=legend_columns(labels, 3),
+        frameon=False,
     )
 
 
