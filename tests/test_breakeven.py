@@ -5,6 +5,8 @@ A month is 730 hours = 30.4167 days (the cloud billing convention).
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +15,7 @@ from tunewise import Usage
 from tunewise.costs import (
     DAYS_PER_MONTH,
     MeanUsage,
+    UnknownCostError,
     UnknownPriceWarning,
     break_even,
     break_even_from_prices,
@@ -130,6 +133,32 @@ def test_from_runs_with_an_unknown_price_warns_and_is_none() -> None:
             training_cost=5,
         )
     assert result is None
+
+
+def test_from_runs_strict_raises_the_reason_instead_of_warning() -> None:
+    common = {
+        "finetuned_model": "openai:ft:gpt-4o-mini-2024-07-18",
+        "finetuned_usage": Usage(prompt_tokens=300, completion_tokens=100),
+        "requests_per_month": 1000,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UnknownCostError, match=r"no price known for 'ollama:llama3\.2'"):
+            break_even_from_usage(
+                prompt_model="ollama:llama3.2",
+                prompt_usage=Usage(prompt_tokens=1500, completion_tokens=100),
+                training_cost=5,
+                strict=True,
+                **common,  # type: ignore[arg-type]
+            )
+        with pytest.raises(UnknownCostError, match="no token counts"):
+            break_even_from_usage(
+                prompt_model="openai:gpt-4o-mini",
+                prompt_usage=Usage(),
+                training_cost=5,
+                strict=True,
+                **common,  # type: ignore[arg-type]
+            )
 
 
 @pytest.mark.parametrize(

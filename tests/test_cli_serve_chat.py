@@ -283,7 +283,7 @@ def test_chat_with_a_strategy_shows_sources_and_handoffs(config: Path) -> None:
     out = result.stdout
     assert "Chatting with support-bot" in out
     assert "[1] refunds.md  score 0.272 (cited)" in out
-    assert "cost: unknown (no price known for scripted:ft:support-bot" in out
+    assert "cost: unknown (no price known for 'scripted:ft:support-bot'" in out
     assert "assistant> A person from our team will answer you shortly.\nhanded off" in out
     assert "tokens: 0 in, 0 out · cost: $0 (no model call)" in out
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from tunewise import ConfigError, DataError, Usage, load_settings
 from tunewise.costs import (
     HOURS_PER_MONTH,
+    Cost,
     MeanUsage,
     PriceCatalog,
     PriceEntry,
@@ -29,6 +30,7 @@ from tunewise.costs import (
     hosting_per_month,
     load_catalog,
     monthly_cost,
+    price,
     quote,
     read_price_file,
     request_cost,
@@ -196,6 +198,37 @@ def test_unknown_price_warns_and_returns_none_never_zero(caplog: pytest.LogCaptu
         assert cost_of("openai:text-embedding-3-small", usage) is None
     # 1M embedded tokens x 0.02 = 0.02
     assert cost_of("openai:text-embedding-3-small", Usage(prompt_tokens=1_000_000, completion_tokens=0)) == 0.02
+
+
+def test_price_says_why_a_cost_is_unknown_without_warning() -> None:
+    usage = Usage(prompt_tokens=1000, completion_tokens=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # price() never warns: the Cost carries the reason
+        known = price("openai:gpt-4o-mini", Usage(prompt_tokens=1000, completion_tokens=200))
+        no_price = price("ollama:llama3.2", usage)
+        no_counts = price("openai:gpt-4o-mini", Usage())
+        no_time = price("local:/models/qwen2.5-0.5b", usage)
+    assert known.known and known.dollars == pytest.approx(0.00027) and str(known) == "$0.000270"
+    assert known.dollars == cost_of("openai:gpt-4o-mini", Usage(prompt_tokens=1000, completion_tokens=200))
+    assert not no_price.known and no_price.dollars is None
+    assert no_price.unknown is not None and "no price known for 'ollama:llama3.2'" in no_price.unknown
+    assert str(no_counts) == "unknown (openai:gpt-4o-mini: the provider reported no token counts)"
+    assert no_time.unknown is not None and "measured no compute time" in no_time.unknown
+    batch = price("openai:gpt-4o-mini", Usage(prompt_tokens=1000, completion_tokens=200), batch=True)
+    assert batch.dollars == pytest.approx(0.000135)
+
+
+def test_costs_add_and_an_unknown_part_makes_the_sum_unknown() -> None:
+    assert Cost.total([]) == Cost(0.0)
+    assert (Cost(0.25) + Cost(0.5)).dollars == pytest.approx(0.75)
+    assert (Cost(0.25) * 4).dollars == pytest.approx(1.0)
+    first, second = Cost.unknown_because("no price for a"), Cost.unknown_because("no price for b")
+    total = Cost.total([Cost(1.0), first, Cost(2.0), second])
+    assert total == first and str(total) == "unknown (no price for a)"  # the first reason is kept
+    assert (first * 3) == first
+    for bad in ((None, None), (1.0, "but also unknown")):
+        with pytest.raises(ValueError, match="either dollars or a reason"):
+            Cost(*bad)
 
 
 def test_estimate_per_1k_and_per_month() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
@@ -182,26 +181,13 @@ def usage_line(answer: Answer) -> str:
 
 def turn_cost(answer: Answer) -> str:
     """Dollars for every model call of the answer, or why the cost is unknown."""
-    from tunewise.costs import UnknownPriceWarning, cost_of, quote
+    from tunewise.costs import Cost, price
 
     if not answer.responses:
         return "$0 (no model call)"
     if not answer.calls:
         return "unknown (the strategy does not say which models it called)"
-    total = 0.0
-    for ref, response in ((call.model_ref, call.response) for call in answer.calls):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UnknownPriceWarning)
-            cost = cost_of(ref, response.usage)
-            priced = quote(ref) is not None
-        if cost is None:
-            if response.usage.total_tokens is None:
-                return "unknown (the provider did not report token counts)"
-            if not priced:
-                return f"unknown (no price known for {ref}; add one to your settings' prices)"
-            return "unknown"
-        total += cost
-    return f"${total:.6f}"
+    return str(Cost.total(price(call.model_ref, call.response.usage) for call in answer.calls))
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,8 @@ Imported on first use (``import tunewise`` does not load it). Prices come from t
 ``prices.toml`` shipped here, each with its source and the date it was read, overlaid
 with ``prices_file`` and ``prices`` from settings. An unknown price is ``None`` plus an
 [`UnknownPriceWarning`][tunewise.costs.UnknownPriceWarning]: never a silent zero.
+[`price()`][tunewise.costs.price] returns a [`Cost`][tunewise.costs.Cost] that says why it is unknown
+instead of warning, for callers that report the reason.
 """
 
 from tunewise.costs._breakeven import (
@@ -30,9 +32,11 @@ from tunewise.costs._catalog import (
 from tunewise.costs._cost import (
     DAYS_PER_MONTH,
     HOURS_PER_MONTH,
+    Cost,
     CostBreakdown,
     CostEstimate,
     MeanUsage,
+    UnknownCostError,
     UnknownPriceWarning,
     compute_cost,
     cost_breakdown,
@@ -41,6 +45,7 @@ from tunewise.costs._cost import (
     estimate,
     hosting_per_month,
     monthly_cost,
+    price,
     quote,
     request_cost,
     training_cost,
@@ -51,6 +56,7 @@ __all__ = [
     "DEFAULT_HORIZON_MONTHS",
     "HOURS_PER_MONTH",
     "BreakEven",
+    "Cost",
     "CostBreakdown",
     "CostEstimate",
     "MeanUsage",
@@ -58,6 +64,7 @@ __all__ = [
     "PriceEntry",
     "PriceQuote",
     "Rates",
+    "UnknownCostError",
     "UnknownPriceWarning",
     "break_even",
     "break_even_from_prices",
@@ -71,6 +78,7 @@ __all__ = [
     "hosting_per_month",
     "load_catalog",
     "monthly_cost",
+    "price",
     "quote",
     "read_price_file",
     "request_cost",

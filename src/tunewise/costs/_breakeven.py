@@ -28,6 +28,7 @@ from tunewise._types import Usage
 from tunewise.costs._cost import (
     DAYS_PER_MONTH,
     MeanUsage,
+    UnknownCostError,
     _as_mean,
     priced_breakdown,
     quote,
@@ -242,6 +243,7 @@ def break_even_from_usage(
     horizon_months: float = DEFAULT_HORIZON_MONTHS,
     batch: bool = False,
     catalog: PriceCatalog | None = None,
+    strict: bool = False,
 ) -> BreakEven | None:
     """Break-even from two measured runs: mean usage per request of each setup, priced.
 
@@ -252,38 +254,43 @@ def break_even_from_usage(
     price; a finished OpenAI job's ``trained_tokens`` counts all epochs (use ``epochs=1``). Hosting defaults to
     the difference between the two models' ``hosting_per_hour`` (x 730).
 
-    Returns ``None`` with an [`UnknownPriceWarning`][tunewise.costs.UnknownPriceWarning] when a price or
-    a token count is unknown.
+    When a price or a token count is unknown: returns ``None`` with an
+    [`UnknownPriceWarning`][tunewise.costs.UnknownPriceWarning], or with ``strict=True`` raises
+    [`UnknownCostError`][tunewise.costs.UnknownCostError] saying why (for callers that report the reason).
     """
     from tunewise.costs._cost import default_catalog
 
     catalog = catalog or default_catalog()
     prompt_quote = quote(prompt_model, catalog=catalog)
     ft_quote = quote(finetuned_model, catalog=catalog)
-    for ref, found in ((prompt_model, prompt_quote), (finetuned_model, ft_quote)):
-        if found is None:
-            warn_unknown(unknown_price_message(str(ref)))
-            return None
-    assert prompt_quote is not None and ft_quote is not None
-    prompt_mean, ft_mean = _as_mean(prompt_usage), _as_mean(finetuned_usage)
-    if prompt_mean is None or ft_mean is None:
-        warn_unknown("a measured run has no token counts; break-even is unknown")
-        return None
-    if training_cost is None:
-        price = ft_quote.entry.finetune_training
-        if training_tokens is None or epochs is None:
-            raise ValueError("give training_cost, or training_tokens and epochs to price the training")
-        if price is None:
-            warn_unknown(f"no per-token training price known for {ft_quote.entry.ref}; break-even is unknown")
-            return None
-        training_cost = _training_cost(training_tokens, epochs, price)
     try:
-        prompt_cost, finetuned_cost = (
-            priced_breakdown(found, mean, batch=batch).total
-            for found, mean in ((prompt_quote, prompt_mean), (ft_quote, ft_mean))
-        )
-    except ValueError as exc:
-        warn_unknown(f"{exc}; break-even is unknown")
+        for ref, found in ((prompt_model, prompt_quote), (finetuned_model, ft_quote)):
+            if found is None:
+                raise UnknownCostError(unknown_price_message(str(ref)))
+        assert prompt_quote is not None and ft_quote is not None
+        prompt_mean, ft_mean = _as_mean(prompt_usage), _as_mean(finetuned_usage)
+        if prompt_mean is None or ft_mean is None:
+            raise UnknownCostError("a measured run has no token counts; break-even is unknown")
+        if training_cost is None:
+            price = ft_quote.entry.finetune_training
+            if training_tokens is None or epochs is None:
+                raise ValueError("give training_cost, or training_tokens and epochs to price the training")
+            if price is None:
+                raise UnknownCostError(
+                    f"no per-token training price known for {ft_quote.entry.ref}; break-even is unknown"
+                )
+            training_cost = _training_cost(training_tokens, epochs, price)
+        try:
+            prompt_cost, finetuned_cost = (
+                priced_breakdown(found, mean, batch=batch).total
+                for found, mean in ((prompt_quote, prompt_mean), (ft_quote, ft_mean))
+            )
+        except ValueError as exc:
+            raise UnknownCostError(f"{exc}; break-even is unknown") from None
+    except UnknownCostError as exc:
+        if strict:
+            raise
+        warn_unknown(str(exc))
         return None
     if hosting_per_month is None:
         extra = (ft_quote.entry.hosting_per_hour or 0.0) - (prompt_quote.entry.hosting_per_hour or 0.0)

@@ -13,11 +13,13 @@ import os
 import time
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tunewise._errors import TunewiseError
 from tunewise._secrets import get_logger
 from tunewise._types import Usage
 from tunewise.costs._catalog import PriceCatalog, PriceQuote, Rates, load_catalog
@@ -35,6 +37,10 @@ _log = get_logger("tunewise.costs")
 
 class UnknownPriceWarning(UserWarning):
     """A cost could not be computed: no price for the model, or no token counts."""
+
+
+class UnknownCostError(TunewiseError, ValueError):
+    """A cost (or a break-even) could not be computed; the message says why. Raised only when asked (``strict``)."""
 
 
 class CostBreakdown(BaseModel):
@@ -253,10 +259,6 @@ def unknown_price_message(ref: str) -> str:
 
 
 FILE_CHECK_INTERVAL_S = 1.0
-"""How often `default_catalog()` looks at the settings files' modification times."""
-
-
-FILE_CHECK_INTERVAL_S = 1.0
 """How often [`default_catalog()`][tunewise.costs.default_catalog] looks at the settings files' modification times."""
 
 
@@ -326,6 +328,87 @@ def quote(model: str | ModelRef, *, catalog: PriceCatalog | None = None) -> Pric
     return (catalog or default_catalog()).quote(str(model))
 
 
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """Dollars, or why they are unknown: what [`price()`][tunewise.costs.price] returns.
+
+    Costs add up with ``+`` and [`Cost.total()`][tunewise.costs.Cost.total]; an unknown part makes
+    the sum unknown (keeping the first reason), so an unknown price never becomes a silent zero.
+    ``str(cost)`` is ``$0.000270`` or ``unknown (no price known for 'x'; ...)``.
+
+    >>> Cost(0.25) + Cost(0.5)
+    Cost(dollars=0.75, unknown=None)
+    >>> (Cost(0.25) + Cost.unknown_because("no token counts")).known
+    False
+    """
+
+    dollars: float | None
+    unknown: str | None = None
+    """Why the cost is unknown (``None`` when it is known)."""
+
+    def __post_init__(self) -> None:
+        if (self.dollars is None) == (self.unknown is None):
+            raise ValueError("a Cost has either dollars or a reason why they are unknown")
+
+    @classmethod
+    def unknown_because(cls, why: str) -> Cost:
+        return cls(None, why)
+
+    @classmethod
+    def total(cls, costs: Iterable[Cost]) -> Cost:
+        """The sum of ``costs`` ($0 for none); unknown when any one is."""
+        dollars = 0.0
+        for cost in costs:
+            if cost.dollars is None:
+                return cost
+            dollars += cost.dollars
+        return cls(dollars)
+
+    @property
+    def known(self) -> bool:
+        return self.dollars is not None
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost.total((self, other))
+
+    def __mul__(self, factor: float) -> Cost:
+        return self if self.dollars is None else Cost(self.dollars * factor)
+
+    def __str__(self) -> str:
+        return f"unknown ({self.unknown})" if self.dollars is None else f"${self.dollars:.6f}"
+
+
+def price(
+    model: str | ModelRef,
+    usage: Usage | MeanUsage,
+    *,
+    batch: bool = False,
+    catalog: PriceCatalog | None = None,
+) -> Cost:
+    """One request's ``usage`` on ``model`` priced: a [`Cost`][tunewise.costs.Cost], never a warning.
+
+    ``model`` is a reference (``openai:gpt-4o-mini``, ``openai:ft:gpt-4o-mini-2024-07-18:org::id``,
+    ``ollama:llama3.2``); a bare name is looked up across providers. ``batch`` applies the
+    provider's batch discount. Unknown means: no price for the model (local models are
+    unknown until you price them in settings), a usage without token counts, or no batch
+    discount known; the [`Cost`][tunewise.costs.Cost] says which.
+    """
+    found = quote(model, catalog=catalog)
+    if found is None:
+        return Cost.unknown_because(unknown_price_message(str(model)))
+    counts = _counts(usage)
+    try:
+        if found.rates is not None and counts is not None and not batch:  # the hot path: no breakdown object
+            return Cost(
+                request_cost(
+                    found.rates, prompt_tokens=counts[0], completion_tokens=counts[1], cached_prompt_tokens=counts[2]
+                )
+            )
+        return Cost(priced_breakdown(found, usage, batch=batch).total)
+    except ValueError as exc:
+        return Cost.unknown_because(f"{model}: {exc}")
+
+
 def cost_of(
     model: str | ModelRef,
     usage: Usage | MeanUsage,
@@ -333,32 +416,12 @@ def cost_of(
     batch: bool = False,
     catalog: PriceCatalog | None = None,
 ) -> float | None:
-    """Dollars for one request's ``usage`` on ``model``, or ``None`` with a warning if unknown.
-
-    ``model`` is a reference (``openai:gpt-4o-mini``, ``openai:ft:gpt-4o-mini-2024-07-18:org::id``,
-    ``ollama:llama3.2``); a bare name is looked up across providers. ``batch`` applies the
-    provider's batch discount. Unknown means: no price for the model (local models are
-    unknown until you price them in settings), or a usage without token counts.
-    """
-    found = quote(model, catalog=catalog)
-    if found is None:
-        warn_unknown(unknown_price_message(str(model)))
-        return None
-    if found.rates is not None and _counts(usage) is not None and not batch:
-        counts = _counts(usage)
-        assert counts is not None
-        try:  # the hot path of evaluation: no breakdown object
-            return request_cost(
-                found.rates, prompt_tokens=counts[0], completion_tokens=counts[1], cached_prompt_tokens=counts[2]
-            )
-        except ValueError as exc:
-            warn_unknown(f"{model}: {exc}; the cost is unknown")
-            return None
-    try:
-        return priced_breakdown(found, usage, batch=batch).total
-    except ValueError as exc:
-        warn_unknown(f"{model}: {exc}; the cost of this call is unknown")
-        return None
+    """[`price()`][tunewise.costs.price] as a number: ``None``, with an
+    [`UnknownPriceWarning`][tunewise.costs.UnknownPriceWarning], when unknown."""
+    cost = price(model, usage, batch=batch, catalog=catalog)
+    if cost.unknown is not None:
+        warn_unknown(cost.unknown if cost.unknown.startswith("no price") else f"{cost.unknown}; the cost is unknown")
+    return cost.dollars
 
 
 class CostEstimate(BaseModel):
