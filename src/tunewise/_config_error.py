@@ -1,9 +1,11 @@
-"""A pydantic ``ValidationError`` as the one-line `ConfigError` a user reads."""
+"""Config files and their errors: a pydantic ``ValidationError`` as the one-line `ConfigError` a user reads, and the
+one TOML reader the configs share."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tunewise._errors import ConfigError
 
@@ -25,3 +27,15 @@ def config_error(exc: ValidationError, where: str, *, known: Iterable[str] | Non
     if known is not None and first["type"] == "extra_forbidden":
         hint = f" (known options: {', '.join(known)})"
     return ConfigError(f"{place}: {first['msg']}{hint}" if place else f"{first['msg']}{hint}")
+
+
+def read_toml(file: Path) -> dict[str, Any]:
+    """A TOML config file as a dict; a missing, unreadable or malformed file is a one-line ConfigError naming it."""
+    import tomllib
+
+    try:
+        return dict(tomllib.loads(file.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such file") from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: {' '.join(str(exc).split())}") from None

@@ -16,7 +16,7 @@ from tunewise.evaluation._compare import (
     judge_pairs,
     resolve,
 )
-from tunewise.evaluation._config import EvalConfig, PriceTable, load_config
+from tunewise.evaluation._config import EvalConfig, EvalFile, PriceTable, load_config
 from tunewise.evaluation._failures import ErrorCause, error_causes, normalize_error, stops_run
 from tunewise.evaluation._groups import SMALL_GROUP, group_of, split_by_group
 from tunewise.evaluation._metrics import (
@@ -67,6 +67,7 @@ __all__ = [
     "EmbeddingCosine",
     "ErrorCause",
     "EvalConfig",
+    "EvalFile",
     "ExactMatch",
     "FunctionMetric",
     "GroupSummary",

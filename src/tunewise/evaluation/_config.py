@@ -20,13 +20,14 @@ model = "openai:gpt-4o-mini"
 
 from __future__ import annotations
 
-import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tunewise._config_error import config_error, read_toml
 from tunewise._errors import ConfigError
 from tunewise._types import Usage
 
@@ -37,22 +38,54 @@ if TYPE_CHECKING:
     from tunewise.evaluation._runner import CostFunction
     from tunewise.interfaces.strategy import Strategy
 
-_KEYS = {
-    "cases",
-    "store",
-    "run_id",
-    "concurrency",
-    "timeout",
-    "cache",
-    "metrics",
-    "prices",
-    "cost",
-    "strategies",
-    "retrievers",
-    "retries",
-    "budget",
-    "group_by",
+
+class EvalFile(BaseModel):
+    """The keys of an evaluation TOML file, checked: types, ranges, required keys, no unknown key.
+
+    Strict: ``concurrency = 8.0``, ``budget = "5"`` or ``timeout = true`` are errors, not conversions, and no
+    budget or timeout may be ``inf`` or ``nan`` (TOML reads both). Paths stay as written; `load_config()`
+    resolves them against the file's folder.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    cases: str = Field(min_length=1)
+    """The cases file (JSONL or CSV)."""
+    store: str | None = Field(default=None, min_length=1)
+    """The run store; default: ``runs.sqlite`` in ``TUNEWISE_HOME``."""
+    run_id: str | None = Field(default=None, min_length=1)
+    concurrency: int = Field(default=8, ge=1)
+    timeout: float | None = Field(default=None, gt=0)
+    """Seconds per case."""
+    retries: int = Field(default=2, ge=0)
+    """Deprecated and ignored: retries live in the provider."""
+    budget: float | None = Field(default=None, gt=0)
+    """Dollars this invocation may spend."""
+    cache: str | None = Field(default=None, min_length=1)
+    metrics: list[Any] = Field(default_factory=lambda: ["exact_match"], min_length=1)
+    """Metric names or ``{type = ...}`` tables (checked by `as_metric()`)."""
+    group_by: str | None = Field(default=None, min_length=1)
+    """A case metadata key the reports split results by."""
+    prices: dict[str, dict[str, Any]] | None = None
+    cost: str | None = Field(default=None, min_length=1)
+    """A cost function as ``module:function``."""
+    strategies: list[dict[str, Any]] = Field(min_length=1)
+    retrievers: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_price_source(self) -> EvalFile:
+        if self.prices is not None and self.cost is not None:
+            raise ValueError("give prices or cost, not both")
+        return self
+
+
+_KEYS = frozenset(EvalFile.model_fields)
+_HINTS = {
+    "cases": "give cases = 'FILE.jsonl'",
+    "strategies": "needs at least one [[strategies]] table",
+    "retrievers": "must be a table of name = {type = 'memory', ...}",
 }
+"""What to write instead, for a key that is missing, empty or of the wrong kind."""
 
 
 class PriceTable:
@@ -95,6 +128,8 @@ class EvalConfig:
     strategies: list[Strategy] = field(default_factory=list)
     metrics: list[Metric] = field(default_factory=list)
     cost: CostFunction | None = None
+    file: EvalFile | None = None
+    """The checked keys of the file, as written (paths unresolved)."""
 
     def open_cache(self) -> ResponseCache | None:
         from tunewise.evaluation._cache import ResponseCache
@@ -103,80 +138,52 @@ class EvalConfig:
 
 
 def load_config(path: str | Path, *, registry: Registry | None = None) -> EvalConfig:
-    """Read and check an evaluation TOML file; every problem is a one-line ConfigError naming the file."""
+    """Read and check an evaluation TOML file; every problem is a one-line ConfigError naming the file and key."""
     from tunewise.evaluation._metrics import as_metric
     from tunewise.strategies._factory import BuildContext, build_strategies
 
     file = Path(path)
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: no such file") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{file}: {exc}") from None
+    raw = read_toml(file)
     unknown = set(raw) - _KEYS
     if unknown:
         raise ConfigError(f"{file}: unknown keys {sorted(unknown)}; allowed: {sorted(_KEYS)}")
+    try:
+        checked = EvalFile.model_validate(raw)
+    except ValidationError as exc:
+        raise _file_error(file, exc) from None
     base = file.parent
 
-    def rel(value: Any, key: str) -> Path:
-        if not isinstance(value, str):
-            raise ConfigError(f"{file}: {key} must be a path string")
+    def rel(value: str) -> Path:
         p = Path(value).expanduser()
         return p if p.is_absolute() else base / p
 
-    if "cases" not in raw:
-        raise ConfigError(f"{file}: needs cases = 'FILE.jsonl'")
-    if "store" in raw:
-        store = rel(raw["store"], "store")
+    if checked.store is not None:
+        store = rel(checked.store)
     else:
         from tunewise._settings import load_settings
 
         store = load_settings().home / "runs.sqlite"
-    concurrency = raw.get("concurrency", 8)
-    if not _whole(concurrency) or concurrency < 1:
-        raise ConfigError(f"{file}: concurrency must be a positive integer, got {concurrency!r}")
-    timeout = raw.get("timeout")
-    if timeout is not None and not _positive(timeout):
-        raise ConfigError(f"{file}: timeout must be a positive, finite number of seconds, got {timeout!r}")
-    retries = raw.get("retries", 2)
-    if not _whole(retries) or retries < 0:
-        raise ConfigError(f"{file}: retries must be a non-negative integer, got {retries!r}")
-    budget = raw.get("budget")
-    if budget is not None and not _positive(budget):
-        raise ConfigError(f"{file}: budget must be a positive, finite number of dollars, got {budget!r}")
-    group_by = raw.get("group_by")
-    if group_by is not None and (not isinstance(group_by, str) or not group_by):
-        raise ConfigError(f"{file}: group_by must be a case metadata key, such as 'kind'")
-    specs = raw.get("strategies")
-    if not isinstance(specs, list) or not specs:
-        raise ConfigError(f"{file}: needs at least one [[strategies]] table")
-    retrievers_raw = raw.get("retrievers", {})
-    if not isinstance(retrievers_raw, dict):
-        raise ConfigError(f"{file}: retrievers must be a table of name = {{type = 'memory', ...}}")
     context = BuildContext(registry=registry, base_dir=base)
     context.retrievers = {
-        name: context.retriever(spec, f"{file}: retrievers.{name}") for name, spec in retrievers_raw.items()
+        name: context.retriever(spec, f"{file}: retrievers.{name}") for name, spec in checked.retrievers.items()
     }
     try:
-        strategies = build_strategies(specs, context=context)
-        metrics_raw = raw.get("metrics", ["exact_match"])
-        if not isinstance(metrics_raw, list) or not metrics_raw:
-            raise ConfigError("metrics must be a non-empty list")
-        metrics = [as_metric(m, registry=context.registry) for m in metrics_raw]
+        strategies = build_strategies(raw["strategies"], context=context)
     except ConfigError as exc:
         raise ConfigError(f"{file}: {exc}") from None
+    metrics: list[Metric] = []
+    for index, spec in enumerate(checked.metrics):
+        try:
+            metrics.append(as_metric(spec, registry=context.registry))
+        except ConfigError as exc:
+            raise ConfigError(f"{file}: metrics[{index}]: {exc}") from None
     cost: CostFunction | None = None
-    if "prices" in raw and "cost" in raw:
-        raise ConfigError(f"{file}: give prices or cost, not both")
-    if "prices" in raw:
-        if not isinstance(raw["prices"], dict):
-            raise ConfigError(f"{file}: prices must be a table")
-        cost = PriceTable(raw["prices"], where=str(file))
-    elif "cost" in raw:
+    if checked.prices is not None:
+        cost = PriceTable(checked.prices, where=str(file))
+    elif checked.cost is not None:
         from tunewise.evaluation._metrics import _import
 
-        cost = _import(str(raw["cost"]), f"{file}: cost")  # type: ignore[assignment]
+        cost = _import(checked.cost, f"{file}: cost")  # type: ignore[assignment]
     if cost is None:  # the catalog: shipped prices plus the settings' [prices]
         from tunewise.costs import cost_of
 
@@ -184,25 +191,27 @@ def load_config(path: str | Path, *, registry: Registry | None = None) -> EvalCo
     return EvalConfig(
         path=file,
         raw=raw,
-        cases=rel(raw["cases"], "cases"),
+        cases=rel(checked.cases),
         store=store,
-        run_id=raw.get("run_id"),
-        concurrency=concurrency,
-        timeout=float(timeout) if timeout is not None else None,
-        cache=rel(raw["cache"], "cache") if "cache" in raw else None,
-        retries=retries,
-        budget=float(budget) if budget is not None else None,
-        group_by=group_by,
+        run_id=checked.run_id,
+        concurrency=checked.concurrency,
+        timeout=checked.timeout,
+        cache=rel(checked.cache) if checked.cache is not None else None,
+        retries=checked.retries,
+        budget=checked.budget,
+        group_by=checked.group_by,
         strategies=strategies,
         metrics=metrics,
         cost=cost,
+        file=checked,
     )
 
 
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _positive(value: Any) -> bool:
-    """A number of seconds or dollars: finite and above 0 (TOML also reads ``inf`` and ``nan``)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+def _file_error(file: Path, exc: ValidationError) -> ConfigError:
+    """The first problem of ``exc`` as ``FILE: key: message``: the config-error helper's line, naming the file."""
+    first = exc.errors()[0]
+    key = str(first["loc"][0]) if first["loc"] else ""
+    if key in _HINTS and len(first["loc"]) == 1 and first["type"] in ("missing", "too_short", "list_type", "dict_type"):
+        return ConfigError(f"{file}: {key}: {_HINTS[key]}")
+    line = str(config_error(exc, "")).replace("Value error, ", "")
+    return ConfigError(f"{file}: {line}")
