@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from tunewise_local._engine import EngineStats
     from tunewise_local._finetune import LocalFineTuneJob, LocalFineTuner
     from tunewise_local._hyper import Hyperparameters
-    from tunewise_local._provider import LocalEmbedder, LocalOptions, LocalProvider
+    from tunewise_local._options import LocalOptions
+    from tunewise_local._provider import LocalEmbedder, LocalProvider
     from tunewise_local.merge import merge_adapter
     from tunewise_local.tiny import build_tiny_model
 
@@ -39,7 +40,7 @@ def _create(config: ProviderConfig) -> Provider:
 
 
 def _option_names() -> frozenset[str]:
-    from tunewise_local._provider import OPTION_NAMES
+    from tunewise_local._options import OPTION_NAMES
 
     return OPTION_NAMES
 
@@ -74,7 +75,7 @@ _EXPORTS = {
     "LocalEmbedder": "tunewise_local._provider",
     "LocalFineTuneJob": "tunewise_local._finetune",
     "LocalFineTuner": "tunewise_local._finetune",
-    "LocalOptions": "tunewise_local._provider",
+    "LocalOptions": "tunewise_local._options",
     "LocalProvider": "tunewise_local._provider",
     "build_tiny_model": "tunewise_local.tiny",
     "merge_adapter": "tunewise_local.merge",

@@ -73,17 +73,9 @@ def tiny_command(
     seed: Annotated[int, typer.Option(min=0, help="Seed for weights and pre-training.")] = 0,
 ) -> None:
     """Build a tiny Llama-style chat model from text, with no download (tests, demos, CI)."""
-    from tunewise_local.tiny import build_tiny_model, check_shape
+    from tunewise_local.tiny import TinyShape, build_tiny_model
 
-    check_shape(vocab_size=vocab_size, hidden_size=hidden_size, num_layers=layers, num_heads=heads, seed=seed)
-    texts = None
-    if corpus is not None:
-        texts = [line for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if not texts:
-            raise ConfigError(f"--corpus {corpus}: the file has no text (one text per line)")
-    out = build_tiny_model(
-        directory,
-        texts,
+    shape = TinyShape(
         vocab_size=vocab_size,
         hidden_size=hidden_size,
         num_layers=layers,
@@ -91,6 +83,12 @@ def tiny_command(
         pretrain_steps=pretrain_steps,
         seed=seed,
     )
+    texts = None
+    if corpus is not None:
+        texts = [line for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not texts:
+            raise ConfigError(f"--corpus {corpus}: the file has no text (one text per line)")
+    out = build_tiny_model(directory, texts, shape)
     typer.echo(f"local:{out.resolve()}")
 
 

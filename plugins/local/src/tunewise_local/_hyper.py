@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tunewise import ConfigError, FineTuneSpec
+from tunewise.plugin import config_error
 
 
 class Hyperparameters(BaseModel):
@@ -79,8 +80,5 @@ def resolve(spec: FineTuneSpec) -> Hyperparameters:
     try:
         return Hyperparameters.model_validate(values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        known = ", ".join(sorted(set(Hyperparameters.model_fields) - _SPEC_FIELDS))
-        hint = f" (known options: {known})" if first["type"] == "extra_forbidden" else ""
-        raise ConfigError(f"local fine-tune option {field}: {first['msg']}{hint}") from None
+        known = sorted(set(Hyperparameters.model_fields) - _SPEC_FIELDS)
+        raise config_error(exc, "local fine-tune: options", known=known) from None

@@ -19,6 +19,7 @@ from typing import Any
 
 from tunewise import ConfigError, NotFoundError
 from tunewise_local._devices import resolve_device, resolve_dtype
+from tunewise_local._options import LoadOptions
 
 
 @contextlib.contextmanager
@@ -39,15 +40,6 @@ inside a process-wide context, and two threads loading at once (a thread fine-tu
 can leave one model's weights on the meta device ("Cannot copy out of meta tensor")."""
 
 CacheKey = tuple[str, str | None, str, str]
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """How to load: from the profile's ``options`` (``device``, ``dtype``, ``trust_remote_code``)."""
-
-    device: str = "auto"
-    dtype: str = "auto"
-    trust_remote_code: bool = False
 
 
 @dataclass

@@ -7,9 +7,8 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
@@ -21,7 +20,6 @@ from tunewise import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
-    ConfigError,
     ProviderConfig,
     ProviderError,
     TunewiseError,
@@ -31,102 +29,12 @@ from tunewise.interfaces.embedder import check_texts
 from tunewise_local import CAPABILITIES
 from tunewise_local._clock import CLOCK, device_kind
 from tunewise_local._engine import Engine, EngineStats, GenerationRequest, Piece
-from tunewise_local._loading import MODELS, LoadedModel, LoadOptions
+from tunewise_local._loading import MODELS, LoadedModel
+from tunewise_local._options import LocalOptions
 from tunewise_local._resolve import resolve_model_name
 
 if TYPE_CHECKING:
     from tunewise_local._finetune import LocalFineTuner
-
-DEFAULT_MAX_TOKENS = 256
-OPTION_NAMES = frozenset({"device", "dtype", "trust_remote_code", "max_batch_size", "max_wait_ms", "max_tokens"})
-"""What ``profiles.local.options`` (or ``tunewise.model("local:...", **options)``) may set."""
-
-
-@dataclass(frozen=True)
-class LocalOptions:
-    """The ``local`` profile's options, validated (see docs/local.md)."""
-
-    load: LoadOptions
-    max_batch_size: int = 8
-    max_wait_ms: float = 10.0
-    max_tokens: int = DEFAULT_MAX_TOKENS
-
-    @classmethod
-    def parse(cls, options: dict[str, Any], *, profile: str = "local") -> LocalOptions:
-        """Options from settings; a bad one is a one-line ConfigError naming ``profiles.<profile>.options.<name>``."""
-        from tunewise.plugin import did_you_mean
-
-        where = f"profiles.{profile}.options"
-        for name in options:
-            if name not in OPTION_NAMES:
-                known = ", ".join(sorted(OPTION_NAMES))
-                raise ConfigError(
-                    f"{where}: unknown option {name!r}{did_you_mean(str(name), OPTION_NAMES)}; known: {known}"
-                )
-
-        def value(name: str, default: Any, convert: Any, *, minimum: float | None = None) -> Any:
-            raw = options.get(name, default)
-            try:
-                if isinstance(raw, bool) and convert is not _flag:
-                    raise ValueError("a boolean is not a number")
-                result = convert(raw)
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise ConfigError(f"{where}.{name}: {exc}; got {raw!r}") from None
-            if convert is float and not math.isfinite(result):
-                raise ConfigError(f"{where}.{name}: must be a finite number; got {raw!r}")
-            if minimum is not None and result < minimum:
-                raise ConfigError(f"{where}.{name}: must be >= {minimum:g}; got {raw!r}")
-            return result
-
-        load = LoadOptions(
-            device=value("device", "auto", _device),
-            dtype=value("dtype", "auto", _dtype),
-            trust_remote_code=value("trust_remote_code", False, _flag),
-        )
-        return cls(
-            load=load,
-            max_batch_size=value("max_batch_size", 8, _integer, minimum=1),
-            max_wait_ms=value("max_wait_ms", 10.0, float, minimum=0),
-            max_tokens=value("max_tokens", DEFAULT_MAX_TOKENS, _integer, minimum=1),
-        )
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("expected a non-empty string")
-    return value
-
-
-def _device(value: Any) -> str:
-    text = _text(value)
-    base, colon, index = text.partition(":")
-    if base not in ("auto", "cpu", "cuda", "mps") or (colon and not (base == "cuda" and index.isdigit())):
-        raise ValueError("expected one of auto, cpu, cuda, cuda:N, mps")
-    return text
-
-
-def _dtype(value: Any) -> str:
-    from tunewise_local._devices import DTYPES
-
-    if value not in DTYPES:
-        raise ValueError(f"expected one of {', '.join(DTYPES)}")
-    return str(value)
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, float) and not value.is_integer():
-        raise ValueError("expected a whole number")
-    return int(value)
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("1", "true", "yes", "on"):
-        return True
-    if str(value).lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("expected a boolean")
 
 
 class LocalProvider(BaseProvider):
@@ -142,7 +50,7 @@ class LocalProvider(BaseProvider):
         self, *, name: str = "local", home: str | Path | None = None, options: LocalOptions | None = None
     ) -> None:
         self.name = name
-        self.options = options or LocalOptions(load=LoadOptions())
+        self.options = options or LocalOptions()
         self.home = Path(home) if home is not None else None
         self._engine = Engine(max_batch_size=self.options.max_batch_size, max_wait_s=self.options.max_wait_ms / 1000)
         self._loaded: dict[str, LoadedModel] = {}
