@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunewise._config_error import read_toml
 from tunewise._errors import ConfigError
 from tunewise.demo._model import TinyModelSpec, documents, ensure_tiny_model, is_built, local_models
 
@@ -203,7 +203,7 @@ def _prepare(
         raise ConfigError(f"{root}: not a support-bot example (no ladder.toml)")
     folder = Path(out).resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    raw = _read_toml(root / "ladder.toml")
+    raw = read_toml(root / "ladder.toml")
     return root, folder, raw, _datasets(root, raw, folder / "data", size)
 
 
@@ -287,13 +287,6 @@ def _local_provider(folder: Path, size: DemoSize) -> Provider:
 def _write_if_changed(path: Path, text: str) -> None:
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
 
 
 def _datasets(root: Path, raw: dict[str, Any], data: Path, size: DemoSize) -> dict[str, Path]:

@@ -9,11 +9,11 @@ served as it is. A bare model reference (``openai:gpt-4o-mini``) is served zero-
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunewise._config_error import read_toml
 from tunewise._errors import ConfigError
 
 if TYPE_CHECKING:
@@ -67,12 +67,7 @@ def load_served(target: str, *, registry: Registry | None = None) -> Served:
 def _from_file(path: Path, registry: Registry | None) -> Served:
     from tunewise.strategies import BuildContext, build_strategies
 
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    raw = read_toml(path)
     specs = raw.get("strategies")
     if not isinstance(specs, list) or not specs or not all(isinstance(s, dict) for s in specs):
         raise ConfigError(f"{path}: needs at least one [[strategies]] table")

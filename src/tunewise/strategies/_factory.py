@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunewise._config_error import read_toml
 from tunewise._errors import ConfigError
 from tunewise._jsonl import iter_jsonl_objects
 from tunewise.retrieval import InMemoryRetriever, build_embedder, parse_embedder_spec
@@ -199,13 +200,8 @@ def build_strategies(specs: list[Mapping[str, Any]], **kwargs: Any) -> list[Stra
 
 def load_strategies(path: str | Path, **kwargs: Any) -> list[Strategy]:
     """Strategies from the ``[[strategies]]`` tables of a TOML file."""
-    import tomllib
-
     file = Path(path)
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{file}: {exc}") from None
+    data = read_toml(file)
     specs = data.get("strategies")
     if not isinstance(specs, list) or not specs:
         raise ConfigError(f"{file}: needs at least one [[strategies]] table")
