@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tunewise._errors import ConfigError, DataError
+from tunewise._jsonl import iter_jsonl_objects
 
 if TYPE_CHECKING:
     from tunewise.interfaces.provider import LocalModels
@@ -72,27 +73,25 @@ def documents(example: Path, train_file: Path, *, max_chars: int = 1200) -> list
     for article in sorted(kb.glob("*.md")) if kb.is_dir() else []:
         for paragraph in _paragraphs(article.read_text(encoding="utf-8"), max_chars):
             docs.append([{"role": "user", "content": KB_QUESTION}, {"role": "assistant", "content": paragraph}])
-    with train_file.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                messages = json.loads(line)["messages"]
-                turns = [
-                    (str(m["role"]), str(m["content"]))
-                    for m in messages
-                    if m.get("role") in ("user", "assistant") and m.get("content")
-                ]
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-                raise DataError(f"{train_file}:{number}: messages: not a chat conversation ({exc})") from None
-            for (role, question), (next_role, answer) in itertools.pairwise(turns):
-                if role == "user" and next_role == "assistant":
-                    docs.append(
-                        [
-                            {"role": "user", "content": question[:max_chars]},
-                            {"role": "assistant", "content": answer[:max_chars]},
-                        ]
-                    )
+    for number, row in iter_jsonl_objects(train_file):
+        try:
+            turns = [
+                (str(m["role"]), str(m["content"]))
+                for m in row["messages"]
+                if m.get("role") in ("user", "assistant") and m.get("content")
+            ]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise DataError(
+                f"not a chat conversation ({exc})", path=train_file, line=number, field="messages"
+            ) from None
+        for (role, question), (next_role, answer) in itertools.pairwise(turns):
+            if role == "user" and next_role == "assistant":
+                docs.append(
+                    [
+                        {"role": "user", "content": question[:max_chars]},
+                        {"role": "assistant", "content": answer[:max_chars]},
+                    ]
+                )
     if not docs:
         raise DataError(f"{example}: no knowledge base articles or training conversations to train the demo model on")
     return docs

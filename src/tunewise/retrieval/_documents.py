@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tunewise._errors import DataError
+from tunewise._jsonl import iter_jsonl_objects
 
 MetadataValue = str | int | float | bool
 Kind = Literal["markdown", "text", "html", "record"]
@@ -181,16 +182,7 @@ def _record_document(record: Mapping[str, Any], fields: FieldMap, path: Path, so
 
 
 def _load_jsonl(path: Path, fields: FieldMap, name: str) -> Iterator[Document]:
-    text = _read_text(path)
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=number) from None
-        if not isinstance(record, dict):
-            raise DataError(f"expected a JSON object, got {type(record).__name__}", path=path, line=number)
+    for number, record in iter_jsonl_objects(path):
         yield _record_document(record, fields, path, name, number)
 
 

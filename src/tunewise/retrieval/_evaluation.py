@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunewise._errors import DataError
+from tunewise._jsonl import iter_jsonl_objects
 from tunewise.interfaces.retriever import Hit, Retriever
 from tunewise.retrieval.metrics import mean, ndcg_at_k, recall_at_k, reciprocal_rank
 
@@ -37,13 +37,7 @@ def load_labeled_queries(path: str | Path) -> list[LabeledQuery]:
     """Read JSONL lines ``{"id": ..., "query": ..., "relevant": [...]}``."""
     file = Path(path)
     queries = []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"invalid JSON: {exc.msg}", path=file, line=number) from None
+    for number, raw in iter_jsonl_objects(file):
         for name in ("id", "query", "relevant"):
             if name not in raw:
                 raise DataError("missing field", path=file, line=number, field=name)
