@@ -64,13 +64,32 @@ def _error(values: dict[str, Any]) -> ValidationError:
             None,
             "profiles.x.options.retry.times: Input should be a valid integer, unable to parse string as an integer",
         ),
-        ({"low": 3, "high": 1}, ["low"], "profiles.x.options: Value error, low must not exceed high"),
+        ({"low": 3, "high": 1}, ["low"], "profiles.x.options: low must not exceed high"),
     ],
 )
 def test_config_error_is_one_line_naming_the_field(values: dict[str, Any], known: Any, expected: str) -> None:
     error = tunewise.plugin.config_error(_error(values), "profiles.x.options", known=known)
     assert isinstance(error, tunewise.ConfigError)
     assert str(error) == expected and "\n" not in str(error)
+
+
+def test_a_misspelt_required_field_is_named_as_the_misspelling_and_list_positions_in_brackets() -> None:
+    from pydantic import BaseModel, ConfigDict
+
+    class Item(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        name: str
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        items: list[Item]
+
+    with pytest.raises(ValidationError) as caught:
+        Config.model_validate({"items": [{"name": "a"}, {"nmae": "b"}]})
+    # pydantic reports items.1.name missing first; the misspelling is what to fix
+    assert str(tunewise.plugin.config_error(caught.value, "f.toml")) == (
+        "f.toml.items[1].nmae: Extra inputs are not permitted"
+    )
 
 
 def test_the_openai_profiles_come_from_the_openai_plugin() -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
+from tunewise._config_error import first_problem
 from tunewise._errors import ConfigError, OptionError
 from tunewise._refs import ModelRef
 from tunewise._structured import parse_structured
@@ -80,10 +81,9 @@ def build_request(
     try:
         return ChatRequest(model=model, messages=messages, **fields)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = [str(p) for p in error["loc"]]
-        name = "extra_body" if loc[:1] == ["extra"] else ".".join(loc)
-        raise OptionError(f"{what} {name}: {' '.join(str(error['msg']).split())}") from None
+        loc, message, _ = first_problem(exc)
+        name = "extra_body" if loc.split(".")[0].split("[")[0] == "extra" else loc
+        raise OptionError(f"{what} {name}: {message}") from None
 
 
 def _check_output_type(output_type: Any) -> None:

@@ -246,14 +246,14 @@ def load_settings(**overrides: Any) -> Settings:
     """``Settings(**overrides)``, with any problem turned into a one-line ConfigError."""
     from pydantic import ValidationError
 
+    from tunewise._config_error import first_problem
+
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        # a misspelt field is both "extra" and "missing": name the misspelling, it is what to fix
-        first = min(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
-        field = ".".join(str(p) for p in first["loc"])
+        field, message, _ = first_problem(exc)
         source = config_file_path()
         where = f"{source}: " if source else ""
-        raise ConfigError(f"{where}settings field {field}: {first['msg']}") from None
+        raise ConfigError(f"{where}settings field {field}: {message}") from None
     except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError
         raise ConfigError(f"{config_file_path()}: {exc}") from None

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tunewise._config_error import first_problem
 from tunewise._errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -340,15 +341,9 @@ class PriceCatalog:
         return PriceQuote(ref=ref, entry=hit[0], rates=hit[0].base_rates, fine_tuned=False, matched_by=hit[1])
 
 
-def _message(error: Any) -> str:
-    """Pydantic's message without its ``Value error, `` preamble."""
-    return str(error["msg"]).removeprefix("Value error, ")
-
-
 def _first_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"])
-    return f"{field}: {_message(first)}" if field else _message(first)
+    field, message, _ = first_problem(exc)
+    return f"{field}: {message}" if field else message
 
 
 def read_price_file(path: str | Path) -> list[PriceEntry]:
@@ -378,9 +373,8 @@ def _entries_from(data: Mapping[str, Any], path: Path | str) -> list[PriceEntry]
         except ValidationError as exc:
             label = item.get("model") if isinstance(item, dict) else None
             where = f"prices[{index}]" + (f" ({label})" if label else "")
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise DataError(_message(first), path=path, field=f"{where}.{field}" if field else where) from None
+            field, message, _ = first_problem(exc)
+            raise DataError(message, path=path, field=f"{where}.{field}" if field else where) from None
     return entries
 
 

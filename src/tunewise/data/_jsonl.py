@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from tunewise._config_error import first_problem
 from tunewise._errors import DataError
 from tunewise.data._problems import Problem
 
@@ -57,9 +58,9 @@ class Example:
             try:
                 out.append(Message.model_validate(item))
             except ValidationError as exc:
-                first = exc.errors()[0]
-                loc = "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in first["loc"])
-                raise DataError(first["msg"], path=self.path, line=self.line, field=f"messages[{i}]{loc}") from None
+                loc, message, _ = first_problem(exc)
+                field = f"messages[{i}]" + (f".{loc}" if loc and not loc.startswith("[") else loc)
+                raise DataError(message, path=self.path, line=self.line, field=field) from None
         return tuple(out)
 
 

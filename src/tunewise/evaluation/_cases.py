@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tunewise._config_error import first_problem
 from tunewise._errors import DataError
 from tunewise._jsonl import iter_jsonl_objects
 from tunewise._types import Message, as_messages
@@ -100,9 +101,8 @@ def _messages(raw: str | list[Any], field: str) -> tuple[Message, ...]:
         try:
             out.append(item if isinstance(item, Message) else Message.model_validate(item))
         except ValidationError as exc:
-            error = exc.errors()[0]
-            loc = ".".join(str(p) for p in error["loc"])
-            raise ValueError(f"{field}[{i}]{'.' + loc if loc else ''}: {error['msg']}") from None
+            loc, message, _ = first_problem(exc)
+            raise ValueError(f"{field}[{i}]{'.' + loc if loc else ''}: {message}") from None
     return tuple(out)
 
 
