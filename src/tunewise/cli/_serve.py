@@ -7,12 +7,18 @@ turns flags and the config's ``[serve]`` table into one running uvicorn server.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tunewise._errors import ConfigError
+
+if TYPE_CHECKING:
+    import socket
+
+    from tunewise._registry import Registry
 
 
 class LogLevel(StrEnum):
@@ -77,10 +83,7 @@ def serve_command(
     """
     import anyio
 
-    from tunewise._registry import Registry
-    from tunewise.serve._config import is_config, load_served
-
-    flags: dict[str, Any] = {
+    flags = {
         "host": host,
         "port": port,
         "api_key_env": api_key_env,
@@ -90,52 +93,78 @@ def serve_command(
     }
 
     async def main() -> None:
-        from tunewise.serve._app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_S, create_app
-        from tunewise.serve._server import DEFAULT_HOST, DEFAULT_PORT, bind, serve, url_of, warn_if_exposed
+        from tunewise._registry import Registry
+        from tunewise.serve._server import serve, url_of, warn_if_exposed
 
         registry = Registry()
         try:
-            served = load_served(target, registry=registry)
-            given = {k: v for k, v in flags.items() if v is not None}
-            settings = {**served.settings, **given}
-
-            def origin(key: str) -> str:
-                flag = {"timeout_s": "--timeout"}.get(key, "--" + key.replace("_", "-"))
-                return flag if key in given else f"{served.source}: serve.{key}"
-
-            secret = _api_key(settings.get("api_key_env"), origin("api_key_env"))
-            try:
-                app = create_app(  # creates every model's provider: a missing plugin or key fails here
-                    served.strategies,
-                    api_key=secret,
-                    max_body_bytes=int(settings.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
-                    timeout_s=float(settings.get("timeout_s", DEFAULT_TIMEOUT_S)),
-                    max_concurrency=settings.get("max_concurrency"),
-                    on_shutdown=registry.aclose,
-                )
-            except ConfigError as exc:
-                raise ConfigError(f"{served.source}: {exc}" if is_config(target) else str(exc)) from None
-            host = str(settings.get("host", DEFAULT_HOST))
-            port = int(settings.get("port", DEFAULT_PORT))
-            where = ", ".join(origin(k) for k in ("host", "port") if k in settings) or "--host/--port"
-            sock = bind(host, port, where=where)
+            ready = _prepare(target, {k: v for k, v in flags.items() if v is not None}, registry)
         except BaseException:
             await registry.aclose()
             raise
         _log_to_stderr(log_level.value)
-        warn_if_exposed(host, secret is not None)
-        auth = f"bearer token from ${settings['api_key_env']}" if secret is not None else "none"
-        names = ", ".join(sorted(served.strategies))
+        warn_if_exposed(ready.host, ready.secret_env is not None)
+        auth = f"bearer token from ${ready.secret_env}" if ready.secret_env is not None else "none"
         typer.echo(
-            f"tunewise serve: {names} (auth: {auth}); OpenAI clients use {url_of(sock)}/v1",
-            err=True,
+            f"tunewise serve: {ready.names} (auth: {auth}); OpenAI clients use {url_of(ready.sock)}/v1", err=True
         )
-        await serve(app, host=host, port=port, log_level=log_level.value, sock=sock)
+        await serve(ready.app, host=ready.host, port=ready.port, log_level=log_level.value, sock=ready.sock)
 
     try:
         anyio.run(main)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A server about to start: the app with every model's provider created, and the bound socket."""
+
+    app: Any
+    host: str
+    port: int
+    sock: socket.socket
+    secret_env: str | None
+    """The environment variable the bearer token came from (``None``: no auth)."""
+    names: str
+
+
+def _prepare(target: str, given: dict[str, Any], registry: Registry) -> _Ready:
+    """Load what is served, merge flags over the config's ``[serve]`` table, create the app and bind the port."""
+    from tunewise.serve._app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_S, create_app
+    from tunewise.serve._config import is_config, load_served
+    from tunewise.serve._server import DEFAULT_HOST, DEFAULT_PORT, bind
+
+    served = load_served(target, registry=registry)
+    settings = {**served.settings, **given}
+
+    def origin(key: str) -> str:
+        flag = {"timeout_s": "--timeout"}.get(key, "--" + key.replace("_", "-"))
+        return flag if key in given else f"{served.source}: serve.{key}"
+
+    secret = _api_key(settings.get("api_key_env"), origin("api_key_env"))
+    try:
+        app = create_app(  # creates every model's provider: a missing plugin or key fails here
+            served.strategies,
+            api_key=secret,
+            max_body_bytes=int(settings.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
+            timeout_s=float(settings.get("timeout_s", DEFAULT_TIMEOUT_S)),
+            max_concurrency=settings.get("max_concurrency"),
+            on_shutdown=registry.aclose,
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{served.source}: {exc}" if is_config(target) else str(exc)) from None
+    host = str(settings.get("host", DEFAULT_HOST))
+    port = int(settings.get("port", DEFAULT_PORT))
+    where = ", ".join(origin(k) for k in ("host", "port") if k in settings) or "--host/--port"
+    return _Ready(
+        app=app,
+        host=host,
+        port=port,
+        sock=bind(host, port, where=where),
+        secret_env=settings["api_key_env"] if secret is not None else None,
+        names=", ".join(sorted(served.strategies)),
+    )
 
 
 def _log_to_stderr(level: str) -> None:
