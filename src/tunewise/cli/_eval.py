@@ -57,17 +57,38 @@ def run_command(
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1, help="Override concurrency.")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Send the model calls as one batch per provider (OpenAI's Batch API: half price, within 24 h). "
+            "Running the same command again re-attaches to the batch.",
+        ),
+    ] = False,
+    batch_retry: Annotated[
+        Literal["batch", "live", "none"],
+        typer.Option("--batch-retry", help="Requests that failed in the batch: a follow-up batch, live, or none."),
+    ] = "batch",
+    batch_timeout: Annotated[
+        float | None,
+        typer.Option("--batch-timeout", min=1, help="Seconds to wait for the batch (it keeps running after)."),
+    ] = None,
 ) -> None:
     """Run every strategy on every case; each result is stored as it arrives, so re-running resumes.
 
     Failed cases are listed on stderr by cause, with one example each; the exit status is 1
     when any case failed (the run is saved: running the same command again retries them).
+    With --batch, the requests go to the provider's batch API and the command waits for it with progress;
+    if it is stopped, the same command again collects the batch already submitted.
     """
     import anyio
 
     from tunewise._registry import Registry
+    from tunewise.evaluation._batch import BatchOptions
     from tunewise.evaluation._config import load_config
     from tunewise.evaluation._runner import evaluate
+
+    options = BatchOptions(retry=batch_retry, timeout=batch_timeout) if batch else None
 
     async def main() -> RunSummary:
         async with Registry() as registry:
@@ -89,6 +110,7 @@ def run_command(
                     # group_by changes no answer: leave it out of the run id, so adding it resumes the same run
                     config={"config_file": {k: v for k, v in cfg.raw.items() if k != "group_by"}},
                     group_by=cfg.group_by,
+                    batch=options or False,
                 )
             finally:
                 if cache is not None:
@@ -112,16 +134,20 @@ def run_command(
         "stopped": summary.stopped,
         "not_run": summary.not_run,
         "causes": [cause.model_dump() for cause in summary.causes],
+        **({"batches": list(summary.batches), "notes": list(summary.notes)} if batch else {}),
     }
     if json_output:
         typer.echo(dumps(data, indent=None))
     else:
         cost = "unknown" if summary.cost is None else f"${summary.cost:.4f}"
         resumed = f", {summary.skipped} already done (resumed)" if summary.skipped else ""
+        batches = f"; batch {', '.join(summary.batches)}" if summary.batches else ""
         typer.echo(
             f"run {summary.run_id}: {summary.ok} ok, {summary.errors} errors{resumed}; cost {cost}; "
-            f"{summary.wall_s:.1f}s; store {summary.store}"
+            f"{summary.wall_s:.1f}s; store {summary.store}{batches}"
         )
+    for note in summary.notes:
+        typer.echo(note, err=True)
     _show_failures(summary)
     if summary.errors:
         raise typer.Exit(1)

@@ -5,6 +5,7 @@ from tunewise.evaluation import evaluate, compare_runs, build_report, RunStore
 ```
 """
 
+from tunewise.evaluation._batch import BatchOptions, batch_pricing
 from tunewise.evaluation._cache import CacheHit, ResponseCache, active_cache, use_cache
 from tunewise.evaluation._cases import Case, load_cases
 from tunewise.evaluation._compare import (
@@ -58,6 +59,7 @@ from tunewise.evaluation._stats import (
 
 __all__ = [
     "SMALL_GROUP",
+    "BatchOptions",
     "CacheHit",
     "Case",
     "CaseResult",
@@ -93,6 +95,7 @@ __all__ = [
     "answer_cost",
     "apply_correction",
     "as_metric",
+    "batch_pricing",
     "bootstrap_mean_ci",
     "build_report",
     "cohens_dz",

@@ -103,10 +103,11 @@ class PriceTable:
         self.prices = {ref: dict(p) for ref, p in prices.items()}
         self.catalog = default_catalog().with_overrides(self.prices, where=where)
 
-    def __call__(self, model_ref: str, usage: Usage) -> float | None:
+    def __call__(self, model_ref: str, usage: Usage, *, batch: bool = False) -> float | None:
+        """Dollars for ``usage`` on ``model_ref``; ``batch`` applies the batch discount (unknown without one)."""
         from tunewise.costs import cost_of
 
-        return cost_of(model_ref, usage, catalog=self.catalog)
+        return cost_of(model_ref, usage, batch=batch, catalog=self.catalog)
 
 
 @dataclass

@@ -4,11 +4,13 @@ Bounded concurrency (one pool of workers shared by all strategies), a per-case t
 clean cancellation (finished cases stay stored), an optional rich progress bar, and the
 cost of every call from its measured usage through a pluggable cost function.
 Running the same run id again resumes: cases already scored are skipped, failed ones
-are tried again.
+are tried again. With ``batch``, the model calls go to the provider's batch API instead
+(``tunewise.evaluation._batch``), and the results are stored exactly as a live run's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -22,6 +24,7 @@ import anyio
 
 from tunewise._errors import BudgetExceededError, ConfigError, ProviderError
 from tunewise._types import Usage
+from tunewise.evaluation._batch import BatchOptions, BatchRun
 from tunewise.evaluation._cache import ResponseCache, use_cache
 from tunewise.evaluation._cases import Case, load_cases
 from tunewise.evaluation._failures import ErrorCause, error_causes, sole_error, stops_run
@@ -59,6 +62,10 @@ class RunSummary:
     """Why the run stopped before its last case: an error every case would hit (bad key, missing model)."""
     not_run: int = 0
     """Pairs left unrun because the run ``stopped``; running the same run again tries them."""
+    batches: tuple[str, ...] = ()
+    """The ids of the provider batches this call submitted or re-attached to (``batch=``)."""
+    notes: tuple[str, ...] = ()
+    """What a user should know about how the run went: strategies that ran live in a batch run, retries."""
 
     @property
     def resumed(self) -> bool:
@@ -162,6 +169,7 @@ async def evaluate(
     on_result: Callable[[CaseResult], None] | None = None,
     config: Mapping[str, Any] | None = None,
     group_by: str | None = None,
+    batch: bool | BatchOptions = False,
 ) -> RunSummary:
     """Run every strategy on every case, score each answer, store each result as it arrives.
 
@@ -183,6 +191,17 @@ async def evaluate(
     Cancelling the calling scope stops the run; finished cases stay. ``group_by`` (a case
     metadata key such as ``"kind"``) is recorded with the run, and its reports show every
     figure per group too; it changes no answer, so it is not part of the run id.
+
+    With ``batch`` (``True`` or [`BatchOptions`][tunewise.evaluation.BatchOptions]), each case's model call
+    goes into one batch per provider (OpenAI's Batch API: half the price, answered within 24 hours):
+    strategies run their local steps (retrieval, example selection), the requests are submitted, the
+    batch is polled, and each answer is scored and stored exactly as in a live run, priced at the
+    batch rate. A provider without batches is a [`ConfigError`][tunewise.ConfigError] before anything is
+    submitted; a strategy that does not declare ``batchable`` runs live (``notes`` says so). The batch
+    ids are kept in the run store: the same run again re-attaches to them and never submits twice.
+    Failed requests are retried once in a follow-up batch, or live (``BatchOptions(retry="live")``).
+    A budget cannot stop a batch once submitted; it still stops the live part. ``batch`` changes no
+    answer, so it is not part of the run id either.
     """
     if concurrency < 1:
         raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
@@ -194,6 +213,7 @@ async def evaluate(
         )
     if budget is not None and (cost is None or budget <= 0):
         raise ConfigError("a budget needs a positive amount and a cost function to measure spending")
+    batch_options = BatchOptions() if batch is True else batch or None
     case_list, metric_list = _checked_inputs(strategies, cases, metrics, group_by)
     strategy_settings = [{"name": s.name, **settings_of(s)} for s in strategies]
     metric_settings = [{"name": m.name, "binary": m.binary, **settings_of(m)} for m in metric_list]
@@ -216,6 +236,7 @@ async def evaluate(
                 "concurrency": concurrency,
                 "timeout": timeout,
                 **({"group_by": group_by} if group_by is not None else {}),
+                **({"batch": batch_options.describe()} if batch_options is not None else {}),
             },
             concurrency=concurrency,
             timeout=timeout,
@@ -224,6 +245,7 @@ async def evaluate(
             budget=budget,
             progress=progress,
             on_result=on_result,
+            batch=batch_options,
         )
     finally:
         if owned:
@@ -271,6 +293,7 @@ async def _run(
     budget: float | None,
     progress: bool,
     on_result: Callable[[CaseResult], None] | None,
+    batch: BatchOptions | None = None,
 ) -> RunSummary:
     """The body of [`evaluate()`][tunewise.evaluation.evaluate], once inputs are checked and the store is open."""
     names = [s.name for s in strategies]
@@ -296,12 +319,18 @@ async def _run(
     hits_before = cache.hits if cache is not None else 0
     started = time.perf_counter()
     bar = _ProgressBar(run_id, len(jobs)) if progress else None
+    batch_run: BatchRun | None = None
     try:
         with use_cache(cache):
-            queue = iter(jobs)
-            async with anyio.create_task_group() as group:
-                for _ in range(min(concurrency, len(jobs))):
-                    group.start_soon(run.work, queue, bar)
+            if batch is None:
+                await run.pool(jobs, concurrency, bar)
+            else:
+                batch_run = BatchRun(run, batch, concurrency=concurrency, bar=bar)
+                live = await batch_run.prepare(jobs)  # local steps; a provider without batches fails here
+                async with anyio.create_task_group() as group:
+                    group.start_soon(run.pool, live, concurrency, bar)
+                    retry_live = await batch_run.complete()
+                await run.pool(retry_live, concurrency, bar)
     finally:
         if bar is not None:
             bar.stop()
@@ -311,7 +340,10 @@ async def _run(
     left = len(jobs) - run.ok - run.errors
     run.raise_if_over_budget(skipped, left)
     hits = (cache.hits - hits_before) if cache is not None else 0
-    return run.summary(skipped=skipped, left=left, wall_s=time.perf_counter() - started, cache_hits=hits)
+    summary = run.summary(skipped=skipped, left=left, wall_s=time.perf_counter() - started, cache_hits=hits)
+    if batch_run is not None:
+        summary = dataclasses.replace(summary, batches=tuple(batch_run.batch_ids), notes=tuple(batch_run.notes))
+    return summary
 
 
 Job = tuple[int, Case, Strategy]
@@ -347,27 +379,43 @@ class _Run:
     price_unknown: bool = False
     spent: float = 0.0
 
+    async def pool(self, jobs: Sequence[Job], concurrency: int, bar: _ProgressBar | None) -> None:
+        """Run ``jobs`` live with ``concurrency`` workers sharing one queue."""
+        queue = iter(jobs)
+        async with anyio.create_task_group() as group:
+            for _ in range(min(concurrency, len(jobs))):
+                group.start_soon(self.work, queue, bar)
+
     async def work(self, queue: Iterator[Job], bar: _ProgressBar | None) -> None:
         """One worker: run pairs from ``queue`` until it is empty or the run stops."""
         for index, case, strategy in queue:
             if self.halt is not None or self.stopped is not None:
                 return
             result = await self.run_one(index, case, strategy)
-            self.store.write(result)
-            if result.status == "ok":
-                self.ok += 1
-                self.costs.append(result.cost)
-                self.charge(result, strategy, case)
-            else:
-                self.errors += 1
-                self.failed.append(result)
-            if self.on_result is not None:
-                self.on_result(result)
-            if bar is not None:
-                bar.advance(f"{self.ok} ok, {self.errors} errors")
+            self.record(result, strategy, case, bar)
 
-    async def run_one(self, index: int, case: Case, strategy: Strategy) -> CaseResult:
-        """Answer ``case`` with ``strategy`` and score it; an error becomes an ``error`` result, never a raise."""
+    def record(self, result: CaseResult, strategy: Strategy, case: Case, bar: _ProgressBar | None) -> None:
+        """Store one result the moment it is known, and count it (tallies, budget, progress)."""
+        self.store.write(result)
+        if result.status == "ok":
+            self.ok += 1
+            self.costs.append(result.cost)
+            self.charge(result, strategy, case)
+        else:
+            self.errors += 1
+            self.failed.append(result)
+        if self.on_result is not None:
+            self.on_result(result)
+        if bar is not None:
+            bar.advance(f"{self.ok} ok, {self.errors} errors")
+
+    async def run_one(
+        self, index: int, case: Case, strategy: Strategy, *, cost: CostFunction | None = None
+    ) -> CaseResult:
+        """Answer ``case`` with ``strategy`` and score it; an error becomes an ``error`` result, never a raise.
+
+        ``cost`` prices the answer's calls instead of the run's (a batch's answers at the batch rate).
+        """
         begun = time.perf_counter()
         base: dict[str, Any] = {
             "run_id": self.run_id,
@@ -388,7 +436,7 @@ class _Run:
         latency = time.perf_counter() - begun
         scores, details, judged = await self.score(case, answer)
         try:
-            paid: float | None = answer_cost(answer, self.cost, self.cache)
+            paid: float | None = answer_cost(answer, cost or self.cost, self.cache)
             scoring: float | None = _scoring_cost(judged, self.cost)
         except Exception as exc:  # a broken price function must not lose an answer already paid for
             paid = scoring = None
@@ -504,6 +552,14 @@ class _ProgressBar:
 
     def advance(self, status: str) -> None:
         self.bar.update(self.task, advance=1, status=status)
+
+    def add(self, description: str, total: int) -> TaskID:
+        """One more line under the run's (a batch being polled)."""
+        return self.bar.add_task(description, total=total, status="")
+
+    def show(self, task: TaskID, *, completed: int, total: int | None = None, status: str = "") -> None:
+        """Set ``task``'s line to ``completed`` of ``total`` with ``status``."""
+        self.bar.update(task, completed=completed, total=total, status=status)
 
     def stop(self) -> None:
         self.bar.stop()

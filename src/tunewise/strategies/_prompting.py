@@ -32,6 +32,9 @@ class ZeroShot:
     kind = "zero_shot"
     streams_answer = True
     """The answer's text is the text of the model call, so it can be streamed as it is written."""
+    batchable = True
+    """One model call per answer, after the local steps and depending on no other answer: it can wait in a batch
+    (see `tunewise.interfaces.batch`). A subclass that makes dependent calls sets it to ``False``."""
 
     def __init__(
         self,

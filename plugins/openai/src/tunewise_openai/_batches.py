@@ -201,12 +201,18 @@ class Batches:
         return data
 
     async def wait(
-        self, batch_id: str, *, poll_interval: float | None = None, timeout: float | None = None
+        self,
+        batch_id: str,
+        *,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+        on_poll: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Poll until the batch ends (completed, failed, expired or cancelled).
 
         A poll that fails with a retryable error (after the client's own retries) is
-        logged and polled again.
+        logged and polled again. ``on_poll`` gets the batch object after each poll
+        (``status``, ``request_counts``): a progress bar's feed.
         """
         interval = self.poll_interval if poll_interval is None else poll_interval
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -218,6 +224,9 @@ class Batches:
                 if not exc.retryable:
                     raise
                 log.warning("batch %s: poll failed, trying again: %s", batch_id, exc)
+            else:
+                if on_poll is not None:
+                    on_poll(batch)
             if batch.get("status") in TERMINAL:
                 return batch
             if deadline is not None and time.monotonic() + interval > deadline:

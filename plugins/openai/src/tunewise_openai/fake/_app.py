@@ -77,6 +77,7 @@ class FakeOpenAI:
             Route("/v1/batches/{batch_id}/cancel", self._guard(self.cancel_batch), methods=["POST"]),
             Route("/_fake/faults", self.admin_faults, methods=["GET", "POST"]),
             Route("/_fake/stats", self.admin_stats, methods=["GET"]),
+            Route("/_fake/batches", self.admin_batches, methods=["GET", "POST"]),
             Route("/_fake/reset", self.admin_reset, methods=["POST"]),
         ]
         self.app = Starlette(routes=routes)
@@ -268,6 +269,18 @@ class FakeOpenAI:
             except (ValueError, TypeError) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(self.faults.as_dict())
+
+    async def admin_batches(self, request: Request) -> Response:
+        """``{"hold": bool, "fail_requests": int}``: hold batches ``in_progress``; fail the next batch requests."""
+        state = self.state
+        if request.method == "POST":
+            body = await request.json()
+            if not isinstance(body, dict) or set(body) - {"hold", "fail_requests"}:
+                return JSONResponse({"error": "expected {hold: bool, fail_requests: int}"}, status_code=400)
+            with state.lock:
+                state.hold_batches = bool(body.get("hold", state.hold_batches))
+                state.fail_batch_requests = int(body.get("fail_requests", state.fail_batch_requests))
+        return JSONResponse({"hold": state.hold_batches, "fail_requests": state.fail_batch_requests})
 
     async def admin_stats(self, request: Request) -> Response:
         return JSONResponse(self.stats())

@@ -11,7 +11,8 @@ Starlette layer (``_app.py``) only moves JSON in and out. Answers are determinis
   one JSON answer to a stream request when it contains ``NOSTREAM``;
 - embeddings: hashed bag-of-words vectors, L2-normalised;
 - fine-tuning jobs move one status forward each time they are retrieved;
-- batches run their requests through the same chat answer when retrieved.
+- batches run their requests through the same chat answer when retrieved; ``hold_batches`` keeps them
+  ``in_progress`` and ``fail_batch_requests`` fails the next requests with a 500 (``/_fake/batches`` sets both).
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ class FakeState:
     events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
     batch_steps: dict[str, int] = field(default_factory=dict)
+    hold_batches: bool = False
+    """While true, a batch stays ``in_progress`` however often it is polled (a test kills its client meanwhile)."""
+    fail_batch_requests: int = 0
+    """The next this many requests run in batches fail with a 500 in the error file (then pass again)."""
     fine_tuned_models: set[str] = field(default_factory=set)
     completions_served: int = 0
     requests_by_path: dict[str, int] = field(default_factory=dict)
@@ -392,7 +397,7 @@ class FakeState:
     def retrieve_batch(self, batch_id: str) -> dict[str, Any]:
         with self.lock:
             batch = self.get_batch(batch_id)
-            if batch["status"] in _BATCH_STEPS[:-1]:
+            if batch["status"] in _BATCH_STEPS[:-1] and not (self.hold_batches and batch["status"] == "in_progress"):
                 step = self.batch_steps[batch_id] = self.batch_steps[batch_id] + 1
                 status = _BATCH_STEPS[min(step, len(_BATCH_STEPS) - 1)]
                 batch["status"] = status
@@ -420,6 +425,9 @@ class FakeState:
             item = json.loads(line)
             record: dict[str, Any] = {"id": f"batch_req_{batch['id'][6:]}_{number}", "custom_id": item["custom_id"]}
             try:
+                if self.fail_batch_requests > 0:
+                    self.fail_batch_requests -= 1
+                    raise APIError(500, "The server had an error processing your request.", type="server_error")
                 answer = self.completion(item["body"]) if "chat" in item["url"] else self.embeddings(item["body"])
             except APIError as exc:
                 record["response"] = {"status_code": exc.status, "request_id": f"req_{number}", "body": exc.body}
