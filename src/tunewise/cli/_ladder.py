@@ -82,6 +82,13 @@ def _summary(report: LadderReport) -> None:
         console.print(f"  - {escape(reason)}", soft_wrap=True)
     if rec.break_even is not None:
         console.print(f"[bold]Break-even:[/bold] {escape(rec.break_even.summary())}", soft_wrap=True)
+    curve = report.curve
+    if curve is not None:
+        said = curve.skipped and f"not measured: {curve.skipped}"
+        if curve.fit is not None:
+            runs = ", ".join(f"{n} examples {m:.3f}" for n, m in zip(curve.fit.sizes, curve.fit.means, strict=True))
+            said = f"{runs}; {'flat' if curve.fit.flat else 'rising'}: {curve.fit.why}"
+        console.print(f"[bold]Learning curve:[/bold] {escape(said or 'in progress')}", soft_wrap=True)
     for step in rec.next_steps:
         console.print(f"  next: {escape(step)}", soft_wrap=True)
 
@@ -122,6 +129,13 @@ def run_command(
     ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")] = True,
     json_output: Annotated[bool, typer.Option("--json", help="Print the recommendation as JSON.")] = False,
+    learning_curve: Annotated[
+        bool,
+        typer.Option(
+            "--learning-curve",
+            help="Also fine-tune on 25% and 50% of the training set and fit a learning curve: would more data pay?",
+        ),
+    ] = False,
 ) -> None:
     """Run the ladder; killed or stopped by the budget, the same command resumes where it was.
 
@@ -135,7 +149,14 @@ def run_command(
     say = event_printer(progress and not json_output)
     try:
         outcome = anyio.run(
-            lambda: run_ladder(config, model=model, out=out, progress=progress and not json_output, on_event=say)
+            lambda: run_ladder(
+                config,
+                model=model,
+                out=out,
+                progress=progress and not json_output,
+                on_event=say,
+                learning_curve=learning_curve,
+            )
         )
     except KeyboardInterrupt:
         typer.secho("interrupted: progress is saved; run the same command again to resume", err=True)
@@ -150,6 +171,7 @@ def run_command(
             "spent": report.state.spent,
             "tokens": report.state.tokens,
             "failure": report.state.failure.model_dump(mode="json") if report.state.failure else None,
+            "learning_curve": report.curve.model_dump(mode="json") if report.curve else None,
         }
         typer.echo(dumps(data, indent=None))
     else:

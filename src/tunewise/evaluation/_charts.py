@@ -609,3 +609,166 @@ def _cost_alt(points: Sequence[CostPoint], metric: str, level: str, cost_label: 
     goal = f" Dashed line: the target {threshold:g}." if threshold is not None else ""
     head = f"Chart of {metric} (mean with {level} confidence interval) against {cost_label}.{strip}{goal} "
     return _brief(head, parts, "every number is in the table")
+
+
+# --- learning curve ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SizePoint:
+    """One point of a learning curve: training examples, and the metric's mean with its interval."""
+
+    examples: float
+    quality: Interval
+    label: str = ""
+
+
+def learning_curve_chart(
+    measured: Sequence[SizePoint],
+    *,
+    curve: Sequence[tuple[float, float]],
+    projected: Sequence[SizePoint],
+    metric: str,
+    level: str,
+    threshold: float | None = None,
+    verdict: str = "",
+    key: str = "learning_curve",
+) -> Chart | None:
+    """Quality against training examples (log scale): the measured runs with their intervals, the fitted curve
+    (``curve``: sampled points), and beyond the largest run a shaded extrapolation with the ``projected`` sizes'
+    intervals. ``verdict`` (flat or rising) titles the chart."""
+    if not measured:
+        return None
+    from matplotlib.figure import Figure
+
+    largest = max(p.examples for p in measured)
+    with chart_style():
+        fig = Figure(figsize=(WIDTH_IN, 4.0), layout="constrained", dpi=DPI)
+        ax = fig.subplots()
+        far = max([largest, *(p.examples for p in projected)])
+        if projected:
+            ax.axvspan(largest, far * 1.15, color="#f2f2f2", zorder=0, label="extrapolated")
+        handles = _curve_series(ax, measured, curve, projected)
+        _style_curve_axes(ax, measured, projected, metric, level, threshold)
+        ax.set_title(ellipsize(verdict, int(WIDTH_IN / (CHAR_IN * 1.1))) if verdict else "Learning curve")
+        labels = list(handles)
+        fig.legend(
+            handles=list(handles.values()),
+            labels=labels,
+            loc="outside lower center",
+            ncols=legend_columns(labels, 4),
+            frameon=False,
+        )
+        boxes = text_boxes(fig)
+        image = png(fig)
+    layout = {
+        "measured": [_curve_layout(p) for p in measured],
+        "projected": [_curve_layout(p) for p in projected],
+        "curve": [list(xy) for xy in curve],
+        "shaded": [largest, far * 1.15] if projected else None,
+        "log_x": True,
+        "threshold": threshold,
+        "texts": boxes,
+        "size_px": (round(fig.get_figwidth() * DPI), round(fig.get_figheight() * DPI)),
+    }
+    alt = _curve_alt(measured, projected, metric, level, threshold, verdict)
+    return Chart(key=key, title="Learning curve", png=image, alt=alt, layout=layout)
+
+
+def _curve_series(
+    ax: Axes, measured: Sequence[SizePoint], curve: Sequence[tuple[float, float]], projected: Sequence[SizePoint]
+) -> dict[str, Any]:
+    """The measured points, the fitted line (dashed past the largest run) and the projected intervals."""
+    handles: dict[str, Any] = {}
+    handles["measured (test split)"] = ax.errorbar(
+        [p.examples for p in measured],
+        [p.quality.mean for p in measured],
+        yerr=_whiskers([p.quality for p in measured]),
+        fmt=marker(0),
+        color=colour(0),
+        markersize=7,
+        capsize=4,
+        zorder=3,
+    )
+    if curve:
+        largest = max(p.examples for p in measured)
+        inside = [(x, y) for x, y in curve if x <= largest]
+        beyond = [(x, y) for x, y in curve if x >= largest]
+        (line,) = ax.plot(*zip(*inside, strict=True), color=colour(1), linewidth=1.6, zorder=2)
+        handles["fitted curve"] = line
+        if beyond:
+            ax.plot(*zip(*beyond, strict=True), color=colour(1), linewidth=1.6, linestyle="--", zorder=2)
+    if projected:
+        handles["expected with more data"] = ax.errorbar(
+            [p.examples for p in projected],
+            [p.quality.mean for p in projected],
+            yerr=_whiskers([p.quality for p in projected]),
+            fmt=marker(1),
+            color=colour(2),
+            markerfacecolor="white",
+            markersize=7,
+            capsize=4,
+            zorder=3,
+        )
+    return handles
+
+
+def _style_curve_axes(
+    ax: Axes,
+    measured: Sequence[SizePoint],
+    projected: Sequence[SizePoint],
+    metric: str,
+    level: str,
+    threshold: float | None,
+) -> None:
+    """A log axis ticked at the sizes themselves (labelled with ``label`` when given), the 0..1 scale, the target."""
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    ax.set_xscale("log")
+    points = [*measured, *projected]
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks([p.examples for p in points], [p.label or f"{p.examples:g}" for p in points])
+    ax.set_xlim(min(p.examples for p in points) / 1.3, max(p.examples for p in points) * 1.15)
+    tops = [p.quality.high for p in points]
+    ax.set_ylim(-0.03, 1.05 if all(t <= 1 for t in tops) else max(tops) * 1.05)
+    ax.set_xlabel("training examples (log scale)")
+    ax.set_ylabel(f"{ellipsize(metric, 32)} (mean, {level} CI)")
+    ax.grid(color="#e5e5e5", linewidth=0.8)
+    if threshold is not None:
+        ax.axhline(threshold, color=TARGET_COLOUR, linestyle="--", linewidth=1)
+        ax.annotate(
+            f"target {threshold:g}",
+            (0, threshold),
+            xycoords=("axes fraction", "data"),
+            xytext=(4, 3),
+            textcoords="offset points",
+            color=TARGET_COLOUR,
+            fontsize=SMALLEST_PT,
+        )
+
+
+def _curve_layout(p: SizePoint) -> dict[str, Any]:
+    return {"examples": p.examples, "mean": p.quality.mean, "low": p.quality.low, "high": p.quality.high}
+
+
+def _curve_alt(
+    measured: Sequence[SizePoint],
+    projected: Sequence[SizePoint],
+    metric: str,
+    level: str,
+    threshold: float | None,
+    verdict: str,
+) -> str:
+    parts = [f"{p.examples:g} examples: {_fmt(p.quality.mean)}" for p in measured]
+    parts += [
+        f"expected at {p.examples:g} examples: {_fmt(p.quality.mean)} ({_fmt(p.quality.low)}..{_fmt(p.quality.high)})"
+        for p in projected
+    ]
+    goal = f" Dashed line: the target {threshold:g}." if threshold is not None else ""
+    said = f" {verdict}." if verdict else ""
+    head = (
+        f"Learning curve: {metric} (mean with {level} confidence interval) against training examples, "
+        f"with the fitted curve and, shaded, its extrapolation.{said}{goal} "
+    )
+    return _brief(head, parts, "every number is in the table")

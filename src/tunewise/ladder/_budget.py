@@ -184,3 +184,60 @@ def check_budget(config: LadderConfig, state: LadderState, rung: RungKind, estim
             f"it would exceed the {budget.max_tokens:,}-token budget"
         )
     return None
+
+
+def estimate_curve(ctx: LadderContext, fractions: Sequence[float]) -> Estimate:
+    """The learning curve's runs still to do: each fraction's training (its subset's billed tokens x the full
+    run's epochs, priced as the rung's training is) and its fine-tuned model's answers to the test split."""
+    config = ctx.config
+    completion = _completion_tokens(ctx)
+    prompt = _prompt_tokens(ctx, ctx.test, None, 0)
+    dollars: float | None = 0.0
+    tokens = 0.0
+    for fraction in fractions:
+        billed = ctx.training.subset_report(fraction).billed_tokens_per_epoch * ctx.training.epochs()
+        train = training_price(config, ctx.state, billed, _scaled(ctx.state.fine_tune, fraction))
+        answers = _price(ctx.state, finetuned_price_ref(config, ctx.state), prompt, completion, len(ctx.test))
+        dollars = None if dollars is None or train is None or answers is None else dollars + train + answers
+        tokens += billed + (prompt + completion) * len(ctx.test)
+    return Estimate(dollars=dollars, tokens=int(tokens))
+
+
+def _scaled(record: FineTuneRecord | None, factor: float) -> FineTuneRecord | None:
+    """The rung's job record with its measured training time scaled by ``factor`` (local training time grows
+    with the examples trained on); as it is when no time was measured."""
+    if record is None or record.compute_s is None:
+        return record
+    return record.model_copy(update={"compute_s": record.compute_s * factor})
+
+
+def projected_training(config: LadderConfig, state: LadderState, multiple: float) -> float | None:
+    """Dollars to train the rung's job again on ``multiple`` x its data (same epochs), as the budget prices
+    training; ``None`` when a price is unknown or the rung has no job."""
+    record = state.fine_tune
+    if record is None:
+        return None
+    billed = record.training_tokens * record.epochs * multiple
+    return training_price(config, state, billed, _scaled(record, multiple))
+
+
+def check_curve(config: LadderConfig, state: LadderState, used: Estimate, curve: Estimate) -> str | None:
+    """Why the learning curve must not start (``None`` when it fits): ``used`` is what the fine-tune rung has
+    spent so far (not yet in ``state``), ``curve`` the curve's estimate. The rung itself is kept either way."""
+    budget = config.budget
+    spent = None if state.spent is None or used.dollars is None else state.spent + used.dollars
+    if budget.max_dollars is not None:
+        if spent is None or curve.dollars is None:
+            return f"its cost is unknown (no price for a model), so the ${budget.max_dollars:g} budget cannot be kept"
+        if spent + curve.dollars > budget.max_dollars:
+            return (
+                f"it is estimated at ${curve.dollars:.4g}; with ${spent:.4g} spent "
+                f"it would exceed the ${budget.max_dollars:g} budget"
+            )
+    tokens = state.tokens + used.tokens
+    if budget.max_tokens is not None and tokens + curve.tokens > budget.max_tokens:
+        return (
+            f"it is estimated at {curve.tokens:,} tokens; with {tokens:,} used "
+            f"it would exceed the {budget.max_tokens:,}-token budget"
+        )
+    return None

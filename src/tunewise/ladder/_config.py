@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from tunewise._errors import ConfigError
 from tunewise._refs import ModelRef
 from tunewise.evaluation import as_metric
+from tunewise.ladder._curve import DEFAULT_FRACTIONS
 from tunewise.strategies._call import ModelCaller
 from tunewise.strategies._factory import REQUEST_OPTIONS
 
@@ -182,6 +183,29 @@ class FineTuneConfig(_Section):
     poll_interval: float = Field(default=10.0, ge=0)
     timeout: float | None = Field(default=None, gt=0)
     """Seconds to wait for the job; ``None`` waits as long as it takes."""
+    learning_curve: bool | tuple[float, ...] = False
+    """Also train on nested fractions of the training set and fit a learning curve ("would more data
+    pay?"): ``true`` for 0.25, 0.5 and 1.0, or 2-4 ascending fractions ending in 1.0 (the rung's own job)."""
+
+    @field_validator("learning_curve")
+    @classmethod
+    def _fractions(cls, value: bool | tuple[float, ...]) -> bool | tuple[float, ...]:
+        if isinstance(value, bool):
+            return value
+        if not 2 <= len(value) <= 4:
+            raise ValueError(f"give 2 to 4 fractions of the training set (e.g. [0.25, 0.5, 1.0]), got {len(value)}")
+        if any(not 0 < f <= 1 for f in value) or list(value) != sorted(set(value)):
+            raise ValueError(f"fractions must be ascending, each in (0, 1], got {list(value)}")
+        if value[-1] != 1:
+            raise ValueError("the last fraction must be 1.0: the rung's own fine-tune on the whole training set")
+        return value
+
+    @property
+    def curve_fractions(self) -> tuple[float, ...]:
+        """The learning curve's fractions of the training set, ``()`` when it is off."""
+        if self.learning_curve is True:
+            return DEFAULT_FRACTIONS
+        return self.learning_curve or ()
 
 
 class RetrievalConfig(_Section):
@@ -306,9 +330,11 @@ class LadderConfig(_Section):
                 "budget": True,
                 "report": True,
                 "stop_at_target": True,  # climbing on past the target reuses every answer so far
-                "fine_tune": {"poll_interval": True, "timeout": True},
+                "fine_tune": {"poll_interval": True, "timeout": True, "learning_curve": True},
             },
         )
+        if self.fine_tune.curve_fractions:  # off, it leaves the fingerprint of a ladder from before the option
+            data["fine_tune"]["learning_curve"] = list(self.fine_tune.curve_fractions)
         if self.report.metrics:  # scored with the answers; group_by is not: re-grouping needs no new answer
             data["report_metrics"] = list(self.report.metrics)
         for name in ("train", "dev", "test", "file"):
@@ -322,12 +348,15 @@ def _where(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc) or "config"
 
 
-def load_ladder_config(path: str | Path, *, model: str | None = None, out: str | Path | None = None) -> LadderConfig:
+def load_ladder_config(
+    path: str | Path, *, model: str | None = None, out: str | Path | None = None, learning_curve: bool = False
+) -> LadderConfig:
     """Read and check a ladder TOML file.
 
     ``model`` replaces ``models.base`` and ``models.fine_tune_base`` (run the same ladder on
     ``openai:gpt-4o-mini``, ``ollama:llama3.2`` or ``local:/models/x``); ``out`` replaces
-    the output folder (default: ``out`` in the file, else ``ladder-out`` beside it).
+    the output folder (default: ``out`` in the file, else ``ladder-out`` beside it);
+    ``learning_curve`` turns on ``fine_tune.learning_curve`` (its default fractions, unless the file gives some).
     """
     file = Path(path)
     data = _read_toml(file)
@@ -344,6 +373,12 @@ def load_ladder_config(path: str | Path, *, model: str | None = None, out: str |
             data[section] = {k: _relative_to(base, v) if k in keys else v for k, v in table.items()}
     if model is not None:
         _override_model(data, model)
+    if learning_curve:
+        tuning = data.get("fine_tune")
+        tuning = dict(tuning) if isinstance(tuning, dict) else {}
+        if tuning.get("learning_curve") in (None, False):
+            tuning["learning_curve"] = True
+        data["fine_tune"] = tuning
     _default_judges(data)
     data["out"] = Path(out).resolve() if out is not None else _relative_to(base, data.get("out", "ladder-out"))
     data["path"] = file.resolve()

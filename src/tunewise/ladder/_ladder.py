@@ -286,14 +286,20 @@ async def run_ladder(
     progress: bool = False,
     on_event: Callable[[str], None] | None = None,
     report: bool = True,
+    learning_curve: bool = False,
 ) -> LadderOutcome:
     """Climb the ladder described by ``config`` (a TOML path or a parsed config); resumes from its output folder.
 
     ``providers`` maps model-reference prefixes to provider objects to use instead of
     plugins (a [`ScriptedProvider`][tunewise.testing.ScriptedProvider] in tests, your own provider).
     With ``report``, ``report.md`` and ``report.html`` are written to the output folder.
+    ``learning_curve`` turns on ``fine_tune.learning_curve`` for a TOML path (``--learning-curve``).
     """
-    parsed = config if isinstance(config, LadderConfig) else load_ladder_config(config, model=model, out=out)
+    parsed = (
+        config
+        if isinstance(config, LadderConfig)
+        else load_ladder_config(config, model=model, out=out, learning_curve=learning_curve)
+    )
     started = time.perf_counter()
     ladder = Ladder(parsed, registry=registry, providers=providers, progress=progress, on_event=on_event)
     try:

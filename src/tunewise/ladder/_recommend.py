@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tunewise.costs import BreakEven, CostEstimate, MeanUsage, break_even_from_usage, estimate, quote
 from tunewise.evaluation import SMALL_GROUP
+from tunewise.ladder._budget import projected_training
 from tunewise.ladder._config import LadderConfig
 from tunewise.ladder._state import LadderState, MetricSummary, RungResult
 
@@ -129,6 +130,12 @@ def recommend(config: LadderConfig, state: LadderState) -> Recommendation:
         reasons.append(f"The ladder stopped early: {state.stopped.removeprefix('budget: ')}.")
         next_steps.append("Raise the budget (max_dollars / max_tokens) and run the same command again: it resumes.")
     reasons.extend(_skipped_reasons(state))
+    curve_reason, curve_step = _curve_advice(config, state, metric)
+    if curve_reason is not None:
+        reasons.append(curve_reason)
+    if curve_step is not None and chosen is None and state.failure is None:
+        next_steps[:] = [s for s in next_steps if not s.startswith("Improve the training data")]
+        next_steps.insert(0, curve_step)
     breakeven, note = _break_even(config, state, results)
     return Recommendation(
         chosen=chosen.rung if chosen else None,
@@ -303,3 +310,39 @@ def _next_steps(config: LadderConfig, state: LadderState, best: RungResult) -> l
     if gap > 0.2:
         steps.append("Check the metric and references: a gap this large often means the metric misjudges good answers.")
     return steps
+
+
+def _curve_advice(config: LadderConfig, state: LadderState, metric: str) -> tuple[str | None, str | None]:
+    """The learning curve's reason and next step: collect about N more examples (+X expected at 2x, with its
+    interval, and the larger run's training cost), or more data is unlikely to help; why it was not measured."""
+    curve = state.learning_curve
+    if curve is None:
+        return None, None
+    if curve.skipped is not None:
+        return f"The learning curve was not measured: {curve.skipped}.", None
+    fit = curve.fit
+    if fit is None:
+        return None, None
+    level = f"{fit.confidence:.0%}"
+    runs = ", ".join(f"{n} examples {m:.3f}" for n, m in zip(fit.sizes, fit.means, strict=True))
+    head = f"Learning curve of fine_tune ({metric} on {fit.cases} test cases: {runs})"
+    if fit.flat:
+        return (
+            f"{head}: more data is unlikely to help: {fit.why}.",
+            "More training data is unlikely to help (the learning curve is flat within noise): "
+            "try a stronger base model (--model) or retrieval (the rag and rag_fine_tuned rungs).",
+        )
+    near, far = fit.at(2.0), fit.at(4.0)
+    if near is None:
+        return f"{head}: {fit.why}.", None
+    cost = projected_training(config, state, near.multiple)
+    priced = "unknown" if cost is None else f"about ${cost:,.4g}"
+    more = near.n - fit.n_max
+    expect = (
+        f"+{near.gain:.3f} expected at {near.multiple:g}x ({near.n} examples: {metric} {near.mean:.3f}, "
+        f"{level} interval {near.low:.3f}..{near.high:.3f}; gain {near.gain_low:+.3f}..{near.gain_high:+.3f})"
+    )
+    if far is not None:
+        expect += f", +{far.gain:.3f} at {far.multiple:g}x ({far.gain_low:+.3f}..{far.gain_high:+.3f})"
+    step = f"Collect about {more} more examples: {expect}; training on {near.n} examples costs {priced}."
+    return f"{head}: the curve is still rising. {step}", step

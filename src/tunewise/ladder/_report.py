@@ -15,13 +15,21 @@ from typing import TYPE_CHECKING, Any
 from tunewise._errors import ConfigError
 from tunewise._names import short_model_name
 from tunewise.evaluation import SMALL_GROUP, RunStore
-from tunewise.evaluation._charts import Chart, CostPoint, Interval, by_group_chart, quality_cost_chart
+from tunewise.evaluation._charts import (
+    Chart,
+    CostPoint,
+    Interval,
+    SizePoint,
+    by_group_chart,
+    learning_curve_chart,
+    quality_cost_chart,
+)
 from tunewise.evaluation._report import template_env
 from tunewise.ladder._config import LadderConfig
 from tunewise.ladder._paths import CONFIG_FILE, STATE_FILE, STORE_FILE
 from tunewise.ladder._recommend import Recommendation, recommend
 from tunewise.ladder._samples import Samples, choose, must_contain_metric, rule
-from tunewise.ladder._state import LadderState, RungResult
+from tunewise.ladder._state import LadderState, LearningCurve, RungResult
 
 if TYPE_CHECKING:
     from tunewise.evaluation import CaseResult
@@ -39,7 +47,12 @@ class LadderReport:
     """``by_group`` (every rung per group, for the target and the report's metrics) and ``quality_cost``."""
     samples: Samples | None = None
     learning_curve: Chart | None = None
-    """The slot for a learning-curve chart (quality against training-set size); shown when set."""
+    """The fine-tune rung's learning curve (quality against training examples), when the ladder measured one."""
+
+    @property
+    def curve(self) -> LearningCurve | None:
+        """The learning curve's runs, fit and projections (or why it was not measured)."""
+        return self.state.learning_curve
 
     @property
     def other_metrics(self) -> list[str]:
@@ -103,7 +116,8 @@ def build_ladder_report(out: str | Path) -> LadderReport:
     recommendation = recommend(config, state)
     charts = {c.key: c for c in (_by_group_chart(rows, recommendation), _cost_chart(rows, recommendation)) if c}
     samples = _samples(Path(out), config, rows, recommendation.metric)
-    return LadderReport(config, state, recommendation, rows, charts=charts, samples=samples)
+    curve = _curve_chart(state, recommendation)
+    return LadderReport(config, state, recommendation, rows, charts=charts, samples=samples, learning_curve=curve)
 
 
 def write_report(out: str | Path) -> tuple[Path, Path]:
@@ -165,6 +179,33 @@ def _cost_chart(rows: list[RungResult], rec: Recommendation) -> Chart | None:
         level=f"{rec.confidence:.0%}",
         cost_label="cost per 1k requests ($)",
         threshold=rec.threshold,
+    )
+
+
+def _curve_chart(state: LadderState, rec: Recommendation) -> Chart | None:
+    """The fine-tune rung's learning curve: measured runs, the fitted curve, the extrapolation to 4x shaded."""
+    curve = state.learning_curve
+    fit = curve.fit if curve is not None else None
+    if fit is None:
+        return None
+    measured = [
+        SizePoint(n, Interval(mean, low, high, fit.cases), f"{n}")
+        for n, mean, low, high in zip(fit.sizes, fit.means, fit.lows, fit.highs, strict=True)
+    ]
+    projected = [SizePoint(p.n, Interval(p.mean, p.low, p.high), f"{p.n} ({p.multiple:g}x)") for p in fit.projections]
+    far = max([fit.n_max, *(p.n for p in fit.projections)])
+    start = fit.sizes[0]
+    samples = [start * (far / start) ** (i / 60) for i in range(61)]
+    line = [(n, y) for n in samples if (y := fit.predict(n)) is not None]
+    verdict = "flat within noise: more data is unlikely to help" if fit.flat else "still rising with more data"
+    return learning_curve_chart(
+        measured,
+        curve=line,
+        projected=projected,
+        metric=rec.metric,
+        level=f"{fit.confidence:.0%}",
+        threshold=rec.threshold,
+        verdict=f"Learning curve of fine_tune: {verdict}",
     )
 
 

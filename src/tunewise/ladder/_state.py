@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from tunewise._errors import ConfigError
 from tunewise.evaluation import ErrorCause
+from tunewise.ladder._curve import CurveFit
 
 
 class MetricSummary(BaseModel):
@@ -122,6 +123,38 @@ class FineTuneRecord(BaseModel):
     compute_device: str | None = None
 
 
+class CurvePoint(BaseModel):
+    """One run of the learning curve: a fraction of the training set, trained and measured on the test split."""
+
+    fraction: float
+    examples: int
+    """Training examples in this run (a nested subset: each smaller one is inside the larger ones)."""
+    job: FineTuneRecord | None = None
+    """The fraction's fine-tune job; ``None`` for 1.0, which is the rung's own job (``LadderState.fine_tune``)."""
+    run_id: str | None = None
+    mean: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    training_cost: float | None = None
+    spent: float | None = 0.0
+    """Training and test evaluation of this run; ``None`` when a price is unknown."""
+    tokens: int = 0
+    done: bool = False
+
+
+class LearningCurve(BaseModel):
+    """The fine-tune rung's learning curve: its runs, the fitted curve, or why it was not measured."""
+
+    fractions: list[float]
+    points: list[CurvePoint] = Field(default_factory=list)
+    fit: CurveFit | None = None
+    skipped: str | None = None
+    """Why the curve was not measured or not finished (budget, too few examples, a failed job)."""
+
+    def point(self, fraction: float) -> CurvePoint | None:
+        return next((p for p in self.points if p.fraction == fraction), None)
+
+
 class Candidate(BaseModel):
     instruction: str
     round: int
@@ -145,6 +178,8 @@ class LadderState(BaseModel):
     failure: RungFailure | None = None
     """The rung that failed with errors and stopped the ladder; ``None`` when none did."""
     unknown_prices: list[str] = Field(default_factory=list)
+    learning_curve: LearningCurve | None = None
+    """The fine-tune rung's learning curve (``fine_tune.learning_curve``), finished or in flight."""
 
     @classmethod
     def load(cls, path: Path, fingerprint: str) -> LadderState:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,36 @@ class TrainingSet:
             rows.append({"messages": messages})
         return rows
 
+    def subset(self, fraction: float) -> list[dict[str, Any]]:
+        """The first ``fraction`` of the rows in one fixed shuffle (by ``fine_tune.seed``), in file order.
+
+        Nested by construction: the 25% subset is inside the 50% one, and 1.0 is every row.
+        """
+        rows = self.rows()
+        order = list(range(len(rows)))
+        random.Random(self.config.fine_tune.seed or 0).shuffle(order)
+        keep = sorted(order[: max(1, round(fraction * len(rows)))])
+        return [rows[i] for i in keep]
+
+    def subset_report(self, fraction: float) -> DataReport:
+        """A subset counted by the data toolkit at the full run's epochs (the curve keeps one recipe)."""
+        from tunewise.data import analyze
+
+        return analyze(self.subset(fraction), model=self._model(), epochs=self.epochs())
+
+    def _model(self) -> str | None:
+        """The model whose encoding counts tokens: an OpenAI model the toolkit knows, else ``None``."""
+        from tunewise.data import encoding_for_model
+
+        ref = ModelRef.parse(self.config.fine_tune_base)
+        if ref.prefix != "openai":
+            return None
+        try:
+            encoding_for_model(ref.name)
+        except ConfigError:
+            return None
+        return ref.name
+
     def report(self) -> DataReport:
         """The training file checked and counted by the data toolkit: billed tokens per epoch and the epochs.
 
@@ -45,17 +76,9 @@ class TrainingSet:
         (an estimate). A training set with format errors is refused before any job starts.
         """
         if self._report is None:
-            from tunewise.data import analyze, encoding_for_model
+            from tunewise.data import analyze
 
-            ref = ModelRef.parse(self.config.fine_tune_base)
-            model: str | None = None
-            if ref.prefix == "openai":
-                try:
-                    encoding_for_model(ref.name)
-                    model = ref.name
-                except ConfigError:
-                    model = None
-            report = analyze(self.rows(), model=model, epochs=self.config.fine_tune.epochs)
+            report = analyze(self.rows(), model=self._model(), epochs=self.config.fine_tune.epochs)
             if not report.ok:
                 first = report.errors[0] if report.errors else None
                 where = f"example {first.line}: " if first is not None and first.line else ""
