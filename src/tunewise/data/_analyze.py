@@ -93,18 +93,76 @@ class DataReport:
         }
 
 
-class _Collector:
-    def __init__(self, report: DataReport, limit: int) -> None:
+class _Pass:
+    """One streaming pass over the examples: problems counted (the first ``max_problems`` kept) and sizes."""
+
+    def __init__(self, report: DataReport, max_problems: int, tokens: TokenCounter) -> None:
         self.report = report
-        self.limit = limit
+        self.max_problems = max_problems
+        self.tokens = tokens
         self.errors: Counter[str] = Counter()
         self.warnings: Counter[str] = Counter()
+        self.totals, self.assistants = Histogram(), Histogram()
+        self.billed = 0
 
     def add(self, problem: Problem) -> None:
         (self.errors if problem.severity == "error" else self.warnings)[problem.code] += 1
         self.report.n_problems += 1
-        if len(self.report.problems) < self.limit:
+        if len(self.report.problems) < self.max_problems:
             self.report.problems.append(problem)
+
+    def take(self, item: Example | Problem) -> None:
+        """A line the reader could not parse (a problem) or an example to check and measure."""
+        report = self.report
+        if isinstance(item, Problem):
+            self.add(item)
+            report.n_examples += item.severity == "error" and item.line is not None
+            return
+        report.n_examples += 1
+        problems = check_example(item.data, path=report.path, line=item.line)
+        for problem in problems:
+            self.add(problem)
+        if not any(p.severity == "error" for p in problems):
+            self._measure(item)
+
+    def _measure(self, item: Example) -> None:
+        report, limit = self.report, self.report.max_tokens
+        report.n_valid += 1
+        roles = {m.get("role") for m in item.data["messages"]}
+        report.n_missing_system += not roles & {"system", "developer"}
+        report.n_missing_user += "user" not in roles
+        total, assistant = self.tokens.count(item.data)
+        self.totals.add(total)
+        self.assistants.add(assistant)
+        self.billed += min(total, limit)
+        if total > limit:
+            report.n_over_limit += 1
+            message = f"{total:,} tokens, over the {limit:,}-token limit; training truncates it"
+            self.add(Problem("too_many_tokens", message, report.path, item.line, severity="warning"))
+
+    def check_volume(self) -> None:
+        """Too few examples to train (an error) or fewer than recommended (a warning)."""
+        n, name = self.report.n_examples, self.report.path
+        if 0 < n < MIN_EXAMPLES:
+            self.add(Problem("too_few_examples", f"{n} examples; OpenAI needs at least {MIN_EXAMPLES}", name))
+        elif MIN_EXAMPLES <= n < RECOMMENDED_MIN_EXAMPLES:
+            message = f"{n} examples; OpenAI recommends at least {RECOMMENDED_MIN_EXAMPLES}"
+            self.add(Problem("few_examples", message, name, severity="warning"))
+
+    def finish(self, epochs: int | None, price_per_1m_training_tokens: float | None) -> DataReport:
+        report = self.report
+        report.format_errors = dict(self.errors)
+        report.warnings = dict(self.warnings)
+        report.total_tokens = self.totals.summary()
+        report.assistant_tokens = self.assistants.summary()
+        report.billed_tokens_per_epoch = self.billed
+        report.default_epochs = default_epochs(report.n_valid)
+        report.epochs = report.default_epochs if epochs is None else epochs
+        report.billed_training_tokens = self.billed * report.epochs
+        if price_per_1m_training_tokens is not None:
+            report.price_per_1m_training_tokens = price_per_1m_training_tokens
+            report.estimated_cost = training_cost(report.billed_training_tokens, price_per_1m_training_tokens)
+        return report
 
 
 def analyze(
@@ -144,69 +202,13 @@ def analyze(
         max_tokens = training_token_limit(model)
     limit = DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
     name = str(path) if isinstance(path, str | Path) else IN_MEMORY
-    report = DataReport(path=name, counter=tokens.name, max_tokens=limit)
-    collect = _Collector(report, max_problems)
-    totals, assistants = Histogram(), Histogram()
-    billed = 0
+    one_pass = _Pass(DataReport(path=name, counter=tokens.name, max_tokens=limit), max_problems, tokens)
     items: Iterable[Example | Problem]
     if isinstance(path, str | Path):
         items = read_jsonl(path, max_line_bytes=max_line_bytes)
     else:
         items = (Example(IN_MEMORY, i, data, "") for i, data in enumerate(path, 1))
     for item in items:
-        if isinstance(item, Problem):
-            collect.add(item)
-            if item.severity == "error" and item.line is not None:
-                report.n_examples += 1
-            continue
-        report.n_examples += 1
-        problems = check_example(item.data, path=name, line=item.line)
-        for problem in problems:
-            collect.add(problem)
-        if any(p.severity == "error" for p in problems):
-            continue
-        report.n_valid += 1
-        messages = item.data["messages"]
-        roles = {m.get("role") for m in messages}
-        report.n_missing_system += not roles & {"system", "developer"}
-        report.n_missing_user += "user" not in roles
-        total, assistant = tokens.count(item.data)
-        totals.add(total)
-        assistants.add(assistant)
-        billed += min(total, limit)
-        if total > limit:
-            report.n_over_limit += 1
-            collect.add(
-                Problem(
-                    "too_many_tokens",
-                    f"{total:,} tokens, over the {limit:,}-token limit; training truncates it",
-                    name,
-                    item.line,
-                    severity="warning",
-                )
-            )
-    if 0 < report.n_examples < MIN_EXAMPLES:
-        collect.add(
-            Problem("too_few_examples", f"{report.n_examples} examples; OpenAI needs at least {MIN_EXAMPLES}", name)
-        )
-    elif MIN_EXAMPLES <= report.n_examples < RECOMMENDED_MIN_EXAMPLES:
-        collect.add(
-            Problem(
-                "few_examples",
-                f"{report.n_examples} examples; OpenAI recommends at least {RECOMMENDED_MIN_EXAMPLES}",
-                name,
-                severity="warning",
-            )
-        )
-    report.format_errors = dict(collect.errors)
-    report.warnings = dict(collect.warnings)
-    report.total_tokens = totals.summary()
-    report.assistant_tokens = assistants.summary()
-    report.billed_tokens_per_epoch = billed
-    report.default_epochs = default_epochs(report.n_valid)
-    report.epochs = report.default_epochs if epochs is None else epochs
-    report.billed_training_tokens = billed * report.epochs
-    if price_per_1m_training_tokens is not None:
-        report.price_per_1m_training_tokens = price_per_1m_training_tokens
-        report.estimated_cost = training_cost(report.billed_training_tokens, price_per_1m_training_tokens)
-    return report
+        one_pass.take(item)
+    one_pass.check_volume()
+    return one_pass.finish(epochs, price_per_1m_training_tokens)
