@@ -195,6 +195,52 @@ def _summary(
     )
 
 
+def _compare_pairs(
+    pairs: Sequence[tuple[CaseResult, CaseResult]],
+    metrics: dict[str, bool],
+    names: tuple[str, str],
+    confidence: float,
+    target: float,
+    seed: int,
+) -> list[Comparison]:
+    """The baseline (``names[0]``) against another strategy on every metric both scored."""
+    found = []
+    for metric, binary in metrics.items():
+        scored = [(a, b) for a, b in pairs if metric in a.scores and metric in b.scores]
+        if scored:
+            found.append(
+                compare_scores(
+                    [a.scores[metric] for a, _ in scored],
+                    [b.scores[metric] for _, b in scored],
+                    metric=metric,
+                    binary=binary,
+                    a_name=names[0],
+                    b_name=names[1],
+                    confidence=confidence,
+                    target=target,
+                    seed=seed,
+                )
+            )
+    return found
+
+
+def _case_diffs(pairs: Sequence[tuple[CaseResult, CaseResult]], primary: str) -> list[CaseDiff]:
+    """The cases where the two strategies scored differently on the primary metric."""
+    return [
+        CaseDiff(
+            case_id=a.case_id,
+            question=_question(a.case),
+            reference=a.case.get("reference"),
+            baseline_text=a.response or "",
+            other_text=b.response or "",
+            baseline_score=a.scores[primary],
+            other_score=b.scores[primary],
+        )
+        for a, b in pairs
+        if primary in a.scores and primary in b.scores and a.scores[primary] != b.scores[primary]
+    ]
+
+
 def build_report(
     store: RunStore,
     run_id: str,
@@ -236,36 +282,9 @@ def build_report(
         if name == baseline:
             continue
         pairs, _, _ = iter_pairs(by_strategy[baseline], by_strategy[name])
-        for metric, binary in metrics.items():
-            scored = [(a, b) for a, b in pairs if metric in a.scores and metric in b.scores]
-            if scored:
-                comparisons.append(
-                    compare_scores(
-                        [a.scores[metric] for a, _ in scored],
-                        [b.scores[metric] for _, b in scored],
-                        metric=metric,
-                        binary=binary,
-                        a_name=baseline,
-                        b_name=name,
-                        confidence=confidence,
-                        target=target,
-                        seed=seed,
-                    )
-                )
+        comparisons += _compare_pairs(pairs, metrics, (baseline, name), confidence, target, seed)
         if primary is not None:
-            diffs[name] = [
-                CaseDiff(
-                    case_id=a.case_id,
-                    question=_question(a.case),
-                    reference=a.case.get("reference"),
-                    baseline_text=a.response or "",
-                    other_text=b.response or "",
-                    baseline_score=a.scores[primary],
-                    other_score=b.scores[primary],
-                )
-                for a, b in pairs
-                if primary in a.scores and primary in b.scores and a.scores[primary] != b.scores[primary]
-            ]
+            diffs[name] = _case_diffs(pairs, primary)
     errors = [(r.strategy, r.case_id, r.error or "") for rs in by_strategy.values() for r in rs if r.status == "error"]
     if correction == "auto":
         correction = "holm" if len(run.strategies) > 2 else None
