@@ -211,7 +211,8 @@ async def test_full_fine_tune_then_merge(
     ref = await job.wait(poll_interval=0.05, timeout=300)
     assert ref.adapter is None and (Path(ref.name) / "model.safetensors").is_file()
     assert json.loads((Path(ref.name) / "tunewise_finetune.json").read_text())["method"] == "full"
-    assert (await provider.chat(ChatRequest(model=ref.model, messages=(Message.user("Hi"),), max_tokens=4))).text
+    hello = ChatRequest(model=ref.model, messages=(Message.user("Hi"),), max_tokens=4, temperature=0)
+    assert (await provider.chat(hello)).text  # greedy: sampled, the first token was now and then the end of turn
 
     lora: tunewise.ModelRef = trained["ref"]  # type: ignore[assignment]
     merged = merge_adapter(lora.name, lora.adapter or "", tmp_path / "merged")

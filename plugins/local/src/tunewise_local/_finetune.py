@@ -46,6 +46,7 @@ from tunewise_local._chatdata import read_chat_jsonl
 from tunewise_local._hyper import Hyperparameters, resolve
 from tunewise_local._jobdir import EventReader, EventWriter, JobDir, write_json_atomic
 from tunewise_local._loading import check_model_dir, split_model_name
+from tunewise_local._quantize import check_quantization
 from tunewise_local._resolve import resolve_model_name
 
 if TYPE_CHECKING:
@@ -178,6 +179,7 @@ def _validate(spec: FineTuneSpec, hp: Hyperparameters) -> None:
             f"local fine-tune: base_model {spec.base_model!r} has an adapter; merge it first "
             "(tunewise_local.merge_adapter) and train on the merged model"
         )
+    check_quantization(hp)
     check_model_dir(Path(base).expanduser())
     _check_tied_head(Path(base).expanduser(), hp)
     read_chat_jsonl(spec.training_file)

@@ -50,7 +50,16 @@ class Hyperparameters(BaseModel):
     num_threads: int | None = Field(default=None, ge=1)
     """CPU threads for the worker (``torch.set_num_threads``); None keeps torch's default."""
     dtype: str = "auto"
+    """Weights' dtype (``auto``: bfloat16 on GPUs that have it, float32 on the CPU); with ``load_in_4bit``,
+    the dtype of the layers left unquantized and of the 4-bit layers' computation."""
     trust_remote_code: bool = False
+    load_in_4bit: bool = False
+    """QLoRA: load the frozen base in 4 bits (bitsandbytes) and train LoRA adapters on it. Needs a CUDA GPU,
+    ``pip install "tunewise-local[qlora]"`` and method ``lora``; checked before the job starts."""
+    bnb_4bit_quant_type: Literal["nf4", "fp4"] = "nf4"
+    """The 4-bit data type: ``nf4`` (NormalFloat, the QLoRA paper's) or ``fp4``."""
+    bnb_4bit_use_double_quant: bool = True
+    """Quantize the quantization constants too (about 0.4 bit per parameter saved, as in the QLoRA paper)."""
     worker: Literal["process", "thread"] = "process"
     """``process`` (default) survives the caller and can be killed and resumed; ``thread`` starts faster."""
     max_resumes: int = Field(default=3, ge=0)
@@ -59,6 +68,7 @@ class Hyperparameters(BaseModel):
 
 
 _SPEC_FIELDS = {"method", "n_epochs", "batch_size", "learning_rate", "seed"}
+_FOUR_BIT_FIELDS = ("bnb_4bit_quant_type", "bnb_4bit_use_double_quant")
 DEFAULT_LEARNING_RATE = {"lora": 2e-4, "full": 2e-5}
 
 
@@ -78,7 +88,23 @@ def resolve(spec: FineTuneSpec) -> Hyperparameters:
     if spec.seed is not None:
         values["seed"] = spec.seed
     try:
-        return Hyperparameters.model_validate(values)
+        hp = Hyperparameters.model_validate(values)
     except ValidationError as exc:
         known = sorted(set(Hyperparameters.model_fields) - _SPEC_FIELDS)
         raise config_error(exc, "local fine-tune: options", known=known) from None
+    _check_four_bit(hp)
+    return hp
+
+
+def _check_four_bit(hp: Hyperparameters) -> None:
+    """``load_in_4bit`` with LoRA only, and the ``bnb_4bit_*`` options only with it (never ignored)."""
+    if hp.load_in_4bit and hp.method != "lora":
+        raise ConfigError(
+            f'local fine-tune: options.load_in_4bit: needs method "lora", not {hp.method!r} '
+            "(QLoRA trains LoRA adapters on a frozen 4-bit base; 4-bit weights cannot be trained)"
+        )
+    stray = [name for name in _FOUR_BIT_FIELDS if name in hp.model_fields_set]
+    if stray and not hp.load_in_4bit:
+        raise ConfigError(
+            f"local fine-tune: options.{stray[0]}: applies only to a 4-bit base; set load_in_4bit=true as well"
+        )

@@ -268,10 +268,13 @@ def _resume(run: _Run, checkpoint: Path) -> None:
 def _announce(run: _Run) -> None:
     """The start of a fresh run, and the validation loss before any step."""
     train, val = len(run.train_rows), len(run.val_rows)
+    base = f" on a 4-bit ({run.hp.bnb_4bit_quant_type}) base" if run.hp.load_in_4bit else ""
     run.events.emit(
-        f"Training {run.hp.method} on {train} examples ({val} held out) for {run.total_steps} steps on {run.device}",
+        f"Training {run.hp.method}{base} on {train} examples ({val} held out) for {run.total_steps} steps"
+        f" on {run.device}",
         type="started",
         method=run.hp.method,
+        load_in_4bit=run.hp.load_in_4bit,
         train_examples=train,
         val_examples=val,
         total_steps=run.total_steps,
@@ -368,11 +371,24 @@ def _finish(run: _Run, spec: FineTuneSpec, *, prefix: str) -> None:
         "train_loss": run.history.get("train_loss"),
         "compute_s": run.compute_s,
         "compute_device": device_kind(str(run.device)),
+        **_peak_memory(run.device),
     }
     ref = _save_result(run.model, run.tokenizer, spec, run.hp, output, metrics, prefix=prefix)
     shutil.rmtree(run.job.checkpoints, ignore_errors=True)  # optimizer states are large; the result is saved
     run.events.emit(f"Training finished; model saved to {output}", type="succeeded", model=ref, **metrics)
     run.job.update_state(status="succeeded", result={"model": ref, "output_dir": str(output), "metrics": metrics})
+
+
+def _peak_memory(device: str) -> dict[str, int]:
+    """``peak_gpu_memory_bytes``: the most GPU memory torch held at once in this worker (on CUDA only).
+
+    A resumed worker counts from its own start. ``bench/qlora_gpu.py`` reads it to compare QLoRA with LoRA.
+    """
+    if not device.startswith("cuda"):
+        return {}
+    import torch
+
+    return {"peak_gpu_memory_bytes": int(torch.cuda.max_memory_allocated(device))}
 
 
 def _windows(n_rows: int, micro: int, hp: Hyperparameters, epoch: int) -> list[list[list[int]]]:
@@ -421,6 +437,7 @@ def _evaluate(model: Any, rows: list[Example], micro: int, pad_id: int, device: 
 def _load_for_training(
     spec: FineTuneSpec, hp: Hyperparameters, device: str, dtype: Any, checkpoint: Path | None
 ) -> tuple[Any, Any]:
+    """The tokenizer and the model to train: the base (in 4 bits for QLoRA) with LoRA adapters, or all of it."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from tunewise_local._loading import LOAD_LOCK, check_model_dir, split_model_name
@@ -431,41 +448,72 @@ def _load_for_training(
     base_path = Path(base).expanduser()
     check_model_dir(base_path)
     common: dict[str, Any] = {"trust_remote_code": hp.trust_remote_code, "local_files_only": True}
+    placement: dict[str, Any] = {}
+    if hp.load_in_4bit:  # bitsandbytes places the 4-bit weights itself: a quantized model cannot be moved after
+        from tunewise_local._quantize import quantization_config
+
+        placement = {"quantization_config": quantization_config(hp, dtype), "device_map": {"": device}}
     with LOAD_LOCK:  # see LOAD_LOCK: thread workers and providers load in one process
         tokenizer = AutoTokenizer.from_pretrained(base_path, **common)
         source = checkpoint if (checkpoint is not None and hp.method == "full") else base_path
-        model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, use_safetensors=True, **common)
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            source, dtype=dtype, use_safetensors=True, **common, **placement
+        )
+    _prepare_for_training(model, hp)
+    if hp.method == "lora":
+        model = _with_lora(model, hp, checkpoint)
+    if not hp.load_in_4bit:
+        model.to(device)
+    return model, tokenizer
+
+
+def _prepare_for_training(model: Any, hp: Hyperparameters) -> None:
+    """Gradient checkpointing when asked; a 4-bit base also gets peft's k-bit preparation."""
+    if hp.load_in_4bit:
+        from peft import prepare_model_for_kbit_training
+
+        # Freezes the base, keeps the unquantized layers (norms, embeddings) in float32 for stable training,
+        # and (with checkpointing) lets the gradient flow back through the frozen input embeddings.
+        with peft_quietly():
+            prepare_model_for_kbit_training(  # type: ignore[no-untyped-call]
+                model,
+                use_gradient_checkpointing=hp.gradient_checkpointing,
+                gradient_checkpointing_kwargs={"use_reentrant": False},
+            )
+        return
     if hp.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if hp.method == "lora":
             model.enable_input_require_grads()  # frozen embeddings would otherwise cut the gradient
-    if hp.method == "lora":
-        from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
-        from safetensors.torch import load_file
 
-        layers: list[int] | None = None
-        if hp.lora_layers is not None:
-            total = int(getattr(model.config, "num_hidden_layers", 0) or 0)
-            if total < 1:
-                raise ValueError("options.lora_layers: the model's config has no num_hidden_layers")
-            layers = list(range(max(0, total - hp.lora_layers), total))
-        targets = hp.target_modules
-        if layers is not None and targets == "all-linear":  # peft takes layers only with named modules
-            targets = _linear_names(model)
-        config = LoraConfig(
-            r=hp.lora_r,
-            lora_alpha=hp.lora_alpha,  # type: ignore[arg-type]  # peft takes any number
-            lora_dropout=hp.lora_dropout,
-            target_modules=targets,
-            layers_to_transform=layers,
-            task_type="CAUSAL_LM",
-        )
-        with peft_quietly():
-            model = get_peft_model(model, config)
-        if checkpoint is not None:
-            set_peft_model_state_dict(model, load_file(checkpoint / "adapter_model.safetensors"))
-    model.to(device)
-    return model, tokenizer
+
+def _with_lora(model: Any, hp: Hyperparameters, checkpoint: Path | None) -> Any:
+    """``model`` with LoRA adapters of ``hp``'s shape, restored from ``checkpoint`` when resuming."""
+    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    layers: list[int] | None = None
+    if hp.lora_layers is not None:
+        total = int(getattr(model.config, "num_hidden_layers", 0) or 0)
+        if total < 1:
+            raise ValueError("options.lora_layers: the model's config has no num_hidden_layers")
+        layers = list(range(max(0, total - hp.lora_layers), total))
+    targets = hp.target_modules
+    if layers is not None and targets == "all-linear":  # peft takes layers only with named modules
+        targets = _linear_names(model)
+    config = LoraConfig(
+        r=hp.lora_r,
+        lora_alpha=hp.lora_alpha,  # type: ignore[arg-type]  # peft takes any number
+        lora_dropout=hp.lora_dropout,
+        target_modules=targets,
+        layers_to_transform=layers,
+        task_type="CAUSAL_LM",
+    )
+    with peft_quietly():
+        model = get_peft_model(model, config)
+    if checkpoint is not None:
+        set_peft_model_state_dict(model, load_file(checkpoint / "adapter_model.safetensors"))
+    return model
 
 
 def _dataset(spec: FineTuneSpec, hp: Hyperparameters, tokenizer: Any) -> tuple[list[Example], list[Example]]:
