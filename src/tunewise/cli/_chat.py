@@ -114,7 +114,7 @@ async def _turn(
     from tunewise._secrets import redact
     from tunewise._types import ChatChunk
     from tunewise._types import Message as Msg
-    from tunewise.strategies._streaming import stream_calls
+    from tunewise.strategies import stream_calls
 
     write: Callable[[str], None] = _writer()
     streamed: list[str] = []

@@ -10,9 +10,7 @@ import typer
 from tunewise.cli._output import dumps
 
 if TYPE_CHECKING:
-    from tunewise.evaluation._compare import PairwiseSummary
-    from tunewise.evaluation._runner import RunSummary
-    from tunewise.evaluation._runstore import RunStore
+    from tunewise.evaluation import PairwiseSummary, RunStore, RunSummary
 
 eval_app = typer.Typer(
     name="eval",
@@ -84,9 +82,7 @@ def run_command(
     import anyio
 
     from tunewise._registry import Registry
-    from tunewise.evaluation._batch import BatchOptions
-    from tunewise.evaluation._config import load_config
-    from tunewise.evaluation._runner import evaluate
+    from tunewise.evaluation import BatchOptions, evaluate, load_config
 
     options = BatchOptions(retry=batch_retry, timeout=batch_timeout) if batch else None
 
@@ -187,6 +183,7 @@ def compare_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the comparisons as JSON.")] = False,
 ) -> None:
     """Paired comparison of B against A: difference with bootstrap CI, McNemar / permutation p, verdict."""
+    from tunewise.evaluation import RunStore
     from tunewise.evaluation._compare import (
         Comparison,
         PairwiseSummary,
@@ -195,7 +192,6 @@ def compare_command(
         format_level,
         resolve,
     )
-    from tunewise.evaluation._runstore import RunStore
 
     with RunStore(_store_path(store), create=False) as runs:
         if group_by is None:  # the key the runs were evaluated with (eval TOML group_by), if any
@@ -263,8 +259,7 @@ def _judge(runs: RunStore, run_a: str, run_b: str, judge_ref: str, *, alpha: flo
     import anyio
 
     from tunewise._registry import Registry
-    from tunewise.evaluation._compare import judge_pairs, resolve
-    from tunewise.evaluation._metrics import PairwiseJudge
+    from tunewise.evaluation import PairwiseJudge, judge_pairs, resolve
 
     (ra, sa), (rb, sb) = resolve(runs, run_a), resolve(runs, run_b)
 
@@ -298,8 +293,7 @@ def report_command(
     group_by: GroupOption = None,
 ) -> None:
     """Write a Markdown report and a self-contained HTML page for a run."""
-    from tunewise.evaluation._report import build_report
-    from tunewise.evaluation._runstore import RunStore
+    from tunewise.evaluation import RunStore, build_report
 
     with RunStore(_store_path(store), create=False) as runs:
         report = build_report(
@@ -318,7 +312,7 @@ def report_command(
 @eval_app.command("runs")
 def runs_command(store: StoreOption = None) -> None:
     """List the runs in a store, newest first."""
-    from tunewise.evaluation._runstore import RunStore
+    from tunewise.evaluation import RunStore
 
     with RunStore(_store_path(store), create=False) as runs:
         for info in runs.runs():
@@ -334,7 +328,7 @@ def export_command(
     strategy: Annotated[str | None, typer.Option(help="Only this strategy's results.")] = None,
 ) -> None:
     """Every stored result of a run as JSON Lines: case, requests sent, response, usage, cost, scores, error."""
-    from tunewise.evaluation._runstore import RunStore
+    from tunewise.evaluation import RunStore
 
     with RunStore(_store_path(store), create=False) as runs:
         runs.run(run)  # a one-line error for an unknown run

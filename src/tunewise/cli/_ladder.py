@@ -12,7 +12,7 @@ import typer
 from tunewise.cli._output import dumps
 
 if TYPE_CHECKING:
-    from tunewise.ladder._report import LadderReport
+    from tunewise.ladder import LadderReport
 
 ladder_app = typer.Typer(
     name="ladder",

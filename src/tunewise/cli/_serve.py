@@ -131,7 +131,7 @@ class _Ready:
 
 def _prepare(target: str, given: dict[str, Any], registry: Registry) -> _Ready:
     """Load what is served, merge flags over the config's ``[serve]`` table, create the app and bind the port."""
-    from tunewise.serve._app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_S, create_app
+    from tunewise.serve import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_S, create_app
     from tunewise.serve._config import is_config, load_served
     from tunewise.serve._server import DEFAULT_HOST, DEFAULT_PORT, bind
 

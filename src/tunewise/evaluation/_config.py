@@ -141,7 +141,7 @@ class EvalConfig:
 def load_config(path: str | Path, *, registry: Registry | None = None) -> EvalConfig:
     """Read and check an evaluation TOML file; every problem is a one-line ConfigError naming the file and key."""
     from tunewise.evaluation._metrics import as_metric
-    from tunewise.strategies._factory import BuildContext, build_strategies
+    from tunewise.strategies import BuildContext, build_strategies
 
     file = Path(path)
     raw = read_toml(file)

@@ -539,7 +539,7 @@ def _metric_from_table(spec: dict[str, Any], registry: Registry | None, embedder
         if kind == "token_f1":
             return TokenF1(**spec)
         if kind == "embedding_cosine":
-            from tunewise.strategies._factory import BuildContext
+            from tunewise.strategies import BuildContext
 
             embedder = BuildContext(registry, embedders=embedders).embedder(spec.pop("embedder", "hashing"), where)
             return EmbeddingCosine(embedder, **spec)

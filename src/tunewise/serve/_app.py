@@ -54,8 +54,8 @@ from tunewise.serve._wire import (
     tunewise_json,
     usage_json,
 )
+from tunewise.strategies import stream_calls
 from tunewise.strategies._call import ModelCaller
-from tunewise.strategies._streaming import stream_calls
 
 if TYPE_CHECKING:
     from tunewise._model import Model

@@ -60,7 +60,7 @@ def member_names(retriever: Retriever) -> list[str] | None:
     members = getattr(retriever, "retrievers", None)
     if isinstance(members, list) and all(isinstance(getattr(m, "name", None), str) for m in members):
         return [m.name for m in members]
-    from tunewise.retrieval._retrievers import BM25Retriever, DenseRetriever
+    from tunewise.retrieval import BM25Retriever, DenseRetriever
 
     return [retriever.name] if isinstance(retriever, DenseRetriever | BM25Retriever) else None
 
