@@ -242,8 +242,7 @@ def _breakeven_for_model(
     horizon_months: float,
 ) -> BreakEven:
     from tunewise._refs import ModelRef
-    from tunewise.costs import MeanUsage, break_even_from_usage, quote
-    from tunewise.costs._cost import unknown_price_message
+    from tunewise.costs import MeanUsage, break_even_from_usage, quote, unknown_price_message
 
     if prompt_tokens is None:
         raise ConfigError("--model needs --prompt-tokens (the prompt-heavy request's mean input tokens)")
@@ -334,8 +333,7 @@ def cost_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """What a request costs on a model, per 1k requests and per month."""
-    from tunewise.costs import MeanUsage, estimate, quote
-    from tunewise.costs._cost import unknown_price_message
+    from tunewise.costs import MeanUsage, estimate, quote, unknown_price_message
 
     _check_flags(
         prompt_tokens=prompt_tokens,
@@ -400,8 +398,7 @@ def prices_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """The price catalog, with each price's source and the date it was read."""
-    from tunewise.costs import default_catalog
-    from tunewise.costs._cost import unknown_price_message
+    from tunewise.costs import default_catalog, unknown_price_message
 
     catalog = default_catalog()
     if model is None:

@@ -49,6 +49,7 @@ from tunewise.costs._cost import (
     quote,
     request_cost,
     training_cost,
+    unknown_price_message,
 )
 
 __all__ = [
@@ -83,4 +84,5 @@ __all__ = [
     "read_price_file",
     "request_cost",
     "training_cost",
+    "unknown_price_message",
 ]

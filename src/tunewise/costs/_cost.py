@@ -252,6 +252,7 @@ def warn_unknown(message: str) -> None:
 
 
 def unknown_price_message(ref: str) -> str:
+    """What tunewise says of a model without a price: the reason, and the settings entry that adds one."""
     return (
         f"no price known for {ref!r}; its cost is unknown. Add it to tunewise.toml as "
         f'[prices."{ref}"] with input and output in USD per 1M tokens'
