@@ -48,8 +48,7 @@ def server() -> Iterator[Any]:
         yield running
 
 
-@pytest.mark.anyio
-async def test_openai_ladder_fine_tunes_for_real_and_prices_every_rung(tmp_path: Path, server: Any) -> None:
+def write_world(tmp_path: Path) -> None:
     for name, n in (("train", 10), ("dev", 4), ("test", 12)):
         rows = [
             {
@@ -63,6 +62,11 @@ async def test_openai_ladder_fine_tunes_for_real_and_prices_every_rung(tmp_path:
         ]
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / "ladder.toml").write_text(CONFIG)
+
+
+@pytest.mark.anyio
+async def test_openai_ladder_fine_tunes_for_real_and_prices_every_rung(tmp_path: Path, server: Any) -> None:
+    write_world(tmp_path)
     async with OpenAIProvider(base_url=server.base_url, api_key="sk-test", home=tmp_path / "openai-home") as openai:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # every model here has a price: no unknown-price warning at all
@@ -84,3 +88,29 @@ async def test_openai_ladder_fine_tunes_for_real_and_prices_every_rung(tmp_path:
     assert rec.break_even.payback_days is None
     html = (outcome.out / "report.html").read_text()
     assert "never pays back" in html and "data:image/png;base64," in html
+
+
+@pytest.mark.anyio
+async def test_a_batched_ladder_measures_every_rung_in_one_batch_at_half_the_answer_price(
+    tmp_path: Path, server: Any
+) -> None:
+    live_dir, batch_dir = tmp_path / "live", tmp_path / "batch"
+    outcomes = {}
+    for folder, batch in ((live_dir, False), (batch_dir, True)):
+        folder.mkdir()
+        write_world(folder)
+        server.reset()
+        async with OpenAIProvider(base_url=server.base_url, api_key="sk-test", home=folder / "home") as openai:
+            outcomes[batch] = await run_ladder(folder / "ladder.toml", providers={"openai": openai}, batch=batch)
+        stats = server.stats()
+        # batched: one batch per rung's test split and no live completion; live: no batch at all
+        assert stats["batches"] == (3 if batch else 0)
+        assert (stats["requests_by_path"].get("/v1/chat/completions") is None) is batch
+    live, batched = outcomes[False].state, outcomes[True].state
+    assert [r.status for r in batched.results.values()] == [r.status for r in live.results.values()]
+    for rung, result in batched.results.items():
+        assert result.mean == live.results[rung].mean
+        answers, live_answers = result.cost_per_request, live.results[rung].cost_per_request
+        assert answers is not None and live_answers is not None
+        assert answers == pytest.approx(live_answers / 2)  # the catalog's batch discount for gpt-4o-mini
+    assert batched.results["fine_tune"].training_cost == pytest.approx(live.results["fine_tune"].training_cost)

@@ -52,19 +52,14 @@ def support_bot_command(
     Killed at any point, the same command continues where it stopped; once finished it
     re-prints the result in seconds.
     """
-    import warnings
-
     import anyio
     from rich.console import Console
     from rich.markup import escape
 
     from tunewise.cli._ladder import _summary, event_printer
-    from tunewise.costs import UnknownPriceWarning
     from tunewise.demo import DEMO_NOTICE, FULL, QUICK, TINY_NOTICE, find_example, real_model_commands, run_demo
     from tunewise.ladder import build_ladder_report
 
-    # A hosted model without a price says "unknown" in the report; the warning would repeat it on every call.
-    warnings.filterwarnings("ignore", category=UnknownPriceWarning)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' "Loading weights" bars; ours suffice

@@ -136,6 +136,14 @@ def run_command(
             help="Also fine-tune on 25% and 50% of the training set and fit a learning curve: would more data pay?",
         ),
     ] = False,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Measure each rung on the test split through the provider's batch API (OpenAI: half the price, "
+            "answers within 24 hours; a killed run re-attaches to its batch). The prompt optimizer's rounds stay live.",
+        ),
+    ] = False,
 ) -> None:
     """Run the ladder; killed or stopped by the budget, the same command resumes where it was.
 
@@ -156,6 +164,7 @@ def run_command(
                 progress=progress and not json_output,
                 on_event=say,
                 learning_curve=learning_curve,
+                batch=batch,
             )
         )
     except KeyboardInterrupt:

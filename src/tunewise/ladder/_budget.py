@@ -6,14 +6,13 @@ model priced by compute time uses the seconds per token the ladder has measured 
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tunewise._refs import ModelRef
 from tunewise._types import Message
-from tunewise.costs import MeanUsage, compute_cost, cost_of, quote, training_cost
+from tunewise.costs import MeanUsage, compute_cost, price, quote, training_cost
 from tunewise.ladder._config import RungKind
 from tunewise.ladder._optimize import DEFAULT_INSTRUCTION
 
@@ -93,10 +92,7 @@ def _price(state: LadderState, ref: str, prompt: float, completion: float, calls
     if found.rates is None:  # priced by compute time: seconds from what this ladder measured so far
         per_token, device = seconds_per_token(state)
         usage = usage.model_copy(update={"compute_s": (prompt + completion) * per_token, "compute_device": device})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        each = cost_of(ref, usage)
-    return None if each is None else each * calls
+    return (price(ref, usage) * calls).dollars
 
 
 def _completion_tokens(ctx: LadderContext) -> float:

@@ -35,12 +35,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from tunewise._config_error import first_problem, read_toml
 from tunewise._errors import ConfigError
 from tunewise._refs import ModelRef
 from tunewise.evaluation import as_metric
@@ -258,6 +258,9 @@ class LadderConfig(_Section):
     timeout: float | None = Field(default=60.0, gt=0)
     retries: int = Field(default=2, ge=0)
     """Deprecated and ignored: retries live in the provider (one budget per call, e.g. ``max_retries``)."""
+    batch: bool = False
+    """Measure each rung on the test split through the provider's batch API (OpenAI: half the price, within
+    24 hours; see ``tunewise eval run --batch``). Dev-split runs (the prompt optimizer's rounds) stay live."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Request options sent with every answer of every rung (``temperature``, ``max_tokens``, ``seed``...)."""
     dataset: DatasetConfig
@@ -330,6 +333,7 @@ class LadderConfig(_Section):
                 "budget": True,
                 "report": True,
                 "stop_at_target": True,  # climbing on past the target reuses every answer so far
+                "batch": True,  # batched or live, the answers are the same requests
                 "fine_tune": {"poll_interval": True, "timeout": True, "learning_curve": True},
             },
         )
@@ -344,22 +348,26 @@ class LadderConfig(_Section):
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _where(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "config"
-
-
 def load_ladder_config(
-    path: str | Path, *, model: str | None = None, out: str | Path | None = None, learning_curve: bool = False
+    path: str | Path,
+    *,
+    model: str | None = None,
+    out: str | Path | None = None,
+    learning_curve: bool = False,
+    batch: bool = False,
 ) -> LadderConfig:
     """Read and check a ladder TOML file.
 
     ``model`` replaces ``models.base`` and ``models.fine_tune_base`` (run the same ladder on
     ``openai:gpt-4o-mini``, ``ollama:llama3.2`` or ``local:/models/x``); ``out`` replaces
     the output folder (default: ``out`` in the file, else ``ladder-out`` beside it);
-    ``learning_curve`` turns on ``fine_tune.learning_curve`` (its default fractions, unless the file gives some).
+    ``learning_curve`` turns on ``fine_tune.learning_curve`` (its default fractions, unless the file gives some);
+    ``batch`` turns on ``batch`` (test-split measurements through the provider's batch API).
     """
     file = Path(path)
-    data = _read_toml(file)
+    data = read_toml(file)
+    if batch:
+        data["batch"] = True
     base = file.parent.resolve()
     if not isinstance(data.get("dataset", {}), dict):
         raise ConfigError(f"{file}: dataset: must be a table with train, dev and test")
@@ -385,28 +393,15 @@ def load_ladder_config(
     try:
         config = LadderConfig.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif error["type"] == "missing":
-            message = "missing (required)"
-        raise ConfigError(f"{file}: {_where(error['loc'])}: {message}") from None
+        where, message, kind = first_problem(exc)
+        message = {"extra_forbidden": "unknown key", "missing": "missing (required)"}.get(kind, message)
+        raise ConfigError(f"{file}: {where or 'config'}: {message}") from None
     _check_files(config, file)
     _check_metric_names(config, file)
     kb = config.retrieval.knowledge_base
     if kb is not None and not kb.exists():
         raise ConfigError(f"{file}: retrieval.knowledge_base: no such file or folder {kb}")
     return config
-
-
-def _read_toml(file: Path) -> dict[str, Any]:
-    try:
-        return dict(tomllib.loads(file.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: no such file") from None
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: {exc}") from None
 
 
 def _relative_to(base: Path, value: Any) -> Any:

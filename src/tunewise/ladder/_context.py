@@ -15,8 +15,7 @@ from tunewise._errors import ConfigError
 from tunewise._model import Model
 from tunewise._refs import ModelRef
 from tunewise._registry import Registry
-from tunewise.costs import cost_of, quote
-from tunewise.costs._cost import unknown_price_message, warn_unknown
+from tunewise.costs import UnknownPriceWarning, price, quote
 from tunewise.evaluation import Metric, RunStore, as_metric, evaluate, load_cases
 from tunewise.ladder._config import LadderConfig
 from tunewise.ladder._knowledge import build_retriever
@@ -150,16 +149,18 @@ class LadderContext:
 
     # --- spending ----------------------------------------------------------------------
 
-    def cost(self, ref: str, usage: Usage) -> float | None:
-        """The evaluation cost function: the price catalog (with settings overrides); unknown said once per model."""
-        if quote(ref) is None:
-            if ref not in self.state.unknown_prices:
-                self.state.unknown_prices.append(ref)
-                warn_unknown(unknown_price_message(ref))
-            return None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return cost_of(ref, usage)
+    def cost(self, ref: str, usage: Usage, *, batch: bool = False) -> float | None:
+        """The evaluation cost function: the price catalog with settings overrides (batch rate when batched).
+
+        A model without a price is said once, as an
+        [`UnknownPriceWarning`][tunewise.costs.UnknownPriceWarning]; other unknowns (no token counts)
+        show as unknown in the report.
+        """
+        cost = price(ref, usage, batch=batch)
+        if cost.unknown is not None and quote(ref) is None and ref not in self.state.unknown_prices:
+            self.state.unknown_prices.append(ref)
+            warnings.warn(cost.unknown, UnknownPriceWarning, stacklevel=2)
+        return cost.dollars
 
     def start_rung(self) -> None:
         """A rung starts: nothing spent inside it yet."""
@@ -201,6 +202,7 @@ class LadderContext:
         """Run one strategy on ``cases`` under ``run_id`` (resuming it) and return its stored results.
 
         Test runs score the target and the report's metrics; dev runs (``report_metrics=False``) the target only.
+        With ``batch`` in the config, test runs go through the provider's batch API.
         Raises [`RungFailed`][tunewise.ladder._measure.RungFailed] when most cases failed.
         """
         budget = self.budget_left()
@@ -216,6 +218,7 @@ class LadderContext:
             budget=budget if budget is not None and budget > 0 else None,
             progress=self.progress,
             config={"ladder": self.state.fingerprint},
+            batch=self.config.batch and report_metrics,  # the optimizer's dev rounds stay live
         )
         self.pay(summary.cost)
         results = self.store.results(run_id, strategy.name)

@@ -287,18 +287,20 @@ async def run_ladder(
     on_event: Callable[[str], None] | None = None,
     report: bool = True,
     learning_curve: bool = False,
+    batch: bool = False,
 ) -> LadderOutcome:
     """Climb the ladder described by ``config`` (a TOML path or a parsed config); resumes from its output folder.
 
     ``providers`` maps model-reference prefixes to provider objects to use instead of
     plugins (a [`ScriptedProvider`][tunewise.testing.ScriptedProvider] in tests, your own provider).
     With ``report``, ``report.md`` and ``report.html`` are written to the output folder.
-    ``learning_curve`` turns on ``fine_tune.learning_curve`` for a TOML path (``--learning-curve``).
+    ``learning_curve`` turns on ``fine_tune.learning_curve`` for a TOML path (``--learning-curve``), and
+    ``batch`` its ``batch`` (``--batch``: test-split measurements through the provider's batch API).
     """
     parsed = (
         config
         if isinstance(config, LadderConfig)
-        else load_ladder_config(config, model=model, out=out, learning_curve=learning_curve)
+        else load_ladder_config(config, model=model, out=out, learning_curve=learning_curve, batch=batch)
     )
     started = time.perf_counter()
     ladder = Ladder(parsed, registry=registry, providers=providers, progress=progress, on_event=on_event)

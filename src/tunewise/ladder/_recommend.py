@@ -6,11 +6,18 @@ from the output folder at any time.
 
 from __future__ import annotations
 
-import warnings
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from tunewise.costs import BreakEven, CostEstimate, MeanUsage, break_even_from_usage, estimate, quote
+from tunewise.costs import (
+    BreakEven,
+    CostEstimate,
+    MeanUsage,
+    UnknownCostError,
+    break_even_from_usage,
+    estimate,
+    price,
+    quote,
+)
 from tunewise.evaluation import SMALL_GROUP
 from tunewise.ladder._budget import projected_training
 from tunewise.ladder._config import LadderConfig
@@ -64,10 +71,9 @@ def _fmt_money(value: float | None, digits: int = 4) -> str:
 def rung_cost(result: RungResult, requests_per_month: float | None) -> RungCost:
     """Cost per request, per 1k and per month (``tunewise.costs.estimate`` on the measured mean usage)."""
     found: CostEstimate | None = None
-    if result.prompt_tokens is not None and result.completion_tokens is not None and quote(result.model) is not None:
+    if result.prompt_tokens is not None and result.completion_tokens is not None:
         usage = _mean_usage(result)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        if price(result.model, usage).known:  # then estimate() has nothing to warn about
             found = estimate(result.model, usage, requests_per_month=requests_per_month)
     if found is None:
         return RungCost(rung=result.rung, per_request=None, per_1k_requests=None, per_month=None, priced_as=None)
@@ -268,8 +274,7 @@ def _break_even(
     if quote(prompt.model) is None or quote(fine.model) is None:
         return None, f"break-even of {fine.rung} vs {prompt.rung} is unknown: a price is missing"
     record = state.fine_tune
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    try:
         result = break_even_from_usage(
             prompt_model=prompt.model,
             prompt_usage=_mean_usage(prompt),
@@ -279,9 +284,11 @@ def _break_even(
             training_cost=fine.training_cost,
             training_tokens=float(record.training_tokens) if record and fine.training_cost is None else None,
             epochs=float(record.epochs) if record and fine.training_cost is None else None,
+            strict=True,
         )
-    if result is None:
-        return None, f"break-even of {fine.rung} vs {prompt.rung} is unknown: a price is missing"
+    except UnknownCostError as exc:
+        return None, f"break-even of {fine.rung} vs {prompt.rung} is unknown: {exc}"
+    assert result is not None  # strict: unknown raises
     return result, f"{fine.rung} ({fine.model}) against {prompt.rung} ({prompt.model})"
 
 
