@@ -271,7 +271,7 @@ def check_architecture(run: PageRun, tmp_path: Path, out: str) -> None:
     written = [line.split("  ")[0].strip() for line in diagram if line.strip()]
     assert written == [layer.replace("(", "").replace(")", "") for layer in layers]
     page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
-    assert len(config["contracts"]) == 4 and "The four contracts `make lint` runs" in page
+    assert len(config["contracts"]) == 5 and "The five contracts `make lint` runs" in page
 
 
 def check_concepts(run: PageRun, tmp_path: Path, out: str) -> None:

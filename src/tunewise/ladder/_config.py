@@ -45,8 +45,8 @@ from tunewise._errors import ConfigError
 from tunewise._refs import ModelRef
 from tunewise.evaluation import as_metric
 from tunewise.ladder._curve import DEFAULT_FRACTIONS
+from tunewise.strategies import REQUEST_OPTIONS
 from tunewise.strategies._call import ModelCaller
-from tunewise.strategies._factory import REQUEST_OPTIONS
 
 RungKind = Literal["zero_shot", "few_shot", "optimized_prompt", "rag", "fine_tune", "rag_fine_tuned"]
 RUNG_ORDER: tuple[RungKind, ...] = ("zero_shot", "few_shot", "optimized_prompt", "rag", "fine_tune", "rag_fine_tuned")

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tunewise._errors import ConfigError
+from tunewise._jsonl import iter_jsonl_objects
 from tunewise.retrieval import InMemoryRetriever
-from tunewise.strategies._factory import BuildContext, read_jsonl
+from tunewise.strategies import BuildContext
 
 if TYPE_CHECKING:
     from tunewise._registry import Registry
@@ -34,7 +35,7 @@ def read_knowledge_base(path: Path) -> list[dict[str, Any]]:
         if not docs:
             raise ConfigError(f"{path}: no documents ({', '.join(DOCUMENT_SUFFIXES)}) in the knowledge base folder")
         return docs
-    return read_jsonl(path)
+    return [row for _, row in iter_jsonl_objects(path)]
 
 
 INDEX_KINDS = ("hybrid", "dense", "bm25")
