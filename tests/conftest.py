@@ -1,7 +1,14 @@
-"""Fixtures shared across test folders."""
+"""Fixtures shared across test folders, and the folder's helper modules made importable.
+
+pytest runs with ``--import-mode=importlib``, so test modules are not on ``sys.path`` and cannot
+import each other. The helpers they share (``ladder_world``, ``headless_chromium``) are plain
+modules in this folder: putting the folder on ``sys.path`` once, here, lets every test
+``import ladder_world`` instead of loading it by file path.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +17,10 @@ import pytest
 
 if TYPE_CHECKING:
     from tunewise.demo import DemoOutcome
+
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 
 SUPPORT_BOT = Path(__file__).resolve().parents[1] / "examples" / "support-bot"
 

@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
+import ladder_world as world  # tests/ladder_world.py: tests/conftest.py puts the folder on sys.path
 import pytest
 
 from tunewise import ConfigError
 from tunewise.costs import UnknownPriceWarning
 from tunewise.evaluation import RunStore
 from tunewise.ladder import build_ladder_report, load_ladder_config, parse_candidates, run_ladder
-
-
-def _world() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ladder_world", Path(__file__).with_name("ladder_world.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ladder_world"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-world = _world()
 
 
 @pytest.mark.anyio

@@ -8,34 +8,20 @@ fine-tuned model is not, so both halves of the quality-against-cost chart are dr
 from __future__ import annotations
 
 import html as htmllib
-import importlib.util
 import json
 import re
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import anyio
+import ladder_world as world  # tests/ladder_world.py: tests/conftest.py puts the folder on sys.path
 import markupsafe
 import pytest
 
 from tunewise import ChatRequest
 from tunewise.evaluation._charts import SMALLEST_PT, overlapping
 from tunewise.ladder import LadderReport, build_ladder_report, run_ladder
-
-
-def _world() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ladder_world", Path(__file__).with_name("ladder_world.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ladder_world"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-world = _world()
 
 MARKUP = "<script>alert('x')</script></td><b>"
 """The base model's answers carry markup a report must show as text."""

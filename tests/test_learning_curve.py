@@ -6,7 +6,6 @@ The OpenAI fake server's jobs and the local plugin's tiny model are in test_lear
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import shutil
@@ -19,18 +18,12 @@ from typing import Any
 import anyio
 import numpy as np
 import pytest
+from ladder_world import DiskTuner, World, WorldProvider, lookup, write_world
 
 from tunewise import ChatRequest, ConfigError
 from tunewise.evaluation._charts import Interval, SizePoint, learning_curve_chart, overlapping
 from tunewise.ladder import build_ladder_report, load_ladder_config, run_ladder
 from tunewise.ladder._curve import EXPONENT_TWO_POINTS, fit_curve, power_law
-
-if "ladder_world" not in sys.modules:  # the tests folder is not a package: load the shared world by path
-    _spec = importlib.util.spec_from_file_location("ladder_world", Path(__file__).with_name("ladder_world.py"))
-    assert _spec is not None and _spec.loader is not None
-    sys.modules["ladder_world"] = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(sys.modules["ladder_world"])
-from ladder_world import DiskTuner, World, WorldProvider, lookup, write_world
 
 # --- the fit ---------------------------------------------------------------------------------------------
 

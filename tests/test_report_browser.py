@@ -11,17 +11,17 @@ Without ``chromium`` these tests skip, saying how to install it; ``TUNEWISE_REQU
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import anyio
+import headless_chromium as browser  # tests/headless_chromium.py and tests/ladder_world.py: on sys.path
+import ladder_world as world  # by tests/conftest.py
 import pytest
 
 from tunewise import ChatRequest, Model, ModelRef
@@ -33,18 +33,6 @@ from tunewise.testing import ScriptedProvider
 
 HERE = Path(__file__).resolve().parent
 
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-browser = _load("headless_chromium")
-world = _load("ladder_world")
 
 # Text a model could answer: markup and a script that must show as text, and words too long to wrap.
 RAN_AS_CODE = "an answer ran as code"
