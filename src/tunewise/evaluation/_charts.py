@@ -164,8 +164,11 @@ def ellipsize(text: str, width: int) -> str:
 
 
 def wrap_label(text: str, chars: int, lines: int = 3) -> str:
-    """``text`` broken into lines of at most ``chars`` characters, after ``_``, ``-``, ``/`` or a space where it
-    can (``optimized_`` / ``prompt``), mid-word where it must; more than ``lines`` lines end with an ellipsis."""
+    """``text`` broken into lines of at most ``chars`` characters.
+
+    It breaks after ``_``, ``-``, ``/`` or a space where it can (``optimized_`` / ``prompt``), mid-word
+    where it must; more than ``lines`` lines end with an ellipsis.
+    """
     import re
 
     chars = max(chars, 4)
@@ -238,8 +241,10 @@ def by_group_chart(
     connect: bool = True,
     key: str = "by_group",
 ) -> Chart | None:
-    """One panel per metric: the columns (rungs in ladder order, or strategies) along x, one line of dots
-    per group with its confidence interval, so how each group moves from column to column is one glance.
+    """One panel per metric, one line of dots per group: how each group moves from column to column at a glance.
+
+    The columns (rungs in ladder order, or strategies) run along x; each group's dots carry their
+    confidence intervals.
 
     ``values[metric][group][column]`` is the interval (absent: not measured or not applicable).
     ``connect`` draws the line between columns (the ladder's rungs are an order; strategies are not).
@@ -550,15 +555,17 @@ def _plot_unknown_costs(
 
 def _cost_scale(main: Axes | None, strip: Axes | None, points: Sequence[CostPoint], threshold: float | None) -> None:
     """The quality scale (0..1 unless a series goes above), and the target as a dashed line named once."""
-    tops = [p.quality.high for p in points]
-    for ax in (a for a in (main, strip) if a is not None):
+    _quality_scale([a for a in (main, strip) if a is not None], [p.quality.high for p in points], threshold)
+
+
+def _quality_scale(axes: Sequence[Axes], tops: Sequence[float], threshold: float | None) -> None:
+    """0..1 (or up to the highest interval), and the target as a dashed line on each, named on the first."""
+    for ax in axes:
         ax.set_ylim(-0.03, 1.05 if all(t <= 1 for t in tops) else max(tops) * 1.05)
         if threshold is not None:
             ax.axhline(threshold, color=TARGET_COLOUR, linestyle="--", linewidth=1)
-    if threshold is not None:
-        first = main if main is not None else strip
-        assert first is not None
-        first.annotate(
+    if threshold is not None and axes:
+        axes[0].annotate(
             f"target {threshold:g}",
             (0, threshold),
             xycoords=("axes fraction", "data"),
@@ -634,9 +641,12 @@ def learning_curve_chart(
     verdict: str = "",
     key: str = "learning_curve",
 ) -> Chart | None:
-    """Quality against training examples (log scale): the measured runs with their intervals, the fitted curve
-    (``curve``: sampled points), and beyond the largest run a shaded extrapolation with the ``projected`` sizes'
-    intervals. ``verdict`` (flat or rising) titles the chart."""
+    """Quality against training examples (log scale): measured runs, fitted curve and extrapolation.
+
+    The measured runs are drawn with their intervals, then the fitted curve (``curve``: sampled points),
+    and beyond the largest run a shaded extrapolation with the ``projected`` sizes' intervals.
+    ``verdict`` (flat or rising) titles the chart.
+    """
     if not measured:
         return None
     from matplotlib.figure import Figure
@@ -730,22 +740,10 @@ def _style_curve_axes(
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xticks([p.examples for p in points], [p.label or f"{p.examples:g}" for p in points])
     ax.set_xlim(min(p.examples for p in points) / 1.3, max(p.examples for p in points) * 1.15)
-    tops = [p.quality.high for p in points]
-    ax.set_ylim(-0.03, 1.05 if all(t <= 1 for t in tops) else max(tops) * 1.05)
+    _quality_scale([ax], [p.quality.high for p in points], threshold)
     ax.set_xlabel("training examples (log scale)")
     ax.set_ylabel(f"{ellipsize(metric, 32)} (mean, {level} CI)")
     ax.grid(color="#e5e5e5", linewidth=0.8)
-    if threshold is not None:
-        ax.axhline(threshold, color=TARGET_COLOUR, linestyle="--", linewidth=1)
-        ax.annotate(
-            f"target {threshold:g}",
-            (0, threshold),
-            xycoords=("axes fraction", "data"),
-            xytext=(4, 3),
-            textcoords="offset points",
-            color=TARGET_COLOUR,
-            fontsize=SMALLEST_PT,
-        )
 
 
 def _curve_layout(p: SizePoint) -> dict[str, Any]:
