@@ -103,3 +103,28 @@ async def test_wait_keeps_polling_through_transient_errors(provider_factory: Any
         fake.faults.configure(rate=0.5, seed=1, kinds=("server_error",), paths=(f"/v1/batches/{batch['id']}",))
         done = await provider.batches.wait(batch["id"], poll_interval=0)
     assert done["status"] == "completed" and fake.faults.injected["server_error"] >= 1
+
+
+async def test_a_damaged_result_line_costs_only_its_own_request(provider_factory: Any) -> None:
+    """A server's output file with a line cut short, a line that is not an object and a body of the wrong
+    shape: every other request keeps its answer, the damaged ones get one-line errors (and can be resent)."""
+    requests = [ask(f"item {i}") for i in range(5)]
+    async with provider_factory() as provider:
+        done = await provider.batches.wait((await provider.batches.submit(requests))["id"], poll_interval=0)
+        lines = (await provider.files.content(done["output_file_id"])).splitlines()
+        ids = custom_ids(requests)
+        damaged = [
+            lines[0][: len(lines[0]) // 2],  # cut short: not JSON
+            lines[1],
+            b"[1, 2, 3]",  # JSON, not an object
+            lines[3],
+            json.dumps({"custom_id": ids[4], "response": {"status_code": 200, "body": ["not", "a", "completion"]}}),
+        ]
+        damaged = [line if isinstance(line, bytes) else line.encode() for line in damaged]
+        uploaded = await provider.files.upload(b"\n".join(damaged) + b"\n", purpose="batch")
+        results = await provider.batches.results({**done, "output_file_id": uploaded.id}, requests)
+    assert [r.ok for r in results] == [False, True, False, True, False]
+    assert [r.response.text for r in results if r.response] == ["You said: item 1", "You said: item 3"]
+    for failed in (results[0], results[2]):
+        assert "no result" in str(failed.error) and "2 result lines could not be read" in str(failed.error)
+    assert results[4].error is not None and "\n" not in str(results[4].error)

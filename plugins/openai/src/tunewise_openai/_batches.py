@@ -246,13 +246,23 @@ class Batches:
             raise BadRequestError(f"batch {batch.get('id')} failed: {one_line(str(reason))}", provider=self._provider)
         ids = custom_ids(requests)
         outcomes: dict[str, ChatResponse | ProviderError] = {}
+        unreadable = 0
         for file_id in (batch.get("output_file_id"), batch.get("error_file_id")):
             if not file_id:
                 continue
             for raw in (await self._files.content(str(file_id))).splitlines():
                 if raw.strip():
-                    line = json.loads(raw)  # a bad line: ValueError, made one line by @shaped
-                    outcomes[str(line.get("custom_id"))] = parse_result_line(line, provider=self._provider)
+                    read = self._result_line(raw)
+                    if read is None:
+                        unreadable += 1  # its request gets "no result" below, and can be sent again
+                    else:
+                        outcomes[read[0]] = read[1]
+        if unreadable:
+            log.warning(
+                "batch %s: %d result lines could not be read; their requests have no result",
+                batch.get("id"),
+                unreadable,
+            )
         unknown = set(outcomes) - set(ids)
         if unknown:
             raise BadRequestError(
@@ -267,10 +277,30 @@ class Batches:
                 results.append(BatchResult(custom_id, request, response=outcome))
             else:
                 error = outcome or ProviderError(
-                    f"no result: batch {batch.get('id')} ended {batch.get('status')}", provider=self._provider
+                    f"no result: batch {batch.get('id')} ended {batch.get('status')}"
+                    + (f" ({unreadable} result lines could not be read)" if unreadable else ""),
+                    provider=self._provider,
                 )
                 results.append(BatchResult(custom_id, request, error=error))
         return results
+
+    def _result_line(self, raw: str | bytes) -> tuple[str, ChatResponse | ProviderError] | None:
+        """``(custom_id, outcome)`` of one output or error file line; ``None`` for a line that cannot be read.
+
+        One malformed line (not JSON, not an object, no ``custom_id``, a body of the wrong shape) costs
+        its own request only, never the rest of the batch's results.
+        """
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(line, dict) or not isinstance(line.get("custom_id"), str):
+            return None
+        try:
+            return line["custom_id"], parse_result_line(line, provider=self._provider)
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+            error = ProviderError(f"batch result of the wrong shape: {one_line(str(exc))}", provider=self._provider)
+            return line["custom_id"], error
 
     async def run(
         self,
