@@ -22,10 +22,14 @@ class BatchOutcome(Protocol):
     """What a batch returned for one request: a response, or the error it got."""
 
     @property
-    def response(self) -> ChatResponse | None: ...
+    def response(self) -> ChatResponse | None:
+        """The answer to the request, or ``None`` when it failed."""
+        ...
 
     @property
-    def error(self) -> Exception | None: ...
+    def error(self) -> Exception | None:
+        """Why the request failed, or ``None`` when it has a response."""
+        ...
 
 
 @runtime_checkable
@@ -39,7 +43,9 @@ class BatchClient(Protocol):
 
     async def submit(
         self, requests: Sequence[ChatRequest], *, metadata: dict[str, str] | None = None, resume: bool = True
-    ) -> dict[str, Any]: ...
+    ) -> dict[str, Any]:
+        """Create a batch of ``requests``, or with ``resume`` re-attach to the one they started; the batch."""
+        ...
 
     async def wait(
         self,
@@ -48,9 +54,13 @@ class BatchClient(Protocol):
         poll_interval: float | None = None,
         timeout: float | None = None,
         on_poll: Callable[[dict[str, Any]], None] | None = None,
-    ) -> dict[str, Any]: ...
+    ) -> dict[str, Any]:
+        """Poll the batch until it ends, passing each state seen to ``on_poll``; the batch as it ended."""
+        ...
 
-    async def results(self, batch: dict[str, Any], requests: Sequence[ChatRequest]) -> Sequence[BatchOutcome]: ...
+    async def results(self, batch: dict[str, Any], requests: Sequence[ChatRequest]) -> Sequence[BatchOutcome]:
+        """One outcome per request of a finished batch, in the order of ``requests``."""
+        ...
 
 
 def batch_client(provider: object) -> BatchClient | None:

@@ -54,7 +54,9 @@ class FineTuneJob(Protocol):
     """A running or finished fine-tune; safe to re-attach to by ``id`` after a restart."""
 
     @property
-    def id(self) -> str: ...
+    def id(self) -> str:
+        """The job's id, to re-attach to it with `FineTuner.attach()`."""
+        ...
 
     @property
     def status(self) -> FineTuneStatus:
@@ -67,9 +69,13 @@ class FineTuneJob(Protocol):
         ...
 
     @property
-    def error(self) -> str | None: ...
+    def error(self) -> str | None:
+        """Why the job failed, once it has; ``None`` otherwise."""
+        ...
 
-    async def refresh(self) -> FineTuneStatus: ...
+    async def refresh(self) -> FineTuneStatus:
+        """Ask the provider for the job's status now, and return it."""
+        ...
 
     def events(self) -> AsyncIterator[FineTuneEvent]:
         """Every event once, in order, following the job until it ends."""
@@ -79,13 +85,19 @@ class FineTuneJob(Protocol):
         """Wait for the end; the model ref, or [`FineTuneError`][tunewise.FineTuneError] if it failed."""
         ...
 
-    async def cancel(self) -> None: ...
+    async def cancel(self) -> None:
+        """Ask the provider to stop the job; nothing to do once it has ended."""
+        ...
 
 
 @runtime_checkable
 class FineTuner(Protocol):
     """Starts fine-tune jobs and re-attaches to them."""
 
-    async def start(self, spec: FineTuneSpec) -> FineTuneJob: ...
+    async def start(self, spec: FineTuneSpec) -> FineTuneJob:
+        """Start training what ``spec`` describes; returns the job without waiting for it."""
+        ...
 
-    async def attach(self, job_id: str) -> FineTuneJob: ...
+    async def attach(self, job_id: str) -> FineTuneJob:
+        """The job started earlier with this id (by this process or another), to follow or wait for."""
+        ...

@@ -53,13 +53,17 @@ class BaseProvider:
     capabilities: frozenset[Capability] = frozenset({"chat", "stream"})
 
     def embedder(self, model: str) -> Embedder:
+        """Raise [`CapabilityError`][tunewise.CapabilityError]: override it in a provider that can embed."""
         raise CapabilityError(f"{self.name}: this provider cannot embed (no 'embed' capability)")
 
     def fine_tuner(self) -> FineTuner:
+        """Raise [`CapabilityError`][tunewise.CapabilityError]: override it in a provider that can fine-tune."""
         raise CapabilityError(f"{self.name}: this provider cannot fine-tune (no 'fine_tune' capability)")
 
     async def aclose(self) -> None:
+        """Nothing to release; override it in a provider that holds connections, models or threads."""
         return None
 
     def __repr__(self) -> str:
+        """``<ClassName 'name'>``: the class and the provider's name, nothing from its settings."""
         return f"<{type(self).__name__} {self.name!r}>"

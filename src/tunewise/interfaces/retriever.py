@@ -31,6 +31,8 @@ class Hit(BaseModel):
 
 @runtime_checkable
 class Retriever(Protocol):
+    """Finds the passages that answer a query: dense, BM25, hybrid, or your own."""
+
     name: str
 
     async def retrieve(self, query: str, k: int = 5, where: Mapping[str, Any] | None = None) -> list[Hit]:

@@ -36,6 +36,7 @@ class Answer(BaseModel):
 
     @property
     def text(self) -> str:
+        """The final answer's text."""
         return self.response.text
 
     @property
@@ -50,6 +51,10 @@ class Answer(BaseModel):
 
 @runtime_checkable
 class Strategy(Protocol):
+    """One way of answering a conversation: what to send to which model, and what to make of the reply."""
+
     name: str
 
-    async def respond(self, conversation: Sequence[Message]) -> Answer: ...
+    async def respond(self, conversation: Sequence[Message]) -> Answer:
+        """Answer the conversation; the [`Answer`][tunewise.Answer] records every model call made."""
+        ...
