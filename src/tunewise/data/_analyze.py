@@ -184,15 +184,20 @@ def analyze(
         path: the JSONL file (OpenAI chat fine-tuning format), or examples already in
             memory (an iterable of dicts; problems then name ``<examples>`` and the
             1-based position as the line).
-        counter: a ready [`TokenCounter`][tunewise.data.TokenCounter]; otherwise one is built from ``model``
-            (an OpenAI model name picks its encoding), ``encoding`` (``cl100k_base`` or
-            ``o200k_base``) or ``tokenizer`` (a local Hugging Face tokenizer directory).
+        counter: a ready [`TokenCounter`][tunewise.data.TokenCounter]; otherwise one is built from ``model``,
+            ``encoding`` or ``tokenizer``.
+        model: the target model's name: an OpenAI model name picks its encoding, and sets the
+            default ``max_tokens``.
+        encoding: a tiktoken encoding to count with (``cl100k_base`` or ``o200k_base``).
+        tokenizer: a local Hugging Face tokenizer directory to count with.
         max_tokens: the per-example token limit of the target model; longer examples
             are flagged and billed at the limit. By default the published limit of
             ``model`` (65,536 for gpt-4o and gpt-4o-mini), else 16,385 (the cookbook's).
         epochs: the epochs you will set; ``None`` uses OpenAI's default rule.
         price_per_1m_training_tokens: when given, the report includes ``estimated_cost``.
         max_problems: how many problems to keep in the report (all are counted).
+        max_line_bytes: the longest line read (32 MiB by default); a longer one is skipped without
+            being held in memory and reported as a problem on its line.
 
     Raises:
         DataError: only when the file cannot be opened at all.

@@ -68,8 +68,11 @@ class ConvertReport:
 
 
 def detect_format(path: str | Path) -> str:
-    """``csv`` for .csv/.tsv files; otherwise by the keys of the first record: ``chat`` (``messages``),
-    ``sharegpt`` (``conversations``) or ``alpaca`` (anything else; its fields are checked row by row)."""
+    """The format of the file at ``path``: ``csv``, ``chat``, ``sharegpt`` or ``alpaca``.
+
+    ``csv`` for .csv/.tsv files; otherwise by the keys of the first record: ``chat`` (``messages``),
+    ``sharegpt`` (``conversations``) or ``alpaca`` (anything else; its fields are checked row by row).
+    """
     p = Path(path)
     if p.suffix.lower() in (".csv", ".tsv"):
         return "csv"
@@ -253,6 +256,8 @@ def convert(
     """Convert an instruction dataset to chat JSONL (``{"messages": [...]}`` per line).
 
     Args:
+        path: the dataset to convert: Alpaca-style JSON or JSONL, ShareGPT, or CSV/TSV.
+        out: the chat JSONL file to write (not ``path`` itself).
         format: ``alpaca``, ``csv``, ``sharegpt`` or ``auto`` (by extension, then by the keys of
             the first record; a file already in chat format is an error, not converted again).
         fields: renames, e.g. ``{"prompt": "question", "completion": "answer"}`` for a

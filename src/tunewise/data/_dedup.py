@@ -76,10 +76,14 @@ def dedup(
     """Find duplicates in a JSONL file and, when ``out`` is given, write the file without them.
 
     Args:
+        path: the JSONL file to check.
+        out: where to write the examples kept; ``None`` only reports the duplicates.
         on: which messages to compare: ``prompt`` (user turns, the default),
             ``conversation`` (user and assistant) or ``all`` (system included).
         near: also drop near duplicates (MinHash LSH); ``False`` drops exact ones only.
         threshold: the estimated Jaccard similarity from which two examples are near duplicates.
+        num_perm: MinHash permutations per signature: more estimate the similarity more
+            closely, at more time and memory.
 
     Examples with no text to compare (no message of the chosen roles) are always kept.
     """

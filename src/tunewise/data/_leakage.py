@@ -98,6 +98,9 @@ def leakage(
         on: which messages to compare (``prompt``: user turns, the default;
             ``conversation``; ``all``).
         near: also report near duplicates (MinHash LSH at ``threshold`` estimated Jaccard).
+        threshold: the estimated Jaccard similarity from which two examples are near duplicates.
+        num_perm: MinHash permutations per signature: more estimate the similarity more
+            closely, at more time and memory.
         max_pairs: how many pairs to keep in the report; all are counted.
     """
     if len(paths) < 2:

@@ -37,7 +37,7 @@ def _make_parents(folder: Path) -> list[Path]:
 
 @contextmanager
 def atomic_writer(path: str | Path) -> Iterator[TextIO]:
-    """A text file (UTF-8, ``\\n`` newlines) that appears at ``path`` only if the block completes."""
+    r"""A text file (UTF-8, ``\n`` newlines) that appears at ``path`` only if the block completes."""
     target = Path(path)
     if target.is_dir():
         raise DataError("is a directory; give a file name", path=target)
