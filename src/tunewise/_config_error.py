@@ -1,5 +1,8 @@
-"""Config files and their errors: a pydantic ``ValidationError`` as the one-line `ConfigError` a user reads, and the
-one TOML reader the configs share."""
+"""Config files and their errors.
+
+A pydantic ``ValidationError`` becomes the one-line `ConfigError` a user reads, and the one TOML
+reader the configs share lives here.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Short model names for reports: ``gpt-4o-mini`` for ``openai:gpt-4o-mini``, and
+"""Short model names for reports.
+
+``gpt-4o-mini`` for ``openai:gpt-4o-mini``, and
 ``SmolLM2-135M-Instruct.Q4_1 + LoRA (ftjob-…cd34)`` for
 ``local:/home/me/.tunewise/local/models/SmolLM2-135M-Instruct.Q4_1-<sha>+/…/jobs/ftjob-…/adapter``.
 

@@ -1,5 +1,8 @@
-"""``ProviderPlugin``: what a plugin's entry point names. Standard library only, so plugin discovery
-(``tunewise._discovery``) and settings can check and read plugins from below the interfaces layer."""
+"""``ProviderPlugin``: what a plugin's entry point names.
+
+Standard library only, so plugin discovery (``tunewise._discovery``) and settings can check and
+read plugins from below the interfaces layer.
+"""
 
 from __future__ import annotations
 

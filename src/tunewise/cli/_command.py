@@ -28,8 +28,11 @@ _PATH_LABELS = {"file": "FILE", "dir": "DIR", "path": "PATH"}
 
 
 def _check_given(value: Any, *, path: bool) -> None:
-    """Text the user typed (before typer converts it): not empty, not blank, no NUL character, and
-    UTF-8 unless it names a file (file names may hold any bytes; text goes to servers and files)."""
+    """Check text the user typed, before typer converts it.
+
+    It must not be empty or blank, hold no NUL character, and be UTF-8 unless it names a file
+    (file names may hold any bytes; text goes to servers and files).
+    """
     for item in value if isinstance(value, (list, tuple)) else (value,):
         if not isinstance(item, str):
             continue

@@ -62,8 +62,10 @@ def _new_folder(path: Path | None) -> Path | None:
 
 
 def _short(source: str) -> str:
-    """A source relative to the working directory when it is an absolute path under it (an index
-    ingested before sources were relative to the ingested folder)."""
+    """A source relative to the working directory when it is an absolute path under it.
+
+    Such absolute paths come from an index ingested before sources were relative to the ingested folder.
+    """
     cwd = Path.cwd().as_posix().rstrip("/") + "/"
     return source[len(cwd) :] if source.startswith(cwd) else source
 

@@ -168,7 +168,7 @@ def _prepare(target: str, given: dict[str, Any], registry: Registry) -> _Ready:
 
 
 def _log_to_stderr(level: str) -> None:
-    """tunewise's own log lines (requests, warnings) on stderr, next to uvicorn's and in its format."""
+    """Send tunewise's own log lines (requests, warnings) to stderr, next to uvicorn's and in its format."""
     import logging
 
     class Format(logging.Formatter):

@@ -417,8 +417,10 @@ def cost_of(
     batch: bool = False,
     catalog: PriceCatalog | None = None,
 ) -> float | None:
-    """[`price()`][tunewise.costs.price] as a number: ``None``, with an
-    [`UnknownPriceWarning`][tunewise.costs.UnknownPriceWarning], when unknown."""
+    """[`price()`][tunewise.costs.price] as a number.
+
+    ``None``, with an [`UnknownPriceWarning`][tunewise.costs.UnknownPriceWarning], when the price is unknown.
+    """
     cost = price(model, usage, batch=batch, catalog=catalog)
     if cost.unknown is not None:
         warn_unknown(cost.unknown if cost.unknown.startswith("no price") else f"{cost.unknown}; the cost is unknown")

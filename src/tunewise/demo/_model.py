@@ -66,8 +66,11 @@ def corpus(example: Path, train_file: Path, *, max_chars: int = 1200) -> list[st
 
 
 def documents(example: Path, train_file: Path, *, max_chars: int = 1200) -> list[list[dict[str, str]]]:
-    """Chat conversations to pre-train on: each knowledge-base paragraph as the answer to
-    `KB_QUESTION`, then each training conversation split into user/assistant pairs."""
+    """Chat conversations to pre-train on.
+
+    Each knowledge-base paragraph as the answer to `KB_QUESTION`, then each training conversation
+    split into user/assistant pairs.
+    """
     docs: list[list[dict[str, str]]] = []
     kb = example / "kb"
     for article in sorted(kb.glob("*.md")) if kb.is_dir() else []:

@@ -236,8 +236,10 @@ async def _build_model(
 
 
 async def _prepare_local_model(model: str, home: Path, *, progress: bool, say: Callable[[str], None]) -> None:
-    """Resolve a local model name to its model directory before the ladder starts, with a progress bar:
-    the first use of a GGUF file (the demo's packaged model) dequantizes it once, about 30 s on 2 cores."""
+    """Resolve a local model name to its model directory before the ladder starts, with a progress bar.
+
+    The first use of a GGUF file (the demo's packaged model) dequantizes it once, about 30 s on 2 cores.
+    """
     import anyio
 
     name = model.split(":", 1)[1].partition("+")[0]
@@ -272,8 +274,10 @@ def _cpu_threads(count: int) -> None:
 
 
 def _local_provider(folder: Path, size: DemoSize) -> Provider:
-    """The demo's local provider: batches of 16, and bfloat16 on a CPU that multiplies it natively
-    (about 1.6-2x faster decoding than float32; fine-tuning stays float32)."""
+    """The demo's local provider: batches of 16, and bfloat16 on a CPU that multiplies it natively.
+
+    bfloat16 decodes about 1.6-2x faster than float32 there; fine-tuning stays float32.
+    """
     from tunewise._registry import load_plugin
     from tunewise._settings import ProviderConfig
 
@@ -290,8 +294,10 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 
 def _datasets(root: Path, raw: dict[str, Any], data: Path, size: DemoSize) -> dict[str, Path]:
-    """Train/dev/test files: the example's, or N of their lines copied under ``data`` for a reduced run
-    (spread over the groups of ``[report] group_by`` when the config has one, see `_spread()`)."""
+    """Train/dev/test files: the example's, or N of their lines copied under ``data`` for a reduced run.
+
+    The N lines are spread over the groups of ``[report] group_by`` when the config has one (see `_spread()`).
+    """
     dataset = raw.get("dataset")
     if not isinstance(dataset, dict):
         raise ConfigError(f"{root / 'ladder.toml'}: dataset: must be a table with train, dev and test")
@@ -318,9 +324,11 @@ def _datasets(root: Path, raw: dict[str, Any], data: Path, size: DemoSize) -> di
 
 
 def _spread(lines: list[str], limit: int, group_by: str | None) -> list[str]:
-    """``limit`` lines for a reduced run: the first ones, or with ``group_by`` the first of each group in
-    turn (``kind``: two kb, two style, two handoff, two general), so the per-group report has every group.
-    The file's order is kept."""
+    """``limit`` lines for a reduced run: the first ones, or with ``group_by`` the first of each group in turn.
+
+    With ``group_by = "kind"`` that is two kb, two style, two handoff, two general, so the per-group
+    report has every group. The file's order is kept.
+    """
     if group_by is None:
         return lines[:limit]
     groups: dict[object, list[int]] = {}

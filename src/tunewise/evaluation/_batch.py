@@ -112,8 +112,10 @@ def batch_pricing(cost: CostFunction | None) -> CostFunction | None:
 
 
 class _Deferred(BaseException):
-    """A strategy reached its model call: the request waits for the batch. (A BaseException, so that no
-    ``except Exception`` in a strategy or the runner takes it for a failure.)"""
+    """A strategy reached its model call: the request waits for the batch.
+
+    A BaseException, so that no ``except Exception`` in a strategy or the runner takes it for a failure.
+    """
 
     def __init__(self, model_ref: str, provider: Provider, request: ChatRequest) -> None:
         super().__init__(model_ref)

@@ -381,8 +381,11 @@ def _money(value: float | None) -> str:
 
 
 def template_env(package: str) -> jinja2.Environment:
-    """The jinja2 environment for ``package``'s ``templates/``: HTML autoescaped, strict, with the
-    number/money/seconds/table-cell filters that every tunewise report uses."""
+    """The jinja2 environment for ``package``'s ``templates/``.
+
+    HTML autoescaped, strict, with the number/money/seconds/table-cell filters that every tunewise
+    report uses.
+    """
     import jinja2
 
     env = jinja2.Environment(

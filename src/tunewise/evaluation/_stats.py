@@ -1,5 +1,7 @@
-"""Paired statistics as pure functions: bootstrap CI, McNemar's exact test, a paired permutation test,
-Wilcoxon, multiple-comparison corrections, effect size, sample size.
+"""Paired statistics as pure functions.
+
+Bootstrap CI, McNemar's exact test, a paired permutation test, Wilcoxon, multiple-comparison
+corrections, effect size, sample size.
 
 All take paired per-case scores (same cases, same order). Where ``scipy.stats`` computes the
 same thing, it does the work: the bootstrap interval (``scipy.stats.bootstrap``), the sign test

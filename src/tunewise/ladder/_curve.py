@@ -1,5 +1,7 @@
-"""The learning curve's arithmetic: a saturating power law in the number of training examples, fitted to
-2-4 measured points, with bootstrap intervals from the per-case scores, and the call "flat within noise".
+"""The learning curve's arithmetic: a power law fitted to 2-4 runs, its intervals, "flat within noise".
+
+The curve is a saturating power law in the number of training examples, fitted to 2-4 measured
+points, with bootstrap intervals from the per-case scores, and the call "flat within noise".
 
 The curve is ``score(n) = a - b * (n / n_max) ** -c``: ``a`` is the level it saturates at (at most
 ``ceiling``, 1 for the ladder's metrics, which all score in [0, 1]), ``b >= 0`` the gap left at the
@@ -262,8 +264,11 @@ def _project(
 def _verdict(
     observed: tuple[float, float, float], projections: Sequence[Projection], *, converged: bool, level: str, cases: int
 ) -> tuple[bool, str]:
-    """Flat when the largest run is not better than the smallest beyond the bootstrap noise, or when the
-    gain at the largest projection cannot be told from none; else what the projections promise."""
+    """Whether the curve is flat, and the verdict's words.
+
+    Flat when the largest run is not better than the smallest beyond the bootstrap noise, or when the
+    gain at the largest projection cannot be told from none; else what the projections promise.
+    """
     gain, low, high = observed
     if low <= 0:
         return True, (

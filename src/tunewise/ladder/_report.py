@@ -227,9 +227,12 @@ def _samples(out: Path, config: LadderConfig, rows: list[RungResult], metric: st
 
 
 def _answers(store: RunStore, row: RungResult) -> list[CaseResult]:
-    """A rung's stored test answers. A rung that reused another's answers (optimized_prompt keeping the
-    starting instruction) names that run, whose one strategy has another name: every ladder run holds one
-    strategy, so the run's results are the rung's."""
+    """A rung's stored test answers.
+
+    A rung that reused another's answers (optimized_prompt keeping the starting instruction) names that
+    run, whose one strategy has another name: every ladder run holds one strategy, so the run's results
+    are the rung's.
+    """
     return store.results(row.run_id, row.strategy) or store.results(row.run_id)
 
 

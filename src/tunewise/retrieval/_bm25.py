@@ -198,8 +198,10 @@ class BM25Index:
                 shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
 
     def reload(self) -> str | None:
-        """Take over what is saved in ``directory`` now (another process may have saved a newer
-        generation); returns the generation adopted, ``None`` if nothing usable was saved."""
+        """Take over what is saved in ``directory`` now; another process may have saved a newer generation.
+
+        Returns the generation adopted, ``None`` if nothing usable was saved.
+        """
         if self.directory is None:
             return None
         saved = BM25Index.load(self.directory, k1=self.k1, b=self.b)

@@ -239,8 +239,9 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def discover_sources(paths: Iterable[str | Path], skipped: dict[str, int] | None = None) -> dict[Path, str]:
-    """[`discover()`][tunewise.retrieval.discover]'s files, each with the name its documents are cited by: its path
-    relative to the directory given (its file name when the file itself was given).
+    """[`discover()`][tunewise.retrieval.discover]'s files, each with the name its documents are cited by.
+
+    That name is its path relative to the directory given (its file name when the file itself was given).
 
     ``skipped``, when given, receives the number of files a directory walk passed over
     because no loader reads them, by extension (``{".pdf": 2, "(none)": 1}``); hidden files

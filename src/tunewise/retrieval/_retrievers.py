@@ -179,8 +179,11 @@ class HybridRetriever:
         depth: int,
         where: Mapping[str, Any] | None,
     ) -> list[Hit]:
-        """All members in-process: embed once per embedder, search them all in one worker
-        thread, fuse on (id, score) pairs and build ``Hit`` objects for the final ``k`` only."""
+        """Search with all members in-process.
+
+        Embed once per embedder, search them all in one worker thread, fuse on (id, score) pairs and
+        build ``Hit`` objects for the final ``k`` only.
+        """
         vectors: dict[int, Sequence[float]] = {}
         for r in members:
             if isinstance(r, DenseRetriever) and id(r.embedder) not in vectors:

@@ -86,8 +86,11 @@ class Embedded:
         self.lock = threading.Lock()
 
     def reopen(self) -> bool:
-        """Replace the client by a fresh one; False (and a warning) if chromadb kept the old System
-        because a client outside tunewise still holds this directory."""
+        """Replace the client by a fresh one.
+
+        False (and a warning) if chromadb kept the old System because a client outside tunewise still
+        holds this directory.
+        """
         with self.lock:
             old = self.client
             if not hasattr(old, "close"):  # chromadb before 1.5 cannot release a System

@@ -161,10 +161,12 @@ def models_of(name: str, strategy: Strategy) -> list[Model]:
 
 
 class Readiness:
-    """Whether every served model can answer now: models whose provider loads them (the local
-    plugin's ``async load(model)``) are loaded when the server starts, all at once; the others
-    are ready at once. A load that fails is reported (and logged) in one line; requests for
-    that model still reach its provider, which may load it then."""
+    """Whether every served model can answer now.
+
+    Models whose provider loads them (the local plugin's ``async load(model)``) are loaded when the
+    server starts, all at once; the others are ready at once. A load that fails is reported (and
+    logged) in one line; requests for that model still reach its provider, which may load it then.
+    """
 
     def __init__(self, models: Mapping[str, Sequence[Model]]) -> None:
         self.keys = {name: [_load_key(m) for m in found] for name, found in models.items()}
@@ -231,9 +233,12 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
 
 
 class _Guard:
-    """The outermost safety net: an exception no handler turned into a response is logged as one
-    line (the traceback at debug level) and answered with a 500 in OpenAI's shape, never with
-    starlette's plain-text page and uvicorn's "Exception in ASGI application" traceback."""
+    """The outermost safety net: an exception no handler turned into a response.
+
+    It is logged as one line (the traceback at debug level) and answered with a 500 in OpenAI's
+    shape, never with starlette's plain-text page and uvicorn's "Exception in ASGI application"
+    traceback.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

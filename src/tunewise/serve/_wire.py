@@ -105,8 +105,10 @@ def _finite_float(text: str) -> float:
 
 
 def parse_json(raw: bytes) -> Any:
-    """``raw`` as strict JSON (RFC 8259): UTF-8, no ``NaN``/``Infinity``, finite numbers,
-    at most `MAX_JSON_DEPTH` levels deep, no lone surrogates in strings.
+    """``raw`` as strict JSON (RFC 8259).
+
+    UTF-8, no ``NaN``/``Infinity``, finite numbers, at most `MAX_JSON_DEPTH` levels deep, no lone
+    surrogates in strings.
 
     Every problem is a 400 [`ApiError`][tunewise.serve.ApiError] (``invalid_json``); nothing here can raise anything
     else.
@@ -386,8 +388,11 @@ def finish_reason(answer: Answer) -> str:
 
 
 def client_source(source: str) -> str:
-    """A source as a client may see it: an absolute server path (an index ingested before sources
-    were made relative) is cut to its file name, keeping a ``#record`` suffix."""
+    """A source as a client may see it.
+
+    An absolute server path (an index ingested before sources were made relative) is cut to its file
+    name, keeping a ``#record`` suffix.
+    """
     path, hash_, record = source.partition("#")
     for flavour in (PurePosixPath, PureWindowsPath):
         if flavour(path).is_absolute():

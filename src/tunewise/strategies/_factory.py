@@ -46,8 +46,12 @@ class BuildContext:
         return path if path.is_absolute() else self.base_dir / path
 
     def embedder(self, value: Any, where: str) -> Embedder:
-        """``"hashing"`` or ``"hashing-N"``, a name given in ``embedders``, ``"sentence-transformers:MODEL"`` (offline
-        MiniLM, needs ``tunewise[rag]``), or ``"PREFIX:MODEL"`` served by that provider (see ``build_embedder``)."""
+        """The embedder a config value names.
+
+        ``"hashing"`` or ``"hashing-N"``, a name given in ``embedders``, ``"sentence-transformers:MODEL"``
+        (offline MiniLM, needs ``tunewise[rag]``), or ``"PREFIX:MODEL"`` served by that provider (see
+        ``build_embedder``).
+        """
         if isinstance(value, str) and value in self.embedders:
             return self.embedders[value]
         try:
@@ -88,8 +92,11 @@ _RETRIEVER_BUILDERS: dict[str, RetrieverBuilder] = {}
 
 
 def register_retriever(kind: str, builder: RetrieverBuilder) -> None:
-    """Make ``retriever = {type = kind, ...}`` buildable; ``builder(spec, context, where)`` gets the table minus
-    ``type`` (e.g. ``tunewise.retrieval`` registers its Chroma, BM25 and hybrid retrievers)."""
+    """Make ``retriever = {type = kind, ...}`` buildable.
+
+    ``builder(spec, context, where)`` gets the table minus ``type`` (e.g. ``tunewise.retrieval``
+    registers its Chroma, BM25 and hybrid retrievers).
+    """
     _RETRIEVER_BUILDERS[kind] = builder
 
 
@@ -120,11 +127,14 @@ def _refresh_every(value: Any, where: str) -> float | None:
 
 
 def _index_retriever(spec: dict[str, Any], ctx: BuildContext, where: str) -> Retriever:
-    """``{type = "index", location = "kb-index", collection = "kb", mode = "hybrid"}``: an existing
-    ``tunewise.retrieval.Index`` (built with ``tunewise index add``), embedded folder or Chroma server URL.
+    """An existing ``tunewise.retrieval.Index`` (built with ``tunewise index add``) as a retriever.
+
+    The spec is ``{type = "index", location = "kb-index", collection = "kb", mode = "hybrid"}``;
+    ``location`` is an embedded folder or a Chroma server URL.
 
     ``refresh_every`` (seconds, default 10; ``false`` to turn off) makes a long-lived process
-    (``tunewise serve``) pick up what ``tunewise index add`` writes meanwhile."""
+    (``tunewise serve``) pick up what ``tunewise index add`` writes meanwhile.
+    """
     from tunewise.retrieval import Index
 
     unknown = set(spec) - _INDEX_KEYS

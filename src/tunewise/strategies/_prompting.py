@@ -103,8 +103,10 @@ class SystemPrompt(ZeroShot):
 
 
 class FineTuned(ZeroShot):
-    """A fine-tuned model (``openai:ft:...``, ``local:base+adapter``), optionally with the system prompt it was
-    trained with: a fine-tuned model answers best when prompted as in training."""
+    """A fine-tuned model (``openai:ft:...``, ``local:base+adapter``), optionally with its training system prompt.
+
+    A fine-tuned model answers best when prompted as in training.
+    """
 
     kind = "fine_tuned"
 

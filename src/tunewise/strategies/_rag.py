@@ -50,8 +50,10 @@ def cited_sources(text: str, hits: Sequence[Hit]) -> list[str]:
 
 
 def relevance_score(hit: Hit, member: str | None) -> float | None:
-    """The score a relevance threshold compares: ``member``'s raw score (``None`` if it did not
-    find the hit), or ``hit.score`` when no member is named."""
+    """The score a relevance threshold compares.
+
+    ``member``'s raw score (``None`` if it did not find the hit), or ``hit.score`` when no member is named.
+    """
     return hit.score if member is None else hit.scores.get(member)
 
 

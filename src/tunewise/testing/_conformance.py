@@ -114,8 +114,10 @@ class ProviderConformance:
         self._run(check)
 
     def test_capabilities_match_the_plugin(self) -> None:
-        """The provider class and its plugin's entry point declare the same capabilities (``tunewise providers``
-        shows the plugin's without creating a provider)."""
+        """The provider class and its plugin's entry point declare the same capabilities.
+
+        ``tunewise providers`` shows the plugin's without creating a provider.
+        """
 
         async def check(provider: Provider) -> None:
             plugin = _plugin_of(provider)

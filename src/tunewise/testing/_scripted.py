@@ -129,8 +129,11 @@ class ScriptedProvider(BaseProvider):
         return response
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        """The answer ``chat`` gives, word by word; its tool calls follow the text as fragments
-        (id and name first, then the arguments in pieces), as OpenAI streams them."""
+        """The answer ``chat`` gives, word by word.
+
+        Its tool calls follow the text as fragments (id and name first, then the arguments in pieces),
+        as OpenAI streams them.
+        """
         response, _ = await self._answer(request)
         pieces = re.findall(r"\s*\S+", response.text) or [""]
         last = pieces.pop()

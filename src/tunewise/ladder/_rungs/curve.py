@@ -47,9 +47,12 @@ async def learning_curve(
     training: float | None,
     billed: int,
 ) -> tuple[float | None, int, str]:
-    """Measure the curve's smaller fractions and fit it, after the rung's own run (``full``, which cost
-    ``training`` dollars for ``billed`` tokens). Returns what the curve's runs spent (dollars, ``None`` when
-    a price is unknown, and tokens) and a note for the rung's details."""
+    """Measure the curve's smaller fractions and fit it, after the rung's own run.
+
+    The rung's own run is ``full``, which cost ``training`` dollars for ``billed`` tokens. Returns what
+    the curve's runs spent (dollars, ``None`` when a price is unknown, and tokens) and a note for the
+    rung's details.
+    """
     curve = ctx.state.learning_curve
     if curve is None:
         curve = ctx.state.learning_curve = LearningCurve(fractions=list(ctx.config.fine_tune.curve_fractions))
@@ -90,8 +93,11 @@ def _full_point(ctx: LadderContext, curve: LearningCurve, full: Sequence[CaseRes
 
 
 def _cannot_start(ctx: LadderContext, base: ModelRef, curve: LearningCurve, used: Estimate) -> str | None:
-    """Why the curve's remaining runs must not start: subsets that are not distinct or too small for the
-    provider, or a budget they would not fit (``used``: what the rung spent so far)."""
+    """Why the curve's remaining runs must not start, or ``None`` when they may.
+
+    Subsets that are not distinct or too small for the provider, or a budget they would not fit
+    (``used``: what the rung spent so far).
+    """
     sizes = {f: len(ctx.training.subset(f)) for f in curve.fractions}
     if len(set(sizes.values())) < len(sizes):
         shown = ", ".join(f"{percent(f)}: {n}" for f, n in sizes.items())

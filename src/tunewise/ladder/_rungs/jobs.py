@@ -1,5 +1,8 @@
-"""Fine-tune jobs of the ladder: write the training file, start a job (or re-attach to the one recorded in the
-state), wait for it, record the trained model. Shared by the ``fine_tune`` rung and its learning curve."""
+"""Fine-tune jobs of the ladder, shared by the ``fine_tune`` rung and its learning curve.
+
+Write the training file, start a job (or re-attach to the one recorded in the state), wait for it,
+record the trained model.
+"""
 
 from __future__ import annotations
 
@@ -44,8 +47,11 @@ async def train(
     record: FineTuneRecord | None,
     keep: Callable[[FineTuneRecord], None],
 ) -> FineTuneRecord:
-    """The trained job of ``record``: started afresh (none yet, or the last one failed), or re-attached and
-    waited for. ``keep`` puts a new record in the state, which is saved before waiting."""
+    """The trained job of ``record``.
+
+    Started afresh (none yet, or the last one failed), or re-attached and waited for. ``keep`` puts a
+    new record in the state, which is saved before waiting.
+    """
     if record is None or record.status in ("failed", "cancelled"):
         started, record = await _start(ctx, tuner, base, job, record)
         keep(record)

@@ -14,8 +14,11 @@ if TYPE_CHECKING:
 
 
 async def retrieval_strategy(ctx: LadderContext, rung: RungKind, model: str) -> Strategy:
-    """Retrieval feeding ``model``, with the config's relevance rule: the same for ``rag`` (the base
-    model) and ``rag_fine_tuned`` (the fine-tune), so the two differ only in the model."""
+    """Retrieval feeding ``model``, with the config's relevance rule.
+
+    The same for ``rag`` (the base model) and ``rag_fine_tuned`` (the fine-tune), so the two differ
+    only in the model.
+    """
     retrieval = ctx.config.retrieval
     return RagFineTuned(
         ctx.model(model),
