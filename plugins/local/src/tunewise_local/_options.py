@@ -115,8 +115,11 @@ class LocalOptions(LoadOptions):
 
     @classmethod
     def parse(cls, options: Mapping[str, Any] | LocalOptions | None, *, profile: str = "local") -> LocalOptions:
-        """Options from settings; a bad one is a one-line [`ConfigError`][tunewise.ConfigError] naming
-        ``profiles.<profile>.options.<name>``."""
+        """Options from settings, checked.
+
+        A bad one is a one-line [`ConfigError`][tunewise.ConfigError] naming
+        ``profiles.<profile>.options.<name>``.
+        """
         if isinstance(options, LocalOptions):
             return options
         try:

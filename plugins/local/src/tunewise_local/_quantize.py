@@ -72,7 +72,7 @@ def quantization_kwargs(hp: Hyperparameters, compute_dtype: Any) -> dict[str, An
 
 
 def quantization_config(hp: Hyperparameters, compute_dtype: Any) -> Any:
-    """transformers' ``BitsAndBytesConfig`` for ``hp`` (it imports transformers; bitsandbytes loads with the model)."""
+    """Transformers' ``BitsAndBytesConfig`` for ``hp`` (it imports transformers; bitsandbytes loads with the model)."""
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(**quantization_kwargs(hp, compute_dtype))  # type: ignore[no-untyped-call]

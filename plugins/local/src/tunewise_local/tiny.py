@@ -115,6 +115,7 @@ class TinyShape:
     """Makes the weights and the pre-training reproducible."""
 
     def __post_init__(self) -> None:
+        """Check every size: whole numbers in range, heads of an even size; a bad one is a one-line ConfigError."""
         smallest = 256 + len(SPECIAL_TOKENS)  # the byte alphabet and the special tokens
         lowest = {"vocab_size": smallest, "hidden_size": 2, "num_layers": 1, "num_heads": 1}
         lowest |= {"intermediate_size": 1, "max_position_embeddings": 16, "pretrain_steps": 0, "seed": 0}

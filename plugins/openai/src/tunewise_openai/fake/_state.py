@@ -531,8 +531,11 @@ def _answer(
 
 
 def _tool_calls(body: dict[str, Any], last_user: str) -> list[dict[str, Any]]:
-    """One call per offered tool: all of them in parallel, the first only with
-    ``parallel_tool_calls: false``, the named one for a ``tool_choice`` naming a function."""
+    """The tool calls the fake answers with: one call per offered tool.
+
+    All of them in parallel; the first only with ``parallel_tool_calls: false``; the named one
+    for a ``tool_choice`` naming a function.
+    """
     tools = [t.get("function") or {} for t in body.get("tools") or []]
     choice = body.get("tool_choice")
     if not tools or choice == "none":
