@@ -10,7 +10,7 @@ import typer
 from tunewise.cli._output import dumps
 
 if TYPE_CHECKING:
-    from tunewise.evaluation import PairwiseSummary, RunStore, RunSummary
+    from tunewise.evaluation import BatchOptions, PairwiseSummary, RunStore, RunSummary
 
 eval_app = typer.Typer(
     name="eval",
@@ -43,6 +43,68 @@ GroupOption = Annotated[
         help="Also split results by this case metadata key (e.g. kind); default: the run's group_by, if any.",
     ),
 ]
+
+
+async def _run_file(
+    config: Path, run_id: str | None, concurrency: int | None, progress: bool, batch: BatchOptions | None
+) -> RunSummary:
+    """Evaluate what an eval TOML describes (flags over the file's values), closing its cache and models."""
+    from tunewise._registry import Registry
+    from tunewise.evaluation import evaluate, load_config
+
+    async with Registry() as registry:
+        cfg = load_config(config, registry=registry)
+        cache = cfg.open_cache()
+        try:
+            return await evaluate(
+                cfg.strategies,
+                cfg.cases,
+                cfg.metrics,
+                store=cfg.store,
+                run_id=run_id or cfg.run_id,
+                concurrency=concurrency or cfg.concurrency,
+                timeout=cfg.timeout,
+                cost=cfg.cost,
+                cache=cache,
+                budget=cfg.budget,
+                progress=progress,
+                # group_by changes no answer: leave it out of the run id, so adding it resumes the same run
+                config={"config_file": {k: v for k, v in cfg.raw.items() if k != "group_by"}},
+                group_by=cfg.group_by,
+                batch=batch or False,
+            )
+        finally:
+            if cache is not None:
+                cache.close()
+
+
+def _print_summary(summary: RunSummary, *, json_output: bool, batch: bool) -> None:
+    """The run's one-line summary on stdout (or its JSON)."""
+    data = {
+        "run_id": summary.run_id,
+        "store": str(summary.store),
+        "ran": summary.ran,
+        "ok": summary.ok,
+        "errors": summary.errors,
+        "skipped": summary.skipped,
+        "cost": summary.cost,
+        "cache_hits": summary.cache_hits,
+        "wall_s": round(summary.wall_s, 3),
+        "stopped": summary.stopped,
+        "not_run": summary.not_run,
+        "causes": [cause.model_dump() for cause in summary.causes],
+        **({"batches": list(summary.batches), "notes": list(summary.notes)} if batch else {}),
+    }
+    if json_output:
+        typer.echo(dumps(data, indent=None))
+        return
+    cost = "unknown" if summary.cost is None else f"${summary.cost:.4f}"
+    resumed = f", {summary.skipped} already done (resumed)" if summary.skipped else ""
+    batches = f"; batch {', '.join(summary.batches)}" if summary.batches else ""
+    typer.echo(
+        f"run {summary.run_id}: {summary.ok} ok, {summary.errors} errors{resumed}; cost {cost}; "
+        f"{summary.wall_s:.1f}s; store {summary.store}{batches}"
+    )
 
 
 @eval_app.command("run")
@@ -81,67 +143,15 @@ def run_command(
     """
     import anyio
 
-    from tunewise._registry import Registry
-    from tunewise.evaluation import BatchOptions, evaluate, load_config
+    from tunewise.evaluation import BatchOptions
 
     options = BatchOptions(retry=batch_retry, timeout=batch_timeout) if batch else None
-
-    async def main() -> RunSummary:
-        async with Registry() as registry:
-            cfg = load_config(config, registry=registry)
-            cache = cfg.open_cache()
-            try:
-                return await evaluate(
-                    cfg.strategies,
-                    cfg.cases,
-                    cfg.metrics,
-                    store=cfg.store,
-                    run_id=run_id or cfg.run_id,
-                    concurrency=concurrency or cfg.concurrency,
-                    timeout=cfg.timeout,
-                    cost=cfg.cost,
-                    cache=cache,
-                    budget=cfg.budget,
-                    progress=progress and not json_output,
-                    # group_by changes no answer: leave it out of the run id, so adding it resumes the same run
-                    config={"config_file": {k: v for k, v in cfg.raw.items() if k != "group_by"}},
-                    group_by=cfg.group_by,
-                    batch=options or False,
-                )
-            finally:
-                if cache is not None:
-                    cache.close()
-
     try:
-        summary = anyio.run(main)
+        summary = anyio.run(lambda: _run_file(config, run_id, concurrency, progress and not json_output, options))
     except KeyboardInterrupt:
         typer.secho("interrupted: every finished case is stored; run the same command again to resume", err=True)
         raise typer.Exit(130) from None
-    data = {
-        "run_id": summary.run_id,
-        "store": str(summary.store),
-        "ran": summary.ran,
-        "ok": summary.ok,
-        "errors": summary.errors,
-        "skipped": summary.skipped,
-        "cost": summary.cost,
-        "cache_hits": summary.cache_hits,
-        "wall_s": round(summary.wall_s, 3),
-        "stopped": summary.stopped,
-        "not_run": summary.not_run,
-        "causes": [cause.model_dump() for cause in summary.causes],
-        **({"batches": list(summary.batches), "notes": list(summary.notes)} if batch else {}),
-    }
-    if json_output:
-        typer.echo(dumps(data, indent=None))
-    else:
-        cost = "unknown" if summary.cost is None else f"${summary.cost:.4f}"
-        resumed = f", {summary.skipped} already done (resumed)" if summary.skipped else ""
-        batches = f"; batch {', '.join(summary.batches)}" if summary.batches else ""
-        typer.echo(
-            f"run {summary.run_id}: {summary.ok} ok, {summary.errors} errors{resumed}; cost {cost}; "
-            f"{summary.wall_s:.1f}s; store {summary.store}{batches}"
-        )
+    _print_summary(summary, json_output=json_output, batch=batch)
     for note in summary.notes:
         typer.echo(note, err=True)
     _show_failures(summary)
