@@ -51,8 +51,10 @@ class Estimate:
 
 
 def seconds_per_token(state: LadderState) -> tuple[float, str | None]:
-    """Local compute seconds per prompt+completion token measured by the finished rungs, and their device;
-    [`ASSUMED_S_PER_TOKEN`][tunewise.ladder._budget.ASSUMED_S_PER_TOKEN] before any was measured."""
+    """Local compute seconds per prompt+completion token measured by the finished rungs, and their device.
+
+    [`ASSUMED_S_PER_TOKEN`][tunewise.ladder._budget.ASSUMED_S_PER_TOKEN] stands in before any was measured.
+    """
     seconds = tokens = 0.0
     device: str | None = None
     for r in state.results.values():
@@ -66,8 +68,11 @@ def seconds_per_token(state: LadderState) -> tuple[float, str | None]:
 def training_price(
     config: LadderConfig, state: LadderState, billed_tokens: float, record: FineTuneRecord | None = None
 ) -> float | None:
-    """Dollars to train on ``billed_tokens`` (tokens x epochs): per token, or for a local model its
-    measured training time (``record``) x the hourly rate, estimated before the job has run."""
+    """Dollars to train on ``billed_tokens`` (tokens x epochs).
+
+    Priced per token, or for a local model by its measured training time (``record``) x the hourly
+    rate, estimated before the job has run.
+    """
     found = quote(config.fine_tune_base)
     if found is None:
         return None
@@ -183,8 +188,11 @@ def check_budget(config: LadderConfig, state: LadderState, rung: RungKind, estim
 
 
 def estimate_curve(ctx: LadderContext, fractions: Sequence[float]) -> Estimate:
-    """The learning curve's runs still to do: each fraction's training (its subset's billed tokens x the full
-    run's epochs, priced as the rung's training is) and its fine-tuned model's answers to the test split."""
+    """The learning curve's runs still to do: each fraction's training and its answers to the test split.
+
+    A fraction's training is its subset's billed tokens x the full run's epochs, priced as the rung's
+    training is; its answers are its fine-tuned model's, one per test case.
+    """
     config = ctx.config
     completion = _completion_tokens(ctx)
     prompt = _prompt_tokens(ctx, ctx.test, None, 0)
@@ -200,16 +208,21 @@ def estimate_curve(ctx: LadderContext, fractions: Sequence[float]) -> Estimate:
 
 
 def _scaled(record: FineTuneRecord | None, factor: float) -> FineTuneRecord | None:
-    """The rung's job record with its measured training time scaled by ``factor`` (local training time grows
-    with the examples trained on); as it is when no time was measured."""
+    """The rung's job record with its measured training time scaled by ``factor``.
+
+    Local training time grows with the examples trained on; a record without a measured time is
+    returned as it is.
+    """
     if record is None or record.compute_s is None:
         return record
     return record.model_copy(update={"compute_s": record.compute_s * factor})
 
 
 def projected_training(config: LadderConfig, state: LadderState, multiple: float) -> float | None:
-    """Dollars to train the rung's job again on ``multiple`` x its data (same epochs), as the budget prices
-    training; ``None`` when a price is unknown or the rung has no job."""
+    """Dollars to train the rung's job again on ``multiple`` x its data (same epochs), priced as the budget does.
+
+    ``None`` when a price is unknown or the rung has no job.
+    """
     record = state.fine_tune
     if record is None:
         return None
@@ -218,8 +231,11 @@ def projected_training(config: LadderConfig, state: LadderState, multiple: float
 
 
 def check_curve(config: LadderConfig, state: LadderState, used: Estimate, curve: Estimate) -> str | None:
-    """Why the learning curve must not start (``None`` when it fits): ``used`` is what the fine-tune rung has
-    spent so far (not yet in ``state``), ``curve`` the curve's estimate. The rung itself is kept either way."""
+    """Why the learning curve must not start, or ``None`` when it fits the budget.
+
+    ``used`` is what the fine-tune rung has spent so far (not yet in ``state``), ``curve`` the curve's
+    estimate. The rung itself is kept either way.
+    """
     budget = config.budget
     spent = None if state.spent is None or used.dollars is None else state.spent + used.dollars
     if budget.max_dollars is not None:

@@ -127,8 +127,11 @@ class LadderContext:
         return self._registry().provider(prefix)
 
     def embedder(self) -> Embedder:
-        """``retrieval.embedder``: ``hashing`` (instant, lexical), ``sentence-transformers:all-MiniLM-L6-v2``
-        (packaged, offline) or ``PREFIX:MODEL`` served by a provider; used by few-shot selection and retrieval."""
+        """The ladder's embedder, used by few-shot selection and retrieval.
+
+        ``retrieval.embedder`` names it: ``hashing`` (instant, lexical),
+        ``sentence-transformers:all-MiniLM-L6-v2`` (packaged, offline) or ``PREFIX:MODEL`` served by a provider.
+        """
         if self._embedder is None:
             spec = self.config.retrieval.embedder
             try:

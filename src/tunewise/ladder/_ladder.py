@@ -71,8 +71,10 @@ __all__ = [
 
 @dataclass
 class LadderOutcome:
-    """What [`run_ladder`][tunewise.ladder.run_ladder] leaves: the state (rungs measured, skipped, spend) and
-    where it all is."""
+    """What [`run_ladder`][tunewise.ladder.run_ladder] leaves: the state and where it all is.
+
+    The state holds the rungs measured and skipped and what they spent.
+    """
 
     config: LadderConfig
     state: LadderState
@@ -248,8 +250,10 @@ class Ladder:
             ctx.save()
 
     def preflight(self) -> None:
-        """Fail in one line, before any rung runs, when a rung still to run names a provider that cannot serve it
-        (no such plugin, no API key): every one of its calls would fail alike."""
+        """Fail in one line, before any rung runs, when a rung still to run names a provider that cannot serve it.
+
+        No such plugin, or no API key: every one of its calls would fail alike.
+        """
         config = self.ctx.config
         todo = [r for r in config.rungs if r not in self.ctx.state.results]
         refs: dict[str, str] = {}

@@ -46,8 +46,11 @@ def failure_of(results: Sequence[CaseResult], cases: int, *, stopped: str | None
 
 
 def metric_values(results: Sequence[CaseResult], name: str) -> list[float]:
-    """``name``'s score per case, never optimistic: a case that failed with an error, or whose scoring
-    failed, counts as 0; a case the metric does not apply to is left out."""
+    """``name``'s score per case, never optimistic.
+
+    A case that failed with an error, or whose scoring failed, counts as 0; a case the metric does not
+    apply to is left out.
+    """
     return [r.scores.get(name, 0.0) if r.status == "ok" else 0.0 for r in results if not r.not_applicable(name)]
 
 

@@ -320,8 +320,11 @@ def _next_steps(config: LadderConfig, state: LadderState, best: RungResult) -> l
 
 
 def _curve_advice(config: LadderConfig, state: LadderState, metric: str) -> tuple[str | None, str | None]:
-    """The learning curve's reason and next step: collect about N more examples (+X expected at 2x, with its
-    interval, and the larger run's training cost), or more data is unlikely to help; why it was not measured."""
+    """The learning curve's reason and next step, or why it was not measured.
+
+    Either collect about N more examples (+X expected at 2x, with its interval, and the larger run's
+    training cost), or more data is unlikely to help.
+    """
     curve = state.learning_curve
     if curve is None:
         return None, None
