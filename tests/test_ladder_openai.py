@@ -100,7 +100,9 @@ async def test_a_batched_ladder_measures_every_rung_in_one_batch_at_half_the_ans
         folder.mkdir()
         write_world(folder)
         server.reset()
-        async with OpenAIProvider(base_url=server.base_url, api_key="sk-test", home=folder / "home") as openai:
+        async with OpenAIProvider(
+            base_url=server.base_url, api_key="sk-test", home=folder / "home", options={"poll_interval": 0}
+        ) as openai:
             outcomes[batch] = await run_ladder(folder / "ladder.toml", providers={"openai": openai}, batch=batch)
         stats = server.stats()
         # batched: one batch per rung's test split and no live completion; live: no batch at all
