@@ -225,3 +225,19 @@ def test_verbose_warnings_say_where_they_came_from(tmp_path: Path) -> None:
     (located,) = loud.stderr.splitlines()
     assert short.startswith("warning: no price known for 'scripted:echo'") and short.endswith("(UnknownPriceWarning)")
     assert located.startswith(short.removesuffix(")") + " at ") and ".py:" in located
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_bars_drawn_with_tqdm_directly_are_quiet_unless_verbose(verbose: bool) -> None:
+    """transformers draws "Converting and de-quantizing GGUF tensors" with plain tqdm, not its own switch."""
+    script = (
+        "import sys\n"
+        "from tunewise.cli._console import setup_console\n"
+        f"setup_console(verbose={verbose})\n"
+        "from tqdm.auto import tqdm\n"
+        "for _ in tqdm(range(3), desc='Converting and de-quantizing GGUF tensors...', file=sys.stderr): pass\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert ("GGUF tensors" in shown.stderr) is verbose

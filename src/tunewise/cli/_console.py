@@ -23,6 +23,7 @@ QUIET_ENVIRONMENT = {
     "HF_HUB_DISABLE_EXPERIMENTAL_WARNING": "1",
     "TRANSFORMERS_VERBOSITY": "error",
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+    "TQDM_DISABLE": "1",  # bars drawn with tqdm directly (transformers' "Converting ... GGUF tensors"); ours are rich
 }
 """Environment variables that quiet transformers and the Hugging Face Hub (read when they are imported)."""
 
