@@ -142,43 +142,37 @@ def _lines(handle: IO[bytes], name: str, max_line_bytes: int) -> Iterator[Exampl
                 yield Problem(
                     "bom", "file starts with a UTF-8 byte-order mark; it was ignored", name, 1, severity="warning"
                 )
-            if b"\x00" in raw:
-                column = raw.index(b"\x00") + 1
-                seen_content = True
-                yield Problem("binary_data", f"NUL byte at column {column}: binary data, not JSON text", name, number)
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                seen_content = True
-                yield Problem(
-                    "invalid_utf8",
-                    f"invalid UTF-8 at byte {exc.start + 1}: {raw[exc.start : exc.start + 4]!r}",
-                    name,
-                    number,
-                )
-                continue
-            if not text or text.isspace():
-                yield Problem("blank_line", "blank line", name, number, severity="warning")
-                continue
-            seen_content = True
-            try:
-                data = _decode_json(text)
-            except json.JSONDecodeError as exc:
-                hint = "" if ends_with_newline else " (truncated last line?)"
-                yield Problem("invalid_json", f"invalid JSON at column {exc.colno}: {exc.msg}{hint}", name, number)
-                continue
-            except RecursionError:
-                yield Problem("invalid_json", "JSON nested too deeply to read", name, number)
-                continue
-            except ValueError as exc:  # NaN/Infinity, integers too long to convert
-                yield Problem("invalid_json", _short(str(exc).splitlines()[0]), name, number)
-                continue
-            yield Example(name, number, data, text)
+            item = _parse_line(raw, number, name, complete=ends_with_newline)
+            seen_content = seen_content or not (isinstance(item, Problem) and item.code == "blank_line")
+            yield item
         if not seen_any:
             yield Problem("empty_file", "file is empty: no examples", name)
         elif not seen_content:
             yield Problem("empty_file", "file holds only blank lines: no examples", name)
+
+
+def _parse_line(raw: bytes, number: int, name: str, *, complete: bool) -> Example | Problem:
+    """One line's bytes (its newline stripped) as an example, or the problem that stops it being one."""
+    if b"\x00" in raw:
+        column = raw.index(b"\x00") + 1
+        return Problem("binary_data", f"NUL byte at column {column}: binary data, not JSON text", name, number)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start : exc.start + 4]
+        return Problem("invalid_utf8", f"invalid UTF-8 at byte {exc.start + 1}: {bad!r}", name, number)
+    if not text or text.isspace():
+        return Problem("blank_line", "blank line", name, number, severity="warning")
+    try:
+        data = _decode_json(text)
+    except json.JSONDecodeError as exc:
+        hint = "" if complete else " (truncated last line?)"
+        return Problem("invalid_json", f"invalid JSON at column {exc.colno}: {exc.msg}{hint}", name, number)
+    except RecursionError:
+        return Problem("invalid_json", "JSON nested too deeply to read", name, number)
+    except ValueError as exc:  # NaN/Infinity, integers too long to convert
+        return Problem("invalid_json", _short(str(exc).splitlines()[0]), name, number)
+    return Example(name, number, data, text)
 
 
 def load_examples(path: str | Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Example]:
