@@ -167,6 +167,16 @@ def test_ladder_run_refuses_a_model_no_call_could_reach_before_any_rung(
     assert not (tmp_path / "ladder-out").exists()  # nothing written for a typo
 
 
+def test_ladder_run_batch_refuses_a_provider_without_batches_before_any_rung(tmp_path: Path) -> None:
+    write_ladder(tmp_path, "scripted:echo")
+    refused = run("ladder", "run", "ladder.toml", "--batch", cwd=tmp_path)
+    assert refused.returncode == 2
+    (line,) = refused.stderr.splitlines()
+    assert line.startswith("error: ") and "ladder.toml: models.base (scripted:echo): " in line
+    assert "does not support batches" in line
+    assert not (tmp_path / "ladder-out").exists()  # refused before anything was written
+
+
 @pytest.mark.slow
 def test_ladder_run_on_a_local_model_that_does_not_exist(tmp_path: Path) -> None:
     pytest.importorskip("tunewise_local")

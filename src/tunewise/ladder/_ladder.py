@@ -22,6 +22,7 @@ import anyio
 
 from tunewise._errors import BudgetExceededError, ConfigError, FineTuneError, ProviderError
 from tunewise._refs import ModelRef
+from tunewise.interfaces.batch import batch_client
 from tunewise.ladder._budget import (
     ASSUMED_S_PER_TOKEN,
     ASSUMED_TRAIN_S_PER_TOKEN,
@@ -252,7 +253,8 @@ class Ladder:
     def preflight(self) -> None:
         """Fail in one line, before any rung runs, when a rung still to run names a provider that cannot serve it.
 
-        No such plugin, or no API key: every one of its calls would fail alike.
+        No such plugin, or no API key: every one of its calls would fail alike. With ``batch``, a provider
+        without a batch API fails here too (the optimizer's model is exempt: its rounds run live).
         """
         config = self.ctx.config
         todo = [r for r in config.rungs if r not in self.ctx.state.results]
@@ -265,9 +267,14 @@ class Ladder:
             refs["models.fine_tune_base"] = config.fine_tune_base
         for field, ref in refs.items():
             try:
-                self.ctx.provider(ModelRef.parse(ref).prefix)
+                provider = self.ctx.provider(ModelRef.parse(ref).prefix)
             except ConfigError as exc:
                 raise type(exc)(f"{config.path}: {field} ({ref}): {exc}") from None
+            if config.batch and field != "models.optimizer" and batch_client(provider) is None:
+                raise ConfigError(
+                    f"{config.path}: {field} ({ref}): its provider ({provider.name}) does not support batches; "
+                    "run live (without --batch or batch = true)"
+                )
 
     def _skip_rest(self, index: int, why: str) -> None:
         for rung in self.ctx.config.rungs[index + 1 :]:
