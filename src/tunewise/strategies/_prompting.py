@@ -76,10 +76,23 @@ class ZeroShot:
         return recorder.answer(self.name)
 
 
-class SystemPrompt(ZeroShot):
+class _WithSystem(ZeroShot):
+    """A zero-shot strategy whose conversations start with ``system`` (when it has one)."""
+
+    system: str | None
+
+    def messages(self, conversation: Sequence[Message]) -> tuple[Message, ...]:
+        return with_system(self.system, conversation)
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        return {**super().fingerprint_fields(), "system": self.system}
+
+
+class SystemPrompt(_WithSystem):
     """A fixed system prompt placed before the conversation ("prompt harder")."""
 
     kind = "system_prompt"
+    system: str
 
     def __init__(
         self,
@@ -95,14 +108,8 @@ class SystemPrompt(ZeroShot):
         super().__init__(model, name=name, registry=registry, **options)
         self.system = system
 
-    def messages(self, conversation: Sequence[Message]) -> tuple[Message, ...]:
-        return with_system(self.system, conversation)
 
-    def fingerprint_fields(self) -> dict[str, Any]:
-        return {**super().fingerprint_fields(), "system": self.system}
-
-
-class FineTuned(ZeroShot):
+class FineTuned(_WithSystem):
     """A fine-tuned model (``openai:ft:...``, ``local:base+adapter``), optionally with its training system prompt.
 
     A fine-tuned model answers best when prompted as in training.
@@ -121,12 +128,6 @@ class FineTuned(ZeroShot):
     ) -> None:
         super().__init__(model, name=name, registry=registry, **options)
         self.system = system
-
-    def messages(self, conversation: Sequence[Message]) -> tuple[Message, ...]:
-        return with_system(self.system, conversation)
-
-    def fingerprint_fields(self) -> dict[str, Any]:
-        return {**super().fingerprint_fields(), "system": self.system}
 
 
 DEFAULT_COT_INSTRUCTION = (
