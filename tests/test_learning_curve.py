@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -136,6 +137,10 @@ def test_the_option_is_checked_in_one_line_and_off_leaves_the_fingerprint(tmp_pa
         f"{config}: fine_tune.learning_curve: the last fraction must be 1.0: "
         "the rung's own fine-tune on the whole training set"
     )
+    config.write_text(text.replace("[fine_tune]\n", "[fine_tune]\nlearning_curve = true\n"))
+    config.write_text(re.sub(r"(?m)^rungs = .*$", 'rungs = ["zero_shot"]', config.read_text()))
+    with pytest.raises(ConfigError, match="learning_curve is measured by the fine_tune rung; add fine_tune"):
+        load_ladder_config(config)  # a curve no rung would measure is said, not silently dropped
 
 
 # --- whole ladders ---------------------------------------------------------------------------------------

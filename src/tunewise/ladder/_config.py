@@ -298,6 +298,8 @@ class LadderConfig(_Section):
     def _needs(self) -> LadderConfig:
         if "rag_fine_tuned" in self.rungs and "fine_tune" not in self.rungs:
             raise ValueError("rungs: rag_fine_tuned uses the fine_tune rung's model; list fine_tune too")
+        if self.fine_tune.curve_fractions and "fine_tune" not in self.rungs:
+            raise ValueError("fine_tune.learning_curve is measured by the fine_tune rung; add fine_tune to rungs")
         for rung in ("rag", "rag_fine_tuned"):
             if (
                 rung in self.rungs
