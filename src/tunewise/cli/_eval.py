@@ -10,7 +10,7 @@ import typer
 from tunewise.cli._output import dumps
 
 if TYPE_CHECKING:
-    from tunewise.evaluation import BatchOptions, PairwiseSummary, RunStore, RunSummary
+    from tunewise.evaluation import BatchOptions, Comparison, PairwiseSummary, RunStore, RunSummary
 
 eval_app = typer.Typer(
     name="eval",
@@ -193,15 +193,7 @@ def compare_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the comparisons as JSON.")] = False,
 ) -> None:
     """Paired comparison of B against A: difference with bootstrap CI, McNemar / permutation p, verdict."""
-    from tunewise.evaluation import RunStore
-    from tunewise.evaluation._compare import (
-        Comparison,
-        PairwiseSummary,
-        apply_correction,
-        compare_runs,
-        format_level,
-        resolve,
-    )
+    from tunewise.evaluation import RunStore, compare_runs, resolve
 
     with RunStore(_store_path(store), create=False) as runs:
         if group_by is None:  # the key the runs were evaluated with (eval TOML group_by), if any
@@ -214,12 +206,8 @@ def compare_command(
         if judge is not None:
             pairwise = _judge(runs, run_a, run_b, judge, alpha=1 - confidence)
     method = None if correction == "none" else correction
-    if method is not None:  # the judge's sign test is one more test of the same pair: in the family too
-        overall = [c for c in comparisons if c.group is None]  # per-group comparisons are exploratory
-        family: list[Comparison | PairwiseSummary] = [*overall, *([pairwise] if pairwise else [])]
-        tests = apply_correction(family, method)
-        comparisons = [t for t in tests if isinstance(t, Comparison)] + [c for c in comparisons if c.group is not None]
-        pairwise = next((t for t in tests if isinstance(t, PairwiseSummary)), None)
+    if method is not None:
+        comparisons, pairwise = _corrected(comparisons, pairwise, method)
     if json_output:
         out = [{**c.model_dump(), "verdict": c.verdict, "significant": c.significant} for c in comparisons]
         payload: dict[str, object] = {"comparisons": out}
@@ -231,9 +219,36 @@ def compare_command(
             }
         typer.echo(dumps(payload, indent=None))
         return
+    _print_comparisons(comparisons, pairwise, confidence=confidence, method=method, group_by=group_by)
+
+
+def _corrected(
+    comparisons: list[Comparison], pairwise: PairwiseSummary | None, method: Literal["holm", "bonferroni"]
+) -> tuple[list[Comparison], PairwiseSummary | None]:
+    """The overall comparisons and the judge's sign test corrected as one family (per-group ones are exploratory)."""
+    from tunewise.evaluation import Comparison, PairwiseSummary, apply_correction
+
+    overall = [c for c in comparisons if c.group is None]
+    family: list[Comparison | PairwiseSummary] = [*overall, *([pairwise] if pairwise else [])]
+    tests = apply_correction(family, method)
+    corrected = [t for t in tests if isinstance(t, Comparison)] + [c for c in comparisons if c.group is not None]
+    return corrected, next((t for t in tests if isinstance(t, PairwiseSummary)), None)
+
+
+def _print_comparisons(
+    comparisons: list[Comparison],
+    pairwise: PairwiseSummary | None,
+    *,
+    confidence: float,
+    method: str | None,
+    group_by: str | None,
+) -> None:
+    """The comparison table, then each verdict (and the judge's) in a sentence."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+
+    from tunewise.evaluation._compare import format_level
 
     console = Console()
     grouped = any(c.group is not None for c in comparisons)
