@@ -11,9 +11,10 @@ the next [`Index.open()`][tunewise.retrieval._index.Index.open] sees is stale an
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from tunewise.retrieval._documents import FieldMap, discover_sources, load_file
 from tunewise.retrieval._store import ChromaStore, check_embedder
 
 if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
     from rich.progress import Progress
 
 
@@ -134,67 +136,73 @@ async def ingest(
         report.seconds = time.perf_counter() - started
         return report
 
-    upserted: list[Entry] = []
-    deleted: list[str] = []
     generation = uuid.uuid4().hex
     if store.exists:
         await anyio.to_thread.run_sync(store.set_generation, f"pending-{generation}")
+    writer = _Writer(store, embedder, generation, report)
     bar = _progress(progress)
     try:
         if bar is not None:
             bar.start()
-        task = bar.add_task("embedding", total=len(plan.to_embed)) if bar is not None else None
+            writer.advance = functools.partial(bar.advance, bar.add_task("embedding", total=len(plan.to_embed)))
         send, receive = anyio.create_memory_object_stream[tuple[Sequence[Chunk], Any]](1)
-
-        async def embed_batches() -> None:
-            async with send:
-                for batch in _batches(plan.to_embed, batch_size):
-                    vectors = await embedder.embed([c.text for c in batch])
-                    if len(vectors) != len(batch):
-                        raise ConfigError(
-                            f"embedder {embedder.name} returned {len(vectors)} vectors for {len(batch)} texts"
-                        )
-                    await send.send((batch, vectors))
-
-        async def write_batches() -> None:
-            async with receive:
-                async for batch, vectors in receive:
-                    if not store.exists:
-                        await anyio.to_thread.run_sync(store.create, embedder.name, len(vectors[0]))
-                        await anyio.to_thread.run_sync(store.set_generation, f"pending-{generation}")
-                    if store.dimension is not None and len(vectors[0]) != store.dimension:
-                        raise ConfigError(
-                            f"embedder {embedder.name} returned {len(vectors[0])}-dimensional vectors; "
-                            f"collection {store.name!r} holds {store.dimension}"
-                        )
-                    await anyio.to_thread.run_sync(
-                        store.upsert,
-                        [c.id for c in batch],
-                        vectors,
-                        [c.text for c in batch],
-                        [c.metadata for c in batch],
-                    )
-                    upserted.extend(Entry(c.id, c.text, c.metadata) for c in batch)
-                    report.embedded += len(batch)
-                    if bar is not None and task is not None:
-                        bar.advance(task, len(batch))
-
         async with anyio.create_task_group() as group:
-            group.start_soon(embed_batches)
-            group.start_soon(write_batches)
+            group.start_soon(_embed_batches, embedder, plan.to_embed, batch_size, send)
+            group.start_soon(writer.write_batches, receive)
         if plan.stale:
             await anyio.to_thread.run_sync(store.delete, plan.stale)
-            deleted.extend(plan.stale)
+            writer.deleted.extend(plan.stale)
             report.deleted = len(plan.stale)
     finally:
         if bar is not None:
             bar.stop()
         # Whatever reached Chroma is mirrored into BM25, even when stopped by an error.
         with anyio.CancelScope(shield=True):
-            if upserted or deleted:
-                await anyio.to_thread.run_sync(_sync_bm25, store, bm25, upserted, deleted, generation)
+            if writer.upserted or writer.deleted:
+                await anyio.to_thread.run_sync(_sync_bm25, store, bm25, writer.upserted, writer.deleted, generation)
     report.seconds = time.perf_counter() - started
     return report
+
+
+async def _embed_batches(
+    embedder: Embedder, chunks: Sequence[Chunk], size: int, send: MemoryObjectSendStream[tuple[Sequence[Chunk], Any]]
+) -> None:
+    """Embed ``chunks`` a batch at a time and pass each on with its vectors (the writer runs meanwhile)."""
+    async with send:
+        for batch in _batches(chunks, size):
+            vectors = await embedder.embed([c.text for c in batch])
+            if len(vectors) != len(batch):
+                raise ConfigError(f"embedder {embedder.name} returned {len(vectors)} vectors for {len(batch)} texts")
+            await send.send((batch, vectors))
+
+
+class _Writer:
+    """Writes embedded batches to Chroma and remembers what reached it, for the BM25 mirror."""
+
+    def __init__(self, store: ChromaStore, embedder: Embedder, generation: str, report: IngestReport) -> None:
+        self.store, self.embedder, self.generation, self.report = store, embedder, generation, report
+        self.upserted: list[Entry] = []
+        self.deleted: list[str] = []
+        self.advance: Callable[[int], None] | None = None
+
+    async def write_batches(self, receive: MemoryObjectReceiveStream[tuple[Sequence[Chunk], Any]]) -> None:
+        store = self.store
+        async with receive:
+            async for batch, vectors in receive:
+                if not store.exists:
+                    await anyio.to_thread.run_sync(store.create, self.embedder.name, len(vectors[0]))
+                    await anyio.to_thread.run_sync(store.set_generation, f"pending-{self.generation}")
+                if store.dimension is not None and len(vectors[0]) != store.dimension:
+                    raise ConfigError(
+                        f"embedder {self.embedder.name} returned {len(vectors[0])}-dimensional vectors; "
+                        f"collection {store.name!r} holds {store.dimension}"
+                    )
+                texts, metadata = [c.text for c in batch], [c.metadata for c in batch]
+                await anyio.to_thread.run_sync(store.upsert, [c.id for c in batch], vectors, texts, metadata)
+                self.upserted.extend(Entry(c.id, c.text, c.metadata) for c in batch)
+                self.report.embedded += len(batch)
+                if self.advance is not None:
+                    self.advance(len(batch))
 
 
 def _sync_bm25(store: ChromaStore, bm25: BM25Index, upserted: list[Entry], deleted: list[str], generation: str) -> None:
