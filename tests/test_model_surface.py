@@ -436,3 +436,24 @@ def test_every_embedder_refuses_what_is_not_a_list_of_texts(texts: Any) -> None:
     for embedder in _embedders():
         with pytest.raises(DataError, match=r"^texts(\[\d+\])?: embed\(\) takes "):
             anyio.run(embedder.embed, texts)
+
+
+def test_the_default_models_follow_settings_changed_in_the_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook sets a profile (or a key) after its first call: the next `tunewise.model()` reads it."""
+    fake = pytest.importorskip("tunewise_openai.fake")
+    monkeypatch.chdir(tmp_path)
+    with fake.run_fake_openai() as first, fake.run_fake_openai() as second:
+        served, registries = [], []
+        for server in (first, second, second):
+            monkeypatch.setenv("TUNEWISE_PROFILES__OPENAI__BASE_URL", server.base_url)
+            monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+            model = tunewise.model("openai:gpt-4o-mini")
+            with model.sync as chat:
+                assert chat.chat("hello").text == "You said: hello"
+            served.append((first.stats()["completions_served"], second.stats()["completions_served"]))
+            registries.append(tunewise._default_registry)
+    assert served == [(1, 0), (1, 1), (1, 2)]
+    # settings read again only when they changed: the last two calls share one registry
+    assert registries[0] is not registries[1] and registries[1] is registries[2]

@@ -184,6 +184,8 @@ __all__ = [
 ]
 
 _default_registry: Registry | None = None
+_default_key: str | None = None
+"""What the default registry's settings were read from (`tunewise._settings.settings_key`)."""
 
 
 def model(
@@ -197,17 +199,21 @@ def model(
     """A [`Model`][tunewise.Model] for a reference such as ``"openai:gpt-4o-mini"``.
 
     Without arguments the model shares its prefix's provider, created once per process
-    (the settings say where and with which key). ``base_url``, ``api_key`` and provider
-    options (``timeout=30``, ``max_retries=2``...; a misspelt one is an
+    (the settings say where and with which key) and again when the settings change: a
+    ``TUNEWISE_*`` or ``*_API_KEY`` variable, the working folder or a settings file.
+    ``base_url``, ``api_key`` and provider options (``timeout=30``, ``max_retries=2``...; a misspelt one is an
     [`OptionError`][tunewise.OptionError]) give the model a provider of its own, closed with it. The model
     works from any event loop; ``model.sync`` calls it without ``await``; close it with
     ``await model.aclose()`` or ``async with``.
     """
-    global _default_registry
-    if _default_registry is None:
+    global _default_registry, _default_key
+    from tunewise._settings import settings_key
+
+    key = settings_key()
+    if _default_registry is None or key != _default_key:  # settings changed (env, files): read them again
         from tunewise._registry import Registry
 
-        _default_registry = Registry()
+        _default_registry, _default_key = Registry(), key
     return _default_registry.model(ref, base_url=base_url, api_key=api_key, **options)
 
 

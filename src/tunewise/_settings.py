@@ -147,6 +147,25 @@ def config_file_path() -> Path | None:
     return None
 
 
+def settings_key() -> str:
+    """A digest of everything [`load_settings()`][tunewise.load_settings] reads: equal digests, equal settings.
+
+    The ``TUNEWISE_*`` variables and every ``*_API_KEY`` one (a profile's ``api_key_env``), the working
+    folder and the candidate settings files with their modification times. A digest, so that no key
+    is kept in the clear.
+    """
+    import hashlib
+
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("TUNEWISE_") or k.endswith("_API_KEY"))
+    files: list[tuple[str, int | None] | None] = []
+    for candidate in (os.environ.get("TUNEWISE_CONFIG"), "tunewise.toml", Path.home() / ".config/tunewise/config.toml"):
+        try:
+            files.append((str(candidate), os.stat(candidate).st_mtime_ns) if candidate else None)
+        except OSError:
+            files.append((str(candidate), None))
+    return hashlib.sha256(repr((env, os.getcwd(), files)).encode()).hexdigest()
+
+
 class Settings(BaseSettings):
     """All of tunewise's configuration. ``Settings()`` reads env vars and the TOML file."""
 
