@@ -231,6 +231,17 @@ def test_costs_add_and_an_unknown_part_makes_the_sum_unknown() -> None:
             Cost(*bad)
 
 
+def test_an_unknown_cost_warns_and_logs_its_reason_from_the_callers_line(caplog: pytest.LogCaptureFixture) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Cost(0.5).warn()  # known: nothing to say
+        Cost.unknown_because("no price known for 'x'").warn()
+    (warned,) = caught
+    assert warned.category is UnknownPriceWarning and str(warned.message) == "no price known for 'x'"
+    assert warned.filename == __file__  # the line that called warn(), not tunewise's
+    assert caplog.text.count("no price known for 'x'") == 1
+
+
 def test_estimate_per_1k_and_per_month() -> None:
     result = estimate(
         "openai:gpt-4o-mini",

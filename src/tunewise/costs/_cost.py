@@ -246,9 +246,8 @@ def priced_breakdown(found: PriceQuote, usage: Usage | MeanUsage, *, batch: bool
 
 
 def warn_unknown(message: str) -> None:
-    """Say a cost is unknown: a [`UnknownPriceWarning`][tunewise.costs.UnknownPriceWarning] and a log line."""
-    _log.warning(message)
-    warnings.warn(message, UnknownPriceWarning, stacklevel=3)
+    """Say a cost is unknown ([`Cost.warn()`][tunewise.costs.Cost.warn]), as seen from the caller's caller."""
+    Cost.unknown_because(message).warn(stacklevel=3)
 
 
 def unknown_price_message(ref: str) -> str:
@@ -377,6 +376,15 @@ class Cost:
 
     def __str__(self) -> str:
         return f"unknown ({self.unknown})" if self.dollars is None else f"${self.dollars:.6f}"
+
+    def warn(self, *, stacklevel: int = 1) -> None:
+        """Say why this cost is unknown: an [`UnknownPriceWarning`][tunewise.costs.UnknownPriceWarning] and a log line.
+
+        Nothing for a known cost. ``stacklevel`` counts as in `warnings.warn`, from the caller of ``warn()``.
+        """
+        if self.unknown is not None:
+            _log.warning(self.unknown)
+            warnings.warn(self.unknown, UnknownPriceWarning, stacklevel=stacklevel + 1)
 
 
 def price(

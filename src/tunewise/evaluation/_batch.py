@@ -19,13 +19,13 @@ batch, or live. The strategy and provider capabilities are in `tunewise.interfac
 
 from __future__ import annotations
 
+import abc
 import functools
 import inspect
 import json
 import logging
 import sqlite3
 import time
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,11 +98,10 @@ def batch_pricing(cost: CostFunction | None) -> CostFunction | None:
     name = getattr(cost, "__qualname__", type(cost).__name__)
 
     def unknown(model_ref: str, usage: Usage) -> float | None:
-        from tunewise.costs import UnknownPriceWarning
+        from tunewise.costs import Cost
 
-        message = f"{model_ref}: the cost function {name} takes no batch= argument, so batch prices are unknown"
-        log.warning(message)
-        warnings.warn(message, UnknownPriceWarning, stacklevel=2)
+        why = f"{model_ref}: the cost function {name} takes no batch= argument, so batch prices are unknown"
+        Cost.unknown_because(why).warn(stacklevel=2)
         return None
 
     return unknown
@@ -128,8 +127,8 @@ class NotInBatchError(TunewiseError):
     """A strategy asked, after its batch, for a request the batch did not hold."""
 
 
-class _Delegating:
-    """A provider that passes everything but ``chat`` and ``stream`` to ``inner``."""
+class _Delegating(abc.ABC):
+    """A provider that passes everything but ``chat`` and ``stream`` to ``inner``; ``respond`` answers those."""
 
     def __init__(self, inner: Provider, model_ref: str) -> None:
         self.inner = inner
@@ -146,8 +145,9 @@ class _Delegating:
     async def aclose(self) -> None:
         return None  # the registry owns the provider
 
+    @abc.abstractmethod
     async def respond(self, request: ChatRequest) -> ChatResponse:
-        raise NotImplementedError
+        """The answer ``chat`` and ``stream`` give to ``request``."""
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         return await self.respond(request)

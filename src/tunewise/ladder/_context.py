@@ -6,7 +6,6 @@ One [`LadderContext`][tunewise.ladder._context.LadderContext] per ladder; the ru
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +14,7 @@ from tunewise._errors import ConfigError
 from tunewise._model import Model
 from tunewise._refs import ModelRef
 from tunewise._registry import Registry
-from tunewise.costs import UnknownPriceWarning, price, quote
+from tunewise.costs import price, quote
 from tunewise.evaluation import Metric, RunStore, as_metric, evaluate, load_cases
 from tunewise.ladder._config import LadderConfig
 from tunewise.ladder._knowledge import build_retriever
@@ -162,7 +161,7 @@ class LadderContext:
         cost = price(ref, usage, batch=batch)
         if cost.unknown is not None and quote(ref) is None and ref not in self.state.unknown_prices:
             self.state.unknown_prices.append(ref)
-            warnings.warn(cost.unknown, UnknownPriceWarning, stacklevel=2)
+            cost.warn(stacklevel=2)
         return cost.dollars
 
     def start_rung(self) -> None:
