@@ -48,6 +48,7 @@ from tunewise.costs._cost import (
     price,
     quote,
     request_cost,
+    sum_known,
     training_cost,
     unknown_price_message,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "quote",
     "read_price_file",
     "request_cost",
+    "sum_known",
     "training_cost",
     "unknown_price_message",
 ]

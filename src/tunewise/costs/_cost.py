@@ -387,6 +387,20 @@ class Cost:
             warnings.warn(self.unknown, UnknownPriceWarning, stacklevel=stacklevel + 1)
 
 
+def sum_known(*dollars: float | None) -> float | None:
+    """The sum of ``dollars``, or ``None`` when any is unknown: an unknown cost is never taken as 0.
+
+    >>> sum_known(0.25, 0.5), sum_known(0.25, None)
+    (0.75, None)
+    """
+    total = 0.0
+    for value in dollars:
+        if value is None:
+            return None
+        total += value
+    return total
+
+
 def price(
     model: str | ModelRef,
     usage: Usage | MeanUsage,

@@ -24,6 +24,7 @@ import anyio
 
 from tunewise._errors import BudgetExceededError, ConfigError, ProviderError
 from tunewise._types import Usage
+from tunewise.costs import sum_known
 from tunewise.evaluation._batch import BatchOptions, BatchRun
 from tunewise.evaluation._cache import ResponseCache, use_cache
 from tunewise.evaluation._cases import Case, load_cases
@@ -124,15 +125,7 @@ def answer_cost(answer: Answer, cost: CostFunction | None, cache: ResponseCache 
         prices.append(price)
     if not answer.calls:
         prices = [cost(r.model, r.usage) if cost is not None else None for r in answer.responses]
-    return _sum_known(prices)
-
-
-def _sum_known(prices: Sequence[float | None]) -> float | None:
-    """The sum of ``prices``, or ``None`` when any is unknown (an unknown price is never taken as 0)."""
-    total: float | None = 0.0
-    for price in prices:
-        total = None if total is None or price is None else total + price
-    return total
+    return sum_known(*prices)
 
 
 def _not_applicable(detail: str | None) -> str:
@@ -148,7 +141,7 @@ def _scoring_cost(scores: Sequence[Score], cost: CostFunction | None) -> float |
         return 0.0
     if cost is None:
         return None
-    return _sum_known([cost(score.model_ref or "", score.usage) for score in priced if score.usage is not None])
+    return sum_known(*(cost(score.model_ref or "", score.usage) for score in priced if score.usage is not None))
 
 
 async def evaluate(
@@ -515,7 +508,7 @@ class _Run:
             ok=self.ok,
             errors=self.errors,
             skipped=skipped,
-            cost=_sum_known(self.costs),
+            cost=sum_known(*self.costs),
             wall_s=wall_s,
             cache_hits=cache_hits,
             causes=tuple(error_causes(sorted(self.failed, key=lambda r: (r.case_index, r.strategy)))),

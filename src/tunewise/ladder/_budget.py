@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from tunewise._refs import ModelRef
 from tunewise._types import Message
-from tunewise.costs import MeanUsage, compute_cost, price, quote, training_cost
+from tunewise.costs import MeanUsage, compute_cost, price, quote, sum_known, training_cost
 from tunewise.ladder._config import RungKind
 from tunewise.ladder._optimize import DEFAULT_INSTRUCTION
 
@@ -157,7 +157,7 @@ def estimate(ctx: LadderContext, rung: RungKind) -> Estimate:
     tokens = training
     for ref, prompt, out, calls in parts:
         price = _price(ctx.state, ref, prompt, out, calls)
-        dollars = None if dollars is None or price is None else dollars + price
+        dollars = sum_known(dollars, price)
         tokens += (prompt + out) * calls
     return Estimate(dollars=dollars, tokens=int(tokens))
 
@@ -202,7 +202,7 @@ def estimate_curve(ctx: LadderContext, fractions: Sequence[float]) -> Estimate:
         billed = ctx.training.subset_report(fraction).billed_tokens_per_epoch * ctx.training.epochs()
         train = training_price(config, ctx.state, billed, _scaled(ctx.state.fine_tune, fraction))
         answers = _price(ctx.state, finetuned_price_ref(config, ctx.state), prompt, completion, len(ctx.test))
-        dollars = None if dollars is None or train is None or answers is None else dollars + train + answers
+        dollars = sum_known(dollars, train, answers)
         tokens += billed + (prompt + completion) * len(ctx.test)
     return Estimate(dollars=dollars, tokens=int(tokens))
 
@@ -237,7 +237,7 @@ def check_curve(config: LadderConfig, state: LadderState, used: Estimate, curve:
     estimate. The rung itself is kept either way.
     """
     budget = config.budget
-    spent = None if state.spent is None or used.dollars is None else state.spent + used.dollars
+    spent = sum_known(state.spent, used.dollars)
     if budget.max_dollars is not None:
         if spent is None or curve.dollars is None:
             return f"its cost is unknown (no price for a model), so the ${budget.max_dollars:g} budget cannot be kept"

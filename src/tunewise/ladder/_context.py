@@ -14,7 +14,7 @@ from tunewise._errors import ConfigError
 from tunewise._model import Model
 from tunewise._refs import ModelRef
 from tunewise._registry import Registry
-from tunewise.costs import price, quote
+from tunewise.costs import price, quote, sum_known
 from tunewise.evaluation import Metric, RunStore, as_metric, evaluate, load_cases
 from tunewise.ladder._config import LadderConfig
 from tunewise.ladder._knowledge import build_retriever
@@ -177,7 +177,7 @@ class LadderContext:
 
     def pay(self, dollars: float | None) -> None:
         """Count spending inside the running rung, so its next evaluation gets only what is left."""
-        self._pending = None if self._pending is None or dollars is None else self._pending + dollars
+        self._pending = sum_known(self._pending, dollars)
 
     # --- store and state ---------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tunewise._errors import ConfigError
+from tunewise.costs import sum_known
 from tunewise.evaluation import error_causes, mean_ci, normalize_error, split_by_group
 from tunewise.ladder._config import RungKind
 from tunewise.ladder._state import GroupResult, MetricSummary, RungFailure, RungResult
@@ -70,8 +71,7 @@ def spend_of(results: Sequence[CaseResult]) -> tuple[float | None, int]:
     for r in results:
         if r.status != "ok":
             continue
-        paid = None if r.cost is None or r.scoring_cost is None else r.cost + r.scoring_cost
-        dollars = None if dollars is None or paid is None else dollars + paid
+        dollars = sum_known(dollars, r.cost, r.scoring_cost)
         tokens += (r.usage.prompt_tokens or 0) + (r.usage.completion_tokens or 0)
     return dollars, tokens
 
@@ -174,7 +174,7 @@ class Scoring:
             ci_high=high,
             confidence=self.confidence,
             **usage_means(ok),
-            spent=None if dollars is None or extra_dollars is None else dollars + extra_dollars,
+            spent=sum_known(dollars, extra_dollars),
             tokens=tokens + extra_tokens,
             training_cost=training_cost,
             system_prompt=system,

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tunewise._errors import ConfigError
+from tunewise.costs import sum_known
 from tunewise.evaluation import ErrorCause
 from tunewise.ladder._curve import CurveFit
 
@@ -207,7 +208,7 @@ class LadderState(BaseModel):
         os.replace(tmp, path)
 
     def add_spend(self, dollars: float | None, tokens: int) -> None:
-        self.spent = None if self.spent is None or dollars is None else self.spent + dollars
+        self.spent = sum_known(self.spent, dollars)
         self.tokens += tokens
 
     def as_dict(self) -> dict[str, Any]:

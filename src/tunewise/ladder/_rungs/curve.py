@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tunewise._errors import BudgetExceededError, FineTuneError
+from tunewise.costs import sum_known
 from tunewise.evaluation import mean_ci
 from tunewise.ladder._budget import Estimate, check_curve, estimate_curve, training_price
 from tunewise.ladder._curve import CurveFit, fit_curve
@@ -59,7 +60,7 @@ async def learning_curve(
     _full_point(ctx, curve, full, training)
     if curve.skipped is None and curve.fit is None:
         used_dollars, used_tokens = spend_of(full)
-        paid = None if used_dollars is None or training is None else used_dollars + training
+        paid = sum_known(used_dollars, training)
         why = _cannot_start(ctx, base, curve, Estimate(dollars=paid, tokens=used_tokens + billed))
         if why is None:
             why = await _climb_curve(ctx, tuner, base, curve, full)
@@ -68,9 +69,7 @@ async def learning_curve(
             ctx.event(f"fine_tune: learning curve not measured: {why}")
         ctx.save()
     runs = [p for p in curve.points if p.fraction < 1 and p.done]
-    dollars: float | None = 0.0
-    for p in runs:
-        dollars = None if dollars is None or p.spent is None else dollars + p.spent
+    dollars = sum_known(*(p.spent for p in runs))
     tokens = sum(p.tokens for p in runs)
     return dollars, tokens, _note(curve)
 
@@ -111,8 +110,7 @@ def _cannot_start(ctx: LadderContext, base: ModelRef, curve: LearningCurve, used
     todo = [f for f in curve.fractions if f < 1 and not _done(curve, f)]
     done = [p for p in curve.points if p.fraction < 1 and p.done]
     for p in done:  # runs finished before a kill count as spent by this rung
-        dollars = None if used.dollars is None or p.spent is None else used.dollars + p.spent
-        used = Estimate(dollars=dollars, tokens=used.tokens + p.tokens)
+        used = Estimate(dollars=sum_known(used.dollars, p.spent), tokens=used.tokens + p.tokens)
     expected = estimate_curve(ctx, todo)
     why = check_curve(ctx.config, ctx.state, used, expected)
     if why is None and todo:
@@ -178,7 +176,7 @@ async def _run(ctx: LadderContext, tuner: FineTuner, base: ModelRef, curve: Lear
     point.run_id = results[0].run_id if results else None
     point.mean, point.ci_low, point.ci_high = mean, low, high
     point.training_cost = paid
-    point.spent = None if dollars is None or paid is None else dollars + paid
+    point.spent = sum_known(dollars, paid)
     point.tokens = tokens + billed
     point.done = True
     ctx.save()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from tunewise._errors import DataError
 from tunewise._refs import ModelRef
+from tunewise.costs import sum_known
 from tunewise.ladder._budget import training_price
 from tunewise.ladder._rungs.curve import learning_curve
 from tunewise.ladder._rungs.jobs import Job, train
@@ -50,7 +51,7 @@ async def fine_tune(ctx: LadderContext) -> RungResult:
     extra_dollars, extra_tokens = training, billed
     if ctx.config.fine_tune.curve_fractions:
         curve_dollars, curve_tokens, note = await learning_curve(ctx, tuner, base, results, training, billed)
-        extra_dollars = None if extra_dollars is None or curve_dollars is None else extra_dollars + curve_dollars
+        extra_dollars = sum_known(extra_dollars, curve_dollars)
         extra_tokens += curve_tokens
         notes.append(note)
     return ctx.scoring.measure(

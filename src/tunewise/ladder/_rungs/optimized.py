@@ -11,6 +11,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from tunewise._types import Message
+from tunewise.costs import sum_known
 from tunewise.evaluation import Case
 from tunewise.ladder._measure import spend_of
 from tunewise.ladder._optimize import DEFAULT_INSTRUCTION, Failure, parse_candidates, writer_prompt
@@ -47,12 +48,12 @@ async def optimized_prompt(ctx: LadderContext) -> RungResult:
             notes.append(f"round {round_no + 1}: no dev failures left to learn from")
             break
         paid, used = await _write_round(ctx, round_no, failures, notes)
-        dollars = None if dollars is None or paid is None else dollars + paid
+        dollars = sum_known(dollars, paid)
         tokens += used
     for candidate in ctx.state.candidates:
         if candidate.run_id is not None:
             spent, used = spend_of(ctx.store.results(candidate.run_id))
-            dollars = None if dollars is None or spent is None else dollars + spent
+            dollars = sum_known(dollars, spent)
             tokens += used
     return await _test_best(ctx, dollars, tokens, notes)
 
