@@ -52,7 +52,12 @@ def metric_values(results: Sequence[CaseResult], name: str) -> list[float]:
     A case that failed with an error, or whose scoring failed, counts as 0; a case the metric does not
     apply to is left out.
     """
-    return [r.scores.get(name, 0.0) if r.status == "ok" else 0.0 for r in results if not r.not_applicable(name)]
+    return [case_score(r, name) for r in results if not r.not_applicable(name)]
+
+
+def case_score(result: CaseResult, name: str) -> float:
+    """``name``'s score of one case as the ladder counts it: 0 when the case or its scoring failed."""
+    return result.scores.get(name, 0.0) if result.status == "ok" else 0.0
 
 
 def summarize(results: Sequence[CaseResult], name: str, confidence: float) -> MetricSummary | None:

@@ -20,7 +20,7 @@ from tunewise.costs import sum_known
 from tunewise.evaluation import mean_ci
 from tunewise.ladder._budget import Estimate, check_curve, estimate_curve, training_price
 from tunewise.ladder._curve import CurveFit, fit_curve
-from tunewise.ladder._measure import RungFailed, spend_of
+from tunewise.ladder._measure import RungFailed, case_score, spend_of
 from tunewise.ladder._rungs.jobs import Job, train
 from tunewise.ladder._state import CurvePoint, FineTuneRecord, LearningCurve
 from tunewise.strategies import FineTuned
@@ -201,11 +201,7 @@ def _fit(ctx: LadderContext, curve: LearningCurve, full: Sequence[CaseResult]) -
 
 def _by_case(results: Sequence[CaseResult], metric: str) -> dict[str, float]:
     """The metric per test case, as the rung's mean counts it (an error is 0; not applicable: left out)."""
-    return {
-        r.case_id: (r.scores.get(metric, 0.0) if r.status == "ok" else 0.0)
-        for r in results
-        if not r.not_applicable(metric)
-    }
+    return {r.case_id: case_score(r, metric) for r in results if not r.not_applicable(metric)}
 
 
 def _note(curve: LearningCurve) -> str:
