@@ -24,11 +24,9 @@ import functools
 import inspect
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
@@ -43,6 +41,7 @@ if TYPE_CHECKING:
 
     from tunewise._types import Usage
     from tunewise.evaluation._runner import CostFunction, Job, _ProgressBar, _Run
+    from tunewise.evaluation._runstore import RunStore
     from tunewise.interfaces.embedder import Embedder
     from tunewise.interfaces.finetune import FineTuner
     from tunewise.interfaces.provider import Capability, Provider
@@ -213,22 +212,30 @@ class _Recorded:
 
 
 class BatchLedger:
-    """The batches of each run, in the run store's own file: submitted ones are collected by id on a rerun."""
+    """The batches of each run, in the run store: submitted ones are collected by id on a rerun.
 
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
-        self._db.executescript(_SCHEMA)
+    A table of the store's own file, written through the store's connection and lock (one connection
+    per file, opened and checked once by [`RunStore`][tunewise.evaluation.RunStore]).
+    """
 
-    def close(self) -> None:
-        self._db.close()
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+        self._execute(_SCHEMA, script=True)
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = (), *, script: bool = False) -> list[Any]:
+        with self._store._lock:
+            if script:
+                self._store._db.executescript(sql)
+                return []
+            return self._store._db.execute(sql, params).fetchall()
 
     def open_batches(self, run_id: str) -> list[_Recorded]:
         """The run's batches not yet collected, oldest first."""
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT batch_id, round, pairs, requests FROM batches WHERE run_id = ? AND status = 'submitted' "
             "ORDER BY created_at",
             (run_id,),
-        ).fetchall()
+        )
         return [
             _Recorded(
                 batch_id=row[0],
@@ -242,7 +249,7 @@ class BatchLedger:
     def add(
         self, run_id: str, batch_id: str, round: int, pairs: Sequence[tuple[str, str]], requests: Sequence[ChatRequest]
     ) -> None:
-        self._db.execute(
+        self._execute(
             "INSERT OR IGNORE INTO batches (run_id, batch_id, round, pairs, requests, status, created_at)"
             " VALUES (?, ?, ?, ?, ?, 'submitted', ?)",
             (
@@ -256,16 +263,13 @@ class BatchLedger:
         )
 
     def collected(self, run_id: str, batch_id: str) -> None:
-        self._db.execute(
-            "UPDATE batches SET status = 'collected' WHERE run_id = ? AND batch_id = ?", (run_id, batch_id)
-        )
+        self._execute("UPDATE batches SET status = 'collected' WHERE run_id = ? AND batch_id = ?", (run_id, batch_id))
 
     def was_collected(self, batch_id: str) -> bool:
         """Whether some run of this store already stored the answers of ``batch_id``."""
-        row = self._db.execute(
-            "SELECT 1 FROM batches WHERE batch_id = ? AND status = 'collected' LIMIT 1", (batch_id,)
-        ).fetchone()
-        return row is not None
+        return bool(
+            self._execute("SELECT 1 FROM batches WHERE batch_id = ? AND status = 'collected' LIMIT 1", (batch_id,))
+        )
 
 
 # -- the run ----------------------------------------------------------------------------------------
@@ -349,22 +353,19 @@ class BatchRun:
 
     async def complete(self) -> list[Job]:
         """Submit (or re-attach to) the batches, wait, store every answer; the pairs to retry live."""
-        ledger = BatchLedger(self.run.store.path)
-        try:
-            retry = await self._round(ledger, 1)
-            if not retry:
-                return []
-            if self.options.retry == "batch":
-                self.note(f"{len(retry)} requests failed in the batch and are sent again in a follow-up batch")
-                for item in retry:
-                    self.pending[item.pair] = item
-                left = await self._round(ledger, 2)
-                assert not left
-                return []
-            self.note(f"{len(retry)} requests failed in the batch and are sent again live")
-            return [item.job for item in retry]
-        finally:
-            ledger.close()
+        ledger = BatchLedger(self.run.store)
+        retry = await self._round(ledger, 1)
+        if not retry:
+            return []
+        if self.options.retry == "batch":
+            self.note(f"{len(retry)} requests failed in the batch and are sent again in a follow-up batch")
+            for item in retry:
+                self.pending[item.pair] = item
+            left = await self._round(ledger, 2)
+            assert not left
+            return []
+        self.note(f"{len(retry)} requests failed in the batch and are sent again live")
+        return [item.job for item in retry]
 
     async def _round(self, ledger: BatchLedger, round: int) -> list[_Pending]:
         """One round: re-attach to recorded batches, submit the rest, wait, answer; the pairs to retry."""
