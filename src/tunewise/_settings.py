@@ -141,10 +141,15 @@ def config_file_path() -> Path | None:
         if not path.is_file():
             raise ConfigError(f"TUNEWISE_CONFIG points to {path}, which is not a file")
         return path
-    for candidate in (Path("tunewise.toml"), Path.home() / ".config" / "tunewise" / "config.toml"):
+    for candidate in settings_files_searched():
         if candidate.is_file():
             return candidate
     return None
+
+
+def settings_files_searched() -> tuple[Path, ...]:
+    """Where the settings file is looked for without ``TUNEWISE_CONFIG``, first match wins."""
+    return Path("tunewise.toml"), Path.home() / ".config" / "tunewise" / "config.toml"
 
 
 def settings_key() -> str:
@@ -158,7 +163,7 @@ def settings_key() -> str:
 
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith("TUNEWISE_") or k.endswith("_API_KEY"))
     files: list[tuple[str, int | None] | None] = []
-    for candidate in (os.environ.get("TUNEWISE_CONFIG"), "tunewise.toml", Path.home() / ".config/tunewise/config.toml"):
+    for candidate in (os.environ.get("TUNEWISE_CONFIG"), *settings_files_searched()):
         try:
             files.append((str(candidate), os.stat(candidate).st_mtime_ns) if candidate else None)
         except OSError:

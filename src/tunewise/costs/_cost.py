@@ -294,13 +294,10 @@ def _env_key() -> tuple[str | None, ...]:
 
 
 def _file_key(env_key: tuple[str | None, ...]) -> tuple[int | None, ...]:
-    explicit, _, prices_file, home, _ = env_key
-    return (
-        _mtime(explicit),
-        _mtime("tunewise.toml"),
-        _mtime(os.path.join(home or "", ".config", "tunewise", "config.toml")),
-        _mtime(prices_file),
-    )
+    from tunewise._settings import settings_files_searched  # the settings files load_settings() looks for
+
+    explicit, _, prices_file, _, _ = env_key
+    return (_mtime(explicit), *(_mtime(str(path)) for path in settings_files_searched()), _mtime(prices_file))
 
 
 def default_catalog() -> PriceCatalog:
